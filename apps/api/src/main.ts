@@ -1,0 +1,2 @@
+import { hello } from '@truceline/domain';
+console.log(hello);

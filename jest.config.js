@@ -1,0 +1,36 @@
+/**
+ * Three kinds of test, named by suffix beside the code (STYLE.md):
+ * *.unit.spec.ts (pure, fast), *.int.spec.ts (real PostgreSQL / PGlite), *.e2e.spec.ts (whole app).
+ * The global setup brings up a throwaway PostgreSQL when DATABASE_URL is not set.
+ */
+const transform = {
+  '^.+\\.ts$': [
+    '@swc/jest',
+    {
+      jsc: {
+        parser: { syntax: 'typescript', decorators: true },
+        transform: { legacyDecorator: true, decoratorMetadata: true },
+        target: 'es2022',
+        keepClassNames: true,
+      },
+    },
+  ],
+};
+const moduleNameMapper = { '^@truceline/(.*)$': '<rootDir>/libs/$1/src' };
+const common = {
+  transform,
+  moduleNameMapper,
+  testEnvironment: 'node',
+  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test'],
+};
+
+module.exports = {
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
+  maxWorkers: 2,
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['**/*.unit.spec.ts'] },
+    { ...common, displayName: 'int', testMatch: ['**/*.int.spec.ts'], testTimeout: 60000 },
+    { ...common, displayName: 'e2e', testMatch: ['**/*.e2e.spec.ts'], testTimeout: 180000 },
+  ],
+};

@@ -1,0 +1,4 @@
+export * from './events/events';
+export * from './events/envelope';
+export * from './errors/errors';
+export * from './policy/policy';

@@ -1,0 +1,60 @@
+import { Capability, PartnerCode } from '../events/events';
+
+/** Escalation rules as data (SPEC §3); adopted as EscalationPolicyAdopted on `policy-escalation`. */
+export interface EscalationPolicy {
+  version: number;
+  verificationWindowHours: number;
+  verificationQuorum: number;
+  warningWindowHours: number;
+  coalitionAckWindowHours: number;
+  westernResponseWindowHours: number;
+  repeatedViolation: { confirmedBreaches: number; windowHours: number };
+  verifierRoster: PartnerCode[];
+  coalitionRoster: { member: PartnerCode; capabilities: Capability[] }[];
+  westernForceRoster: { member: PartnerCode; capabilities: Capability[] }[];
+}
+
+export const POLICY_STREAM = 'policy-escalation';
+export const POLICY_ADOPTED = 'EscalationPolicyAdopted';
+
+export const POLICY_V1: EscalationPolicy = {
+  version: 1,
+  verificationWindowHours: 6,
+  verificationQuorum: 2,
+  warningWindowHours: 24,
+  coalitionAckWindowHours: 12,
+  westernResponseWindowHours: 72,
+  repeatedViolation: { confirmedBreaches: 3, windowHours: 168 },
+  verifierRoster: ['UA', 'US', 'GB', 'FR'],
+  coalitionRoster: [
+    { member: 'GB', capabilities: ['land', 'air'] },
+    { member: 'FR', capabilities: ['land', 'air'] },
+    { member: 'DE', capabilities: ['air-defence'] },
+    { member: 'PL', capabilities: ['land'] },
+    { member: 'NO', capabilities: ['maritime'] },
+    { member: 'IS', capabilities: ['logistics'] },
+    { member: 'TR', capabilities: ['maritime'] },
+  ],
+  westernForceRoster: [
+    { member: 'US', capabilities: ['intelligence', 'logistics', 'air'] },
+    { member: 'GB', capabilities: ['air'] },
+    { member: 'FR', capabilities: ['air'] },
+  ],
+};
+
+/** Every partner code the policy knows of: rosters, verifiers, UA, US and EU. */
+export const knownPartners = (policy: EscalationPolicy): PartnerCode[] =>
+  [
+    ...new Set([
+      'UA',
+      'US',
+      'EU',
+      ...policy.verifierRoster,
+      ...policy.coalitionRoster.map((m) => m.member),
+      ...policy.westernForceRoster.map((m) => m.member),
+    ]),
+  ].sort();
+
+export const HOUR_MS = 3_600_000;
+export const addHours = (iso: string, hours: number): string =>
+  new Date(Date.parse(iso) + hours * HOUR_MS).toISOString();

@@ -1,0 +1,85 @@
+import { NewEvent, StoredEvent } from '@truceline/domain';
+
+/**
+ * Expected revision of a stream for an append:
+ * - 'any': no check;
+ * - 'no-stream': the stream must not exist yet;
+ * - 'exists': the stream must have at least one event;
+ * - a number: the revision of the stream's last event (0-based) must equal it.
+ */
+export type ExpectedRevision = 'any' | 'no-stream' | 'exists' | number;
+
+export interface AppendOptions {
+  expectedRevision: ExpectedRevision;
+  /**
+   * Test hook for the contract suite: called inside the append transaction after positions are
+   * taken and before commit, so a test can hold a writer "in flight".
+   */
+  beforeCommit?: () => Promise<void>;
+}
+
+export interface AppendResult {
+  streamId: string;
+  /** Revision of the last event of this append (the stream's revision afterwards). */
+  nextExpectedRevision: number;
+  /** Global position of the last event of this append. */
+  position: number;
+  events: StoredEvent[];
+  /** True when every event id was already stored: the append was a no-op returning the original. */
+  duplicate: boolean;
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: return events with position > after. Default 0 (from the start). */
+  after?: number;
+  limit?: number;
+  /** Upper bound (inclusive) on positions returned. */
+  until?: number;
+}
+
+export interface ReadStreamOptions {
+  fromRevision?: number;
+  limit?: number;
+}
+
+export type EventHandler = (event: StoredEvent) => Promise<void>;
+
+export interface SubscriptionOptions {
+  /** Durable name: the checkpoint is stored under it and resumed after a restart. */
+  subscriberId: string;
+  /** Events per read. */
+  batchSize?: number;
+  /** Milliseconds between polls when idle (appends in this process wake it earlier). */
+  pollIntervalMs?: number;
+  /** Called when the handler throws: the subscription retries the same event after a backoff. */
+  onError?: (error: unknown, event: StoredEvent) => void;
+}
+
+export interface Subscription {
+  readonly subscriberId: string;
+  /** Resolves once the subscription has processed everything up to `position`. */
+  waitFor(position: number, timeoutMs?: number): Promise<void>;
+  /** Position of the last event handled and checkpointed. */
+  checkpoint(): number;
+  stop(): Promise<void>;
+}
+
+/** The one port in front of PostgreSQL, PGlite (and, later, KurrentDB). */
+export interface EventStore {
+  /** Creates schema objects if needed (idempotent migrations). */
+  init(): Promise<void>;
+  append(streamId: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult>;
+  /** Events of one stream in revision order; [] for an unknown stream. */
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<StoredEvent[]>;
+  /** Events of all streams in position order; never skips past a transaction in flight. */
+  readAll(options?: ReadAllOptions): Promise<StoredEvent[]>;
+  /** Revision of the stream's last event, or null when it does not exist. */
+  streamRevision(streamId: string): Promise<number | null>;
+  /** Highest committed position (0 when empty). */
+  headPosition(): Promise<number>;
+  /** A catch-up subscription over readAll with a durable checkpoint. */
+  subscribe(handler: EventHandler, options: SubscriptionOptions): Promise<Subscription>;
+  readCheckpoint(subscriberId: string): Promise<number>;
+  writeCheckpoint(subscriberId: string, position: number): Promise<void>;
+  close(): Promise<void>;
+}
