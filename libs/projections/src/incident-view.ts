@@ -1,0 +1,59 @@
+import { Capability, Iso, ObligationKind, PartnerCode } from '@truceline/domain';
+
+/** The body of `GET /v1/incidents/{id}` (SPEC §6). */
+export interface IncidentView {
+  incidentId: string;
+  status: 'verifying' | 'open' | 'rejected' | 'resolved';
+  tier: 0 | 1 | 2 | 3;
+  sector: string;
+  revision: number;
+  firstViolationAt: Iso;
+  exercise: boolean;
+  tierHistory: {
+    tier: number;
+    at: Iso;
+    recordedAt: Iso;
+    causedBy: string;
+    policyVersion: number;
+  }[];
+  obligations: {
+    kind: ObligationKind;
+    dueAt: Iso;
+    status: 'open' | 'met' | 'missed' | 'closed';
+    satisfiedAt?: Iso;
+    missedAt?: Iso;
+    refId?: string;
+    /** True when the satisfying event was recorded after the DeadlineMissed (SPEC §2). */
+    recordedLate?: boolean;
+  }[];
+  coalitionTasks: {
+    taskId: string;
+    tier: 2 | 3;
+    member: PartnerCode;
+    capability: Capability;
+    dueAt: Iso;
+    status: 'assigned' | 'acknowledged' | 'declined' | 'completed';
+  }[];
+}
+
+export interface IncidentListFilter {
+  tier?: number;
+  status?: IncidentView['status'];
+  sector?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+export interface IncidentSummary {
+  incidentId: string;
+  status: IncidentView['status'];
+  tier: number;
+  sector: string;
+  firstViolationAt: Iso;
+  revision: number;
+}
+
+export interface IncidentPage {
+  items: IncidentSummary[];
+  nextCursor: string | null;
+}
