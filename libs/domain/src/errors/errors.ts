@@ -25,7 +25,10 @@ export class TrucelineError extends Error {
 }
 
 export class ValidationError extends TrucelineError {
-  constructor(message: string, readonly fields: { field: string; message: string }[] = []) {
+  constructor(
+    message: string,
+    readonly fields: { field: string; message: string }[] = [],
+  ) {
     super('validation', message, { fields });
   }
 }
@@ -41,7 +44,10 @@ export class NotFoundError extends TrucelineError {
 }
 /** The incident's state does not allow the command (SPEC §5): 409 with a reason. */
 export class IllegalStateError extends TrucelineError {
-  constructor(readonly reason: string, message: string) {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
     super('illegal-state', message, { reason });
   }
 }
@@ -52,10 +58,14 @@ export class ConcurrencyError extends TrucelineError {
     readonly expected: string | number,
     readonly actual: number | null,
   ) {
-    super('concurrency', `stream ${streamId}: expected revision ${expected}, actual ${actual ?? 'none'}`, {
-      streamId,
-      expected,
-      actual,
-    });
+    super(
+      'concurrency',
+      `stream ${streamId}: expected revision ${expected}, actual ${actual ?? 'none'}`,
+      {
+        streamId,
+        expected,
+        actual,
+      },
+    );
   }
 }

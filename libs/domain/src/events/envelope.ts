@@ -47,4 +47,6 @@ export const INCIDENT_STREAM_PREFIX = 'incident-';
 export const incidentStreamId = (incidentId: string): string =>
   `${INCIDENT_STREAM_PREFIX}${incidentId}`;
 export const incidentIdOf = (streamId: string): string | null =>
-  streamId.startsWith(INCIDENT_STREAM_PREFIX) ? streamId.slice(INCIDENT_STREAM_PREFIX.length) : null;
+  streamId.startsWith(INCIDENT_STREAM_PREFIX)
+    ? streamId.slice(INCIDENT_STREAM_PREFIX.length)
+    : null;

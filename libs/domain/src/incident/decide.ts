@@ -1,0 +1,146 @@
+import { Actor } from '../events/envelope';
+import { IncidentEvent } from '../events/events';
+import { ForbiddenError, IllegalStateError, NotFoundError } from '../errors/errors';
+import { EscalationPolicy } from '../policy/policy';
+import { IncidentCommand } from './commands';
+import { repeatedViolation, SectorConfirmation } from './repeated-violation';
+import { IncidentState } from './state';
+
+export interface DecideContext {
+  actor: Actor;
+  policy: EscalationPolicy;
+  /** occurredAt the resulting events will carry (validated by the caller against the clock). */
+  occurredAt: string;
+  /** Other confirmed breaches of the incident's sector; only read when a confirmation is decided. */
+  sectorConfirmations?: SectorConfirmation[];
+}
+
+const refuse = (reason: string, message: string): never => {
+  throw new IllegalStateError(reason, message);
+};
+
+function requireExisting(state: IncidentState): void {
+  if (state.status === 'none') throw new NotFoundError('incident not found');
+}
+
+/** Anything after resolution is refused (SPEC §5). */
+function requireNotResolved(state: IncidentState): void {
+  requireExisting(state);
+  if (state.status === 'resolved') refuse('incident-resolved', 'the incident is resolved');
+}
+
+/** Tier ≥ 1 measures need a confirmed breach that is still open. */
+function requireConfirmed(state: IncidentState, what: string): void {
+  requireNotResolved(state);
+  if (state.status === 'rejected') refuse('incident-rejected', `${what}: the breach was rejected`);
+  if (state.status !== 'open') refuse('not-confirmed', `${what}: the breach is not confirmed yet`);
+}
+
+function requireVerifying(state: IncidentState): void {
+  requireNotResolved(state);
+  if (state.status !== 'verifying')
+    refuse(
+      'verification-closed',
+      `verification is closed: the breach was already ${state.status === 'open' ? 'confirmed' : 'rejected'}`,
+    );
+}
+
+/** The confirmation, carrying the repeated-violation evidence of its time (SPEC §3). */
+export function confirmation(
+  state: IncidentState,
+  ctx: DecideContext,
+  basis: { basis: 'quorum' | 'override'; findings?: string[]; reason?: string },
+): IncidentEvent {
+  const repeated = repeatedViolation(state, ctx.sectorConfirmations ?? [], ctx.policy);
+  return {
+    type: 'BreachConfirmed',
+    data: { ...basis, ...(repeated ? { repeatedViolation: repeated } : {}) },
+  };
+}
+
+/** decide(command, state) → events; pure: the clock, ids and policy come in through ctx. */
+export function decideIncident(
+  command: IncidentCommand,
+  state: IncidentState,
+  ctx: DecideContext,
+): IncidentEvent[] {
+  switch (command.type) {
+    case 'ReportBreach':
+      if (state.status !== 'none') refuse('incident-exists', 'the incident already exists');
+      return [{ type: 'BreachReported', data: command.data }];
+    case 'SubmitFinding': {
+      requireExisting(state);
+      const { verifier } = command.data;
+      if (ctx.actor.partner !== verifier)
+        throw new ForbiddenError(
+          `a ${ctx.actor.partner ?? 'partner-less'} verifier token cannot submit ${verifier}'s finding`,
+          'verifier-mismatch',
+        );
+      const assigned = state.verificationRequested ? state.verifiers : ctx.policy.verifierRoster;
+      if (!assigned.includes(verifier))
+        throw new ForbiddenError(
+          `${verifier} is not an assigned verifier of this incident`,
+          'verifier-not-assigned',
+        );
+      if (state.findings.some((f) => f.verifier === verifier))
+        refuse('finding-already-submitted', `${verifier} has already submitted a finding`);
+      requireVerifying(state);
+      return [{ type: 'VerificationFindingSubmitted', data: command.data }];
+    }
+    case 'OverrideVerdict':
+      requireVerifying(state);
+      return command.data.verdict === 'confirmed'
+        ? [confirmation(state, ctx, { basis: 'override', reason: command.data.reason })]
+        : [{ type: 'BreachRejected', data: { basis: 'override', reason: command.data.reason } }];
+    case 'RecordWarning':
+      requireConfirmed(state, 'a warning');
+      return [{ type: 'WarningIssued', data: command.data }];
+    case 'ReportResponseAction':
+      requireConfirmed(state, 'a response action');
+      return [{ type: 'ResponseActionReported', data: command.data }];
+    case 'ReportHostilities':
+      requireConfirmed(state, 'persisting hostilities');
+      return [{ type: 'HostilitiesPersisted', data: command.data }];
+    case 'AssessEscalation':
+      requireConfirmed(state, 'an escalation assessment');
+      return [{ type: 'EscalationAssessed', data: command.data }];
+    case 'RecordDecision':
+      requireNotResolved(state);
+      return [{ type: 'DecisionRecorded', data: command.data }];
+    case 'AnswerTask': {
+      requireNotResolved(state);
+      const { answer, taskId, reason } = command.data;
+      const task = state.tasks.find((t) => t.taskId === taskId);
+      if (!task) throw new NotFoundError(`coalition task ${taskId} not found`);
+      if (ctx.actor.partner !== task.member)
+        throw new ForbiddenError(`the task is addressed to ${task.member}`, 'not-task-member');
+      const allowedFrom = answer === 'complete' ? ['assigned', 'acknowledged'] : ['assigned'];
+      if (!allowedFrom.includes(task.status))
+        refuse('task-already-answered', `the task is already ${task.status}`);
+      const type =
+        answer === 'acknowledge'
+          ? 'CoalitionTaskAcknowledged'
+          : answer === 'decline'
+            ? 'CoalitionTaskDeclined'
+            : 'CoalitionTaskCompleted';
+      return [{ type, data: { taskId, ...(reason !== undefined ? { reason } : {}) } }];
+    }
+    case 'ActivateWesternResponse':
+      requireConfirmed(state, 'a Western response');
+      if ((state.tier ?? 0) < 3)
+        refuse(
+          'not-large-scale',
+          'the Western-backed force responds at tier 3 (large-scale attack)',
+        );
+      if (!command.data.elements.some((e) => /\bUS\b/.test(e)))
+        refuse('no-us-element', 'the activation must include at least one US element');
+      return [{ type: 'WesternResponseActivated', data: command.data }];
+    case 'ResolveIncident':
+      requireNotResolved(state);
+      return [{ type: 'IncidentResolved', data: command.data }];
+    default: {
+      const unknown: never = command;
+      return unknown;
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import { IncidentEvent } from '../events/events';
+import { addHours, EscalationPolicy } from '../policy/policy';
+import { confirmation, DecideContext } from '../incident/decide';
+import { IncidentState } from '../incident/state';
+
+/**
+ * The verification service's rules (SPEC §5): ask the verifier roster for every new report;
+ * confirm or reject once `verificationQuorum` distinct assigned verifiers agree.
+ * Returns the reactions to append (none when the state needs nothing).
+ */
+export function verificationReactions(
+  state: IncidentState,
+  ctx: Pick<DecideContext, 'policy' | 'sectorConfirmations'> & {
+    actor: DecideContext['actor'];
+    occurredAt: string;
+  },
+): IncidentEvent[] {
+  if (state.status !== 'verifying' || !state.firstViolationAt) return [];
+  const policy: EscalationPolicy = ctx.policy;
+  if (!state.verificationRequested) {
+    return [
+      {
+        type: 'VerificationRequested',
+        data: {
+          verifiers: [...policy.verifierRoster],
+          dueAt: addHours(state.firstViolationAt, policy.verificationWindowHours),
+        },
+      },
+    ];
+  }
+  const assigned = state.findings.filter((f) => state.verifiers.includes(f.verifier));
+  const confirmed = assigned.filter((f) => f.finding === 'confirmed');
+  const notConfirmed = assigned.filter((f) => f.finding === 'not-confirmed');
+  if (confirmed.length >= policy.verificationQuorum) {
+    return [
+      confirmation(
+        state,
+        { ...ctx, policy },
+        {
+          basis: 'quorum',
+          findings: confirmed.map((f) => f.eventId),
+        },
+      ),
+    ];
+  }
+  if (notConfirmed.length >= policy.verificationQuorum) {
+    return [
+      {
+        type: 'BreachRejected',
+        data: {
+          basis: 'quorum',
+          reason: `not confirmed by ${notConfirmed.map((f) => f.verifier).join(', ')}`,
+          findings: notConfirmed.map((f) => f.eventId),
+        },
+      },
+    ];
+  }
+  return [];
+}
