@@ -46,6 +46,8 @@ export default tseslint.config(
     files: [
       '**/*.config.ts',
       '**/config/**/*.ts',
+      'libs/config/**',
+      'apps/*/src/main.ts',
       '**/*.spec.ts',
       'test/**/*.ts',
       'libs/testing/**/*.ts',

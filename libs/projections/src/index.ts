@@ -1,1 +1,4 @@
 export * from './incident-view';
+export * from './policy.registry';
+export * from './incident.projection';
+export * from './incident.queries';
