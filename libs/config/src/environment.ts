@@ -1,0 +1,120 @@
+import { Transform } from 'class-transformer';
+import {
+  ArrayNotEmpty,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MinLength,
+  Min,
+  ValidateIf,
+} from 'class-validator';
+
+export const CLOCK_MODES = ['system', 'exercise'] as const;
+export type ClockMode = (typeof CLOCK_MODES)[number];
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** RFC 7518 §3.2: an HS256 key must be at least as long as the hash (256 bits). */
+export const MIN_PRODUCTION_SECRET_LENGTH = 32;
+
+const integer = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+
+const commaSeparated = ({ value }: { value: unknown }) =>
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((broker) => broker.trim())
+        .filter((broker) => broker.length > 0)
+    : value;
+
+/**
+ * The environment variables of SPEC §8 as read at boot. Blank values count as unset
+ * (`loadConfig` drops them first), so `DATABASE_URL=` in a compose file means "embedded store".
+ * Property names are the variable names, so each problem is reported under its variable.
+ */
+export class Environment {
+  @IsOptional()
+  @Transform(integer)
+  @IsInt({ message: 'must be an integer between 0 and 65535' })
+  @Min(0, { message: 'must be an integer between 0 and 65535' })
+  @Max(65535, { message: 'must be an integer between 0 and 65535' })
+  PORT?: number;
+
+  @IsOptional()
+  @IsString()
+  TRUCELINE_DATA_DIR?: string;
+
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, {
+    message: 'must be a postgres:// or postgresql:// connection URL',
+  })
+  DATABASE_URL?: string;
+
+  @IsOptional()
+  @Transform(commaSeparated)
+  @ArrayNotEmpty({ message: 'must list at least one host:port' })
+  @Matches(/^[^\s:,/]+:\d{1,5}$/, {
+    each: true,
+    message: 'must be a comma-separated list of host:port',
+  })
+  KAFKA_BROKERS?: string[];
+
+  @IsOptional()
+  @IsString()
+  @ValidateIf((env: Environment) => env.NODE_ENV === 'production')
+  @MinLength(MIN_PRODUCTION_SECRET_LENGTH, {
+    message: `must be at least ${MIN_PRODUCTION_SECRET_LENGTH} characters in production`,
+  })
+  TRUCELINE_JWT_SECRET?: string;
+
+  @IsOptional()
+  @IsIn(CLOCK_MODES, { message: `must be one of: ${CLOCK_MODES.join(', ')}` })
+  TRUCELINE_CLOCK?: ClockMode;
+
+  @IsOptional()
+  @IsISO8601(
+    { strict: true, strictSeparator: true },
+    { message: 'must be an ISO 8601 instant, e.g. 2025-06-01T08:00:00Z' },
+  )
+  @Matches(/T.*(Z|[+-]\d{2}:?\d{2})$/, {
+    message: 'must carry a time and an offset, e.g. 2025-06-01T08:00:00Z',
+  })
+  TRUCELINE_CLOCK_START?: string;
+
+  @IsOptional()
+  @IsString()
+  TRUCELINE_PARTNERS_FILE?: string;
+
+  @IsOptional()
+  @IsString()
+  TRUCELINE_SIGNING_KEY?: string;
+
+  @IsOptional()
+  @IsString()
+  NODE_ENV?: string;
+
+  @IsOptional()
+  @IsIn(LOG_LEVELS, { message: `must be one of: ${LOG_LEVELS.join(', ')}` })
+  LOG_LEVEL?: LogLevel;
+}
+
+/** The variables `Environment` reads: everything else in the environment is ignored. */
+export const VARIABLES = [
+  'PORT',
+  'TRUCELINE_DATA_DIR',
+  'DATABASE_URL',
+  'KAFKA_BROKERS',
+  'TRUCELINE_JWT_SECRET',
+  'TRUCELINE_CLOCK',
+  'TRUCELINE_CLOCK_START',
+  'TRUCELINE_PARTNERS_FILE',
+  'TRUCELINE_SIGNING_KEY',
+  'NODE_ENV',
+  'LOG_LEVEL',
+] as const satisfies readonly (keyof Environment)[];

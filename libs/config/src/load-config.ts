@@ -1,0 +1,109 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync, ValidationError } from 'class-validator';
+import { existsSync } from 'node:fs';
+import { readOrCreateDevSecret } from './dev-secret';
+import { ClockMode, Environment, LogLevel, VARIABLES } from './environment';
+
+/** The validated configuration of one process (SPEC §8). Frozen: nothing changes it after boot. */
+export interface TrucelineConfig {
+  readonly port: number;
+  readonly dataDir: string;
+  readonly databaseUrl?: string;
+  readonly kafkaBrokers?: readonly string[];
+  readonly jwtSecret: string;
+  /** True when no TRUCELINE_JWT_SECRET was given and the persisted development secret is used. */
+  readonly jwtSecretGenerated: boolean;
+  readonly clock: ClockMode;
+  readonly clockStart?: string;
+  readonly partnersFile?: string;
+  readonly signingKey?: string;
+  readonly production: boolean;
+  readonly logLevel: LogLevel;
+}
+
+export interface ConfigProblem {
+  variable: string;
+  message: string;
+}
+
+/** Every bad variable at once, so an operator fixes the environment in one go. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(
+      `Invalid environment:\n${problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Validates the environment once at boot (STYLE habit 8). Takes the environment as an argument:
+ * apps pass `process.env`, tests pass plain objects. Throws ConfigError listing every bad
+ * variable; values are never echoed, since some of them are secrets.
+ */
+export function loadConfig(env: Record<string, string | undefined>): TrucelineConfig {
+  const variables = readVariables(env);
+  const parsed = plainToInstance(Environment, variables);
+  const problems = [
+    ...validateSync(parsed, { forbidUnknownValues: true, stopAtFirstError: true }).flatMap(
+      toProblems,
+    ),
+    ...crossChecks(parsed),
+  ];
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const dataDir = parsed.TRUCELINE_DATA_DIR ?? './data';
+  const jwtSecret = parsed.TRUCELINE_JWT_SECRET ?? readOrCreateDevSecret(dataDir);
+  return Object.freeze({
+    port: parsed.PORT ?? 3000,
+    dataDir,
+    databaseUrl: parsed.DATABASE_URL,
+    kafkaBrokers: parsed.KAFKA_BROKERS && Object.freeze([...parsed.KAFKA_BROKERS]),
+    jwtSecret,
+    jwtSecretGenerated: parsed.TRUCELINE_JWT_SECRET === undefined,
+    clock: parsed.TRUCELINE_CLOCK ?? 'system',
+    clockStart: parsed.TRUCELINE_CLOCK_START
+      ? new Date(parsed.TRUCELINE_CLOCK_START).toISOString()
+      : undefined,
+    partnersFile: parsed.TRUCELINE_PARTNERS_FILE,
+    signingKey: parsed.TRUCELINE_SIGNING_KEY,
+    production: parsed.NODE_ENV === 'production',
+    logLevel: parsed.LOG_LEVEL ?? 'info',
+  });
+}
+
+/** Only the variables of SPEC §8; blank values count as unset. */
+function readVariables(env: Record<string, string | undefined>): Record<string, string> {
+  const variables: Record<string, string> = {};
+  for (const name of VARIABLES) {
+    const value = env[name]?.trim();
+    if (value) variables[name] = value;
+  }
+  return variables;
+}
+
+function toProblems(error: ValidationError): ConfigProblem[] {
+  const [message] = Object.values(error.constraints ?? {});
+  return message ? [{ variable: error.property, message }] : [];
+}
+
+/** Rules that involve more than one variable, or the filesystem. */
+function crossChecks(env: Environment): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (env.NODE_ENV === 'production' && env.TRUCELINE_JWT_SECRET === undefined) {
+    problems.push({
+      variable: 'TRUCELINE_JWT_SECRET',
+      message: 'required when NODE_ENV=production (a generated development secret is not used)',
+    });
+  }
+  if (env.TRUCELINE_CLOCK_START !== undefined && env.TRUCELINE_CLOCK !== 'exercise') {
+    problems.push({
+      variable: 'TRUCELINE_CLOCK_START',
+      message: 'only applies to the exercise clock: set TRUCELINE_CLOCK=exercise as well',
+    });
+  }
+  if (env.TRUCELINE_PARTNERS_FILE !== undefined && !existsSync(env.TRUCELINE_PARTNERS_FILE)) {
+    problems.push({ variable: 'TRUCELINE_PARTNERS_FILE', message: 'file not found' });
+  }
+  return problems;
+}

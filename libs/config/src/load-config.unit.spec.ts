@@ -1,0 +1,201 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { devSecretPath } from './dev-secret';
+import { ConfigError, loadConfig } from './load-config';
+
+const SECRET = 'a-test-secret-that-is-long-enough-for-hs256';
+
+describe(loadConfig.name, () => {
+  let dataDir: string;
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'truceline-config-'));
+  });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  const problemsOf = (env: Record<string, string | undefined>) => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems;
+      throw error;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('applies the defaults of SPEC §8', () => {
+    const sut = loadConfig({ TRUCELINE_JWT_SECRET: SECRET });
+
+    expect(sut).toEqual({
+      port: 3000,
+      dataDir: './data',
+      databaseUrl: undefined,
+      kafkaBrokers: undefined,
+      jwtSecret: SECRET,
+      jwtSecretGenerated: false,
+      clock: 'system',
+      clockStart: undefined,
+      partnersFile: undefined,
+      signingKey: undefined,
+      production: false,
+      logLevel: 'info',
+    });
+    expect(Object.isFrozen(sut)).toBe(true);
+  });
+
+  it('reads every variable it knows of', () => {
+    const partnersFile = join(dataDir, 'partners.json');
+    writeFileSync(partnersFile, '{}');
+
+    const sut = loadConfig({
+      PORT: '8080',
+      TRUCELINE_DATA_DIR: dataDir,
+      DATABASE_URL: 'postgres://truceline:pw@db:5432/truceline',
+      KAFKA_BROKERS: 'kafka-1:9092, kafka-2:9092,',
+      TRUCELINE_JWT_SECRET: SECRET,
+      TRUCELINE_CLOCK: 'exercise',
+      TRUCELINE_CLOCK_START: '2025-06-01T10:00:00+02:00',
+      TRUCELINE_PARTNERS_FILE: partnersFile,
+      TRUCELINE_SIGNING_KEY: 'ed25519-key',
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'debug',
+    });
+
+    expect(sut).toEqual({
+      port: 8080,
+      dataDir,
+      databaseUrl: 'postgres://truceline:pw@db:5432/truceline',
+      kafkaBrokers: ['kafka-1:9092', 'kafka-2:9092'],
+      jwtSecret: SECRET,
+      jwtSecretGenerated: false,
+      clock: 'exercise',
+      clockStart: '2025-06-01T08:00:00.000Z',
+      partnersFile,
+      signingKey: 'ed25519-key',
+      production: true,
+      logLevel: 'debug',
+    });
+  });
+
+  it('treats blank values as unset', () => {
+    const sut = loadConfig({ TRUCELINE_JWT_SECRET: SECRET, DATABASE_URL: '', PORT: '  ' });
+
+    expect(sut.databaseUrl).toBeUndefined();
+    expect(sut.port).toBe(3000);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['DATABASE_URL', 'mysql://db/truceline'],
+    ['KAFKA_BROKERS', 'kafka-without-port'],
+    ['KAFKA_BROKERS', ',,'],
+    ['TRUCELINE_CLOCK', 'manual'],
+    ['TRUCELINE_CLOCK_START', 'yesterday'],
+    ['TRUCELINE_CLOCK_START', '2025-06-01T10:00:00'],
+    ['LOG_LEVEL', 'chatty'],
+  ])('reports %s=%s', (variable, value) => {
+    const env = { TRUCELINE_JWT_SECRET: SECRET, TRUCELINE_CLOCK: 'exercise', [variable]: value };
+
+    expect(problemsOf(env).map((p) => p.variable)).toEqual([variable]);
+  });
+
+  it('reports every bad variable in one error, without echoing values', () => {
+    const problems = problemsOf({
+      PORT: 'abc',
+      TRUCELINE_CLOCK: 'manual',
+      LOG_LEVEL: 'chatty',
+      NODE_ENV: 'production',
+      TRUCELINE_JWT_SECRET: 'short-secret-value',
+    });
+
+    expect(problems.map((p) => p.variable).sort()).toEqual([
+      'LOG_LEVEL',
+      'PORT',
+      'TRUCELINE_CLOCK',
+      'TRUCELINE_JWT_SECRET',
+    ]);
+    expect(() => loadConfig({ PORT: 'abc', TRUCELINE_JWT_SECRET: SECRET })).toThrow(
+      /Invalid environment:\n {2}- PORT: /,
+    );
+    expect(JSON.stringify(problems)).not.toContain('short-secret-value');
+  });
+
+  it('reports a clock start without the exercise clock', () => {
+    const problems = problemsOf({
+      TRUCELINE_JWT_SECRET: SECRET,
+      TRUCELINE_CLOCK_START: '2025-06-01T08:00:00Z',
+    });
+
+    expect(problems).toEqual([
+      { variable: 'TRUCELINE_CLOCK_START', message: expect.stringContaining('TRUCELINE_CLOCK') },
+    ]);
+  });
+
+  it('reports a partners file that does not exist', () => {
+    const problems = problemsOf({
+      TRUCELINE_JWT_SECRET: SECRET,
+      TRUCELINE_PARTNERS_FILE: join(dataDir, 'missing.json'),
+    });
+
+    expect(problems).toEqual([{ variable: 'TRUCELINE_PARTNERS_FILE', message: 'file not found' }]);
+  });
+
+  describe('production', () => {
+    it('refuses to start without TRUCELINE_JWT_SECRET', () => {
+      const problems = problemsOf({ NODE_ENV: 'production', TRUCELINE_DATA_DIR: dataDir });
+
+      expect(problems).toEqual([
+        { variable: 'TRUCELINE_JWT_SECRET', message: expect.stringContaining('production') },
+      ]);
+    });
+
+    it('never creates a development secret', () => {
+      problemsOf({ NODE_ENV: 'production', TRUCELINE_DATA_DIR: dataDir });
+
+      expect(() => statSync(devSecretPath(dataDir))).toThrow(/ENOENT/);
+    });
+
+    it('accepts short secrets outside production only', () => {
+      expect(loadConfig({ TRUCELINE_JWT_SECRET: 'dev' }).jwtSecret).toBe('dev');
+      expect(problemsOf({ NODE_ENV: 'production', TRUCELINE_JWT_SECRET: 'dev' })).toHaveLength(1);
+    });
+  });
+
+  describe('development secret', () => {
+    it('is generated on first start into <dataDir>/.dev-jwt-secret, mode 0600', () => {
+      const sut = loadConfig({ TRUCELINE_DATA_DIR: join(dataDir, 'nested') });
+
+      const path = devSecretPath(join(dataDir, 'nested'));
+      expect(sut.jwtSecretGenerated).toBe(true);
+      expect(sut.jwtSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(readFileSync(path, 'utf8').trim()).toBe(sut.jwtSecret);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+    });
+
+    it('survives a restart', () => {
+      const first = loadConfig({ TRUCELINE_DATA_DIR: dataDir });
+
+      const sut = loadConfig({ TRUCELINE_DATA_DIR: dataDir });
+
+      expect(sut.jwtSecret).toBe(first.jwtSecret);
+      expect(sut.jwtSecretGenerated).toBe(true);
+    });
+
+    it('replaces an empty secret file', () => {
+      writeFileSync(devSecretPath(dataDir), '\n', { mode: 0o644 });
+
+      const sut = loadConfig({ TRUCELINE_DATA_DIR: dataDir });
+
+      expect(sut.jwtSecret).toHaveLength(43);
+      expect(statSync(devSecretPath(dataDir)).mode & 0o777).toBe(0o600);
+    });
+
+    it('is not touched when TRUCELINE_JWT_SECRET is set', () => {
+      loadConfig({ TRUCELINE_DATA_DIR: dataDir, TRUCELINE_JWT_SECRET: SECRET });
+
+      expect(() => statSync(devSecretPath(dataDir))).toThrow(/ENOENT/);
+    });
+  });
+});
