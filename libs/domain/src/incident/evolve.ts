@@ -34,6 +34,8 @@ function raiseTier(state: IncidentState, to: Tier, fact: IncidentFact): Incident
   return { ...state, tier: to, tierHistory: history };
 }
 
+const confirmedTier = (state: IncidentState): boolean => (state.tier ?? -1) >= 1;
+
 function openObligation(state: IncidentState, obligation: Obligation): IncidentState {
   const key = obligationKey(obligation);
   if (state.obligations.some((o) => obligationKey(o) === key)) return state;
@@ -116,10 +118,12 @@ export function evolveIncident(
       return satisfy({ ...s, status: 'rejected' }, 'verification', fact);
     case 'WarningIssued':
       return satisfy({ ...s, warningsIssued: s.warningsIssued + 1 }, 'warning', fact);
+    // SPEC §5: tiers 2 and 3 are reached from a confirmed breach ("while tier ≥ 1"); a fact that
+    // decide would have refused (before confirmation, after rejection) is kept but raises nothing.
     case 'HostilitiesPersisted':
-      return raiseTier(s, 2, fact);
+      return confirmedTier(s) ? raiseTier(s, 2, fact) : s;
     case 'EscalationAssessed': {
-      if (fact.data.scale !== 'large-scale') return s;
+      if (fact.data.scale !== 'large-scale' || !confirmedTier(s)) return s;
       const raised = raiseTier(s, 3, fact);
       return openObligation(raised, {
         kind: 'western-response',

@@ -28,7 +28,11 @@ export function verificationReactions(
       },
     ];
   }
-  const assigned = state.findings.filter((f) => state.verifiers.includes(f.verifier));
+  // The quorum counts distinct assigned verifiers (SPEC §5): each verifier's first finding only.
+  const assigned = state.findings.filter(
+    (f, i, all) =>
+      state.verifiers.includes(f.verifier) && all.findIndex((g) => g.verifier === f.verifier) === i,
+  );
   const confirmed = assigned.filter((f) => f.finding === 'confirmed');
   const notConfirmed = assigned.filter((f) => f.finding === 'not-confirmed');
   if (confirmed.length >= policy.verificationQuorum) {
