@@ -1,1 +1,2 @@
 export * from './incident-spec';
+export * from './scenario';

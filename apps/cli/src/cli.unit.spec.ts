@@ -1,0 +1,98 @@
+import { verify } from 'jsonwebtoken';
+import { runCli } from './cli';
+import { CliIo } from './cli-io';
+
+const SECRET = 'unit-test-secret';
+
+function capture(): CliIo & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, out: (line) => stdout.push(line), err: (line) => stderr.push(line) };
+}
+
+describe('runCli', () => {
+  it('shows the usage for help, listing the commands of SPEC §9', async () => {
+    const io = capture();
+
+    expect(await runCli(['help'], {}, io)).toBe(0);
+    const usage = io.stdout.join('\n');
+    for (const command of ['scenario', 'token', 'replay', 'audit', 'verify', 'export']) {
+      expect(usage).toContain(`  ${command}`);
+    }
+    expect(usage).toMatch(/Not available yet[^]*replay[^]*audit[^]*verify[^]*export/);
+  });
+
+  it.each(['replay', 'audit', 'verify', 'export'])(
+    'says %s is not available yet and exits with 2',
+    async (command) => {
+      const io = capture();
+
+      expect(await runCli([command, 'x'], {}, io)).toBe(2);
+      expect(io.stderr[0]).toBe(`truceline ${command}: not available yet.\n`);
+      expect(io.stdout).toEqual([]);
+    },
+  );
+
+  it('exits with 2 on an unknown command or no command', async () => {
+    expect(await runCli(['frobnicate'], {}, capture())).toBe(2);
+    expect(await runCli([], {}, capture())).toBe(2);
+  });
+
+  it('prints a token the API can verify, and nothing else', async () => {
+    const io = capture();
+
+    const code = await runCli(
+      ['token', '--role', 'ministry', '--partner', 'gb', '--sub', 'uk-mod', '--ttl', '60'],
+      { TRUCELINE_JWT_SECRET: SECRET },
+      io,
+    );
+
+    expect(code).toBe(0);
+    expect(io.stdout).toHaveLength(1);
+    const claims = verify(io.stdout[0], SECRET, { algorithms: ['HS256'] }) as Record<
+      string,
+      unknown
+    >;
+    expect(claims).toMatchObject({ role: 'ministry', partner: 'GB', sub: 'uk-mod' });
+    expect((claims.exp as number) - (claims.iat as number)).toBe(60);
+  });
+
+  it('refuses a token the API would reject: usage error, exit 2', async () => {
+    const io = capture();
+
+    expect(
+      await runCli(['token', '--role', 'verifier'], { TRUCELINE_JWT_SECRET: SECRET }, io),
+    ).toBe(2);
+    expect(io.stderr.join('\n')).toMatch(/needs a partner/);
+    expect(
+      await runCli(['token', '--role', 'admin'], { TRUCELINE_JWT_SECRET: SECRET }, capture()),
+    ).toBe(2);
+    expect(await runCli(['token'], { TRUCELINE_JWT_SECRET: SECRET }, capture())).toBe(2);
+  });
+
+  it('exits with 1 when no secret can be found', async () => {
+    const io = capture();
+
+    expect(
+      await runCli(['token', '--role', 'operator'], { TRUCELINE_DATA_DIR: '/nonexistent' }, io),
+    ).toBe(1);
+    expect(io.stderr.join('\n')).toMatch(/no JWT secret/);
+  });
+
+  it('needs at least one scenario file', async () => {
+    expect(await runCli(['scenario'], { TRUCELINE_JWT_SECRET: SECRET }, capture())).toBe(2);
+  });
+
+  it('reports a scenario file that cannot be read before sending anything', async () => {
+    const io = capture();
+
+    const code = await runCli(
+      ['scenario', '/nonexistent/scenario.json', '--url', 'http://127.0.0.1:9'],
+      { TRUCELINE_JWT_SECRET: SECRET },
+      io,
+    );
+
+    expect(code).toBe(1);
+    expect(io.stderr.join('\n')).toMatch(/\/nonexistent\/scenario\.json: not a valid scenario/);
+  });
+});
