@@ -1,0 +1,184 @@
+import { StoredEvent } from '@truceline/domain';
+import { EventHandler, EventStore, Subscription, SubscriptionOptions } from './event-store.port';
+
+type Source = Pick<EventStore, 'readAll' | 'readCheckpoint' | 'writeCheckpoint'>;
+
+const FIRST_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 5000;
+
+/**
+ * A catch-up subscription over readAll with a durable checkpoint.
+ *
+ * Delivery: events reach the handler one at a time in position order. The checkpoint is written
+ * after each event the handler accepted, so a restart resumes right after the last handled event;
+ * only an event whose handler finished but whose checkpoint write was lost (a crash in between)
+ * is delivered again — handlers deduplicate by event id (STYLE habit 6). A handler that throws
+ * is retried on the same event with a growing backoff: an event is never skipped.
+ */
+export class CatchUpSubscription implements Subscription {
+  readonly subscriberId: string;
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private position = 0;
+  private stopped = false;
+  private running?: Promise<void>;
+  private woken = false;
+  private wakeIdle?: () => void;
+  private readonly stopSignal: Promise<void>;
+  private signalStop!: () => void;
+  private readonly waiters = new Set<Waiter>();
+
+  constructor(
+    private readonly source: Source,
+    private readonly handler: EventHandler,
+    private readonly options: SubscriptionOptions,
+    private readonly onStopped: () => void = () => undefined,
+  ) {
+    this.subscriberId = options.subscriberId;
+    this.batchSize = options.batchSize ?? 100;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.stopSignal = new Promise((resolve) => (this.signalStop = resolve));
+  }
+
+  /** Loads the durable checkpoint, then runs in the background until stop(). */
+  async start(): Promise<void> {
+    this.position = await this.source.readCheckpoint(this.subscriberId);
+    this.running = this.run();
+  }
+
+  /** New events may be there: skip the rest of the idle wait. */
+  wake(): void {
+    this.woken = true;
+    this.wakeIdle?.();
+  }
+
+  checkpoint(): number {
+    return this.position;
+  }
+
+  waitFor(position: number, timeoutMs = 30_000): Promise<void> {
+    if (this.position >= position) return Promise.resolve();
+    if (this.stopped) return Promise.reject(this.notReached(position, 'it was stopped'));
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        position,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters.delete(waiter);
+          reject(this.notReached(position, `${timeoutMs} ms passed`));
+        }, timeoutMs),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Resolves once the loop has ended; an event whose handler is running is finished first. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.signalStop();
+    await this.running;
+    for (const waiter of this.waiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(this.notReached(waiter.position, 'it was stopped'));
+    }
+    this.waiters.clear();
+    this.onStopped();
+  }
+
+  private async run(): Promise<void> {
+    let backoff = FIRST_BACKOFF_MS;
+    while (!this.stopped) {
+      try {
+        this.woken = false;
+        const batch = await this.source.readAll({ after: this.position, limit: this.batchSize });
+        if (batch.length === 0) {
+          await this.idle();
+          continue;
+        }
+        for (const event of batch) {
+          if (!(await this.deliver(event))) return;
+          await this.source.writeCheckpoint(this.subscriberId, event.position);
+          this.position = event.position;
+          this.settleWaiters();
+          if (this.stopped) return;
+        }
+        backoff = FIRST_BACKOFF_MS;
+      } catch (error) {
+        // The store itself failed (connection lost…): report, wait, and read again from the
+        // last checkpointed position.
+        this.report(error);
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      }
+    }
+  }
+
+  /** True once the handler accepted the event; false when stopped while retrying it. */
+  private async deliver(event: StoredEvent): Promise<boolean> {
+    let backoff = FIRST_BACKOFF_MS;
+    for (;;) {
+      try {
+        await this.handler(event);
+        return true;
+      } catch (error) {
+        this.report(error, event);
+        await this.sleep(backoff);
+        if (this.stopped) return false;
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      }
+    }
+  }
+
+  private report(error: unknown, event?: StoredEvent): void {
+    if (event && this.options.onError) return this.options.onError(error, event);
+    const where = event ? `event ${event.id} at position ${event.position}` : 'reading the log';
+    console.error(`subscription ${this.subscriberId} failed on ${where}; retrying`, error);
+  }
+
+  /** Waits for the poll interval, an append (wake) or stop, whichever comes first. */
+  private async idle(): Promise<void> {
+    if (this.woken) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.stopSignal,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.pollIntervalMs);
+        this.wakeIdle = resolve;
+      }),
+    ]);
+    clearTimeout(timer);
+    this.wakeIdle = undefined;
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.stopSignal,
+      new Promise((resolve) => (timer = setTimeout(resolve, ms))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private settleWaiters(): void {
+    for (const waiter of this.waiters) {
+      if (this.position < waiter.position) continue;
+      clearTimeout(waiter.timer);
+      this.waiters.delete(waiter);
+      waiter.resolve();
+    }
+  }
+
+  private notReached(position: number, why: string): Error {
+    return new Error(
+      `subscription ${this.subscriberId} did not reach position ${position} (at ${this.position}): ${why}`,
+    );
+  }
+}
+
+interface Waiter {
+  position: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}

@@ -1,0 +1,144 @@
+import { ConcurrencyError, TrucelineError, ValidationError } from '@truceline/domain';
+import { createTestDatabase } from '@truceline/testing';
+import { newEvent, newEvents, streamName } from './contract/contract-kit';
+import { SqlEventStore } from './sql-event-store';
+import { openDatabase } from './sql/open-database';
+import { SqlClient } from './sql/sql-client';
+
+/** What the contract leaves to each implementation: SqlEventStore's own promises. */
+type Engine = [string, () => Promise<{ url?: string; sql: SqlClient; cleanup(): Promise<void> }>];
+const engines: Engine[] = [
+  [
+    'PostgreSQL',
+    async () => {
+      const database = await createTestDatabase();
+      const sql = await openDatabase({ databaseUrl: database.url });
+      return { url: database.url, sql, cleanup: async () => (await sql.close(), database.drop()) };
+    },
+  ],
+  [
+    'PGlite',
+    async () => {
+      const sql = await openDatabase({ inMemory: true });
+      return { sql, cleanup: () => sql.close() };
+    },
+  ],
+];
+
+describe(SqlEventStore.name, () => {
+  describe.each(engines)('on %s', (engineName, setUp) => {
+    let engine: Awaited<ReturnType<Engine[1]>>;
+    let sut: SqlEventStore;
+    beforeAll(async () => {
+      engine = await setUp();
+      sut = new SqlEventStore(engine.sql);
+      await sut.init();
+    });
+    afterAll(async () => {
+      await sut.close();
+      await engine.cleanup();
+    });
+
+    it('stamps recordedAt from the injected clock (an exercise clock), not the database', async () => {
+      const exercise = new SqlEventStore(engine.sql, {
+        now: () => new Date('2030-01-01T00:00:00Z'),
+      });
+      const stream = streamName('clock');
+
+      const result = await exercise.append(stream, newEvents(2), { expectedRevision: 'no-stream' });
+
+      expect(result.events.map((e) => e.recordedAt)).toEqual([
+        '2030-01-01T00:00:00.000Z',
+        '2030-01-01T00:00:00.000Z',
+      ]);
+      expect((await sut.readStream(stream))[1].recordedAt).toBe('2030-01-01T00:00:00.000Z');
+    });
+
+    it('refuses an append that reuses stored ids without being the same append', async () => {
+      const stream = streamName('reuse');
+      const [stored] = (await sut.append(stream, newEvents(1), { expectedRevision: 'no-stream' }))
+        .events;
+      const reused = { ...newEvent(), id: stored.id };
+      const head = await sut.headPosition();
+
+      for (const [target, events] of [
+        [stream, [reused, newEvent()]],
+        [streamName('elsewhere'), [reused]],
+      ] as const) {
+        const attempt = sut.append(target, [...events], { expectedRevision: 'any' });
+        await expect(attempt).rejects.toBeInstanceOf(TrucelineError);
+        await expect(attempt).rejects.toMatchObject({ code: 'idempotency-conflict' });
+      }
+      expect(await sut.headPosition()).toBe(head);
+    });
+
+    it('reports a collision with a writer that bypassed the head lock as ConcurrencyError', async () => {
+      const stream = streamName('bypass');
+      const intruder = newEvent();
+      // A row written behind the store's back: the streams table does not know revision 0.
+      await engine.sql.query(
+        `INSERT INTO events (position, id, stream_id, revision, type, schema_version,
+           occurred_at, recorded_at, data, metadata)
+         VALUES (1000000, $1, $2, 0, 'Intruded', 1, now(), now(), '{}', '{}')`,
+        [intruder.id, stream],
+      );
+
+      const attempt = sut.append(stream, newEvents(1), { expectedRevision: 'any' });
+
+      await expect(attempt).rejects.toBeInstanceOf(ConcurrencyError);
+      await engine.sql.query('DELETE FROM events WHERE id = $1', [intruder.id]);
+    });
+
+    it('rejects a malformed append before it reaches the database', async () => {
+      const twice = newEvent();
+      const cases = [
+        [{ ...newEvent(), id: 'not-a-uuid' }],
+        [twice, twice],
+        [{ ...newEvent(), occurredAt: 'yesterday' }],
+        [{ ...newEvent(), data: undefined }],
+      ];
+      for (const events of cases) {
+        await expect(
+          sut.append(streamName('malformed'), events, { expectedRevision: 'any' }),
+        ).rejects.toBeInstanceOf(ValidationError);
+      }
+    });
+
+    if (engineName === 'PGlite') {
+      it('fails fast, instead of hanging, on a root-client statement inside a transaction', async () => {
+        const attempt = engine.sql.transaction(async () => engine.sql.query('SELECT 1'));
+
+        await expect(attempt).rejects.toThrow(/single connection/);
+        expect((await engine.sql.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([
+          { one: 1 },
+        ]);
+      });
+    }
+
+    if (engineName === 'PostgreSQL') {
+      it("wakes a subscriber at once on another process's append (LISTEN/NOTIFY)", async () => {
+        const otherSql = await openDatabase({ databaseUrl: engine.url });
+        const otherProcess = new SqlEventStore(otherSql);
+        const handled: string[] = [];
+        const subscriberId = `notify-${streamName('sub')}`;
+        await sut.writeCheckpoint(subscriberId, await sut.headPosition());
+        const subscription = await sut.subscribe(async (e) => void handled.push(e.id), {
+          subscriberId,
+          pollIntervalMs: 60_000,
+        });
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 100)); // let it go idle
+          const appended = await otherProcess.append(streamName('notify'), newEvents(1), {
+            expectedRevision: 'no-stream',
+          });
+          await subscription.waitFor(appended.position, 5_000);
+          expect(handled).toEqual([appended.events[0].id]);
+        } finally {
+          await subscription.stop();
+          await otherProcess.close();
+          await otherSql.close();
+        }
+      });
+    }
+  });
+});

@@ -1,0 +1,176 @@
+import { Client, Pool, PoolClient } from 'pg';
+import { SqlClient, TransactionClient } from './sql-client';
+
+export interface PgSqlClientOptions {
+  /** Connections in the pool; concurrent appends each hold one until they commit. */
+  poolSize?: number;
+}
+
+/** SqlClient over a `pg` pool: every transaction gets a dedicated connection. */
+export class PgSqlClient implements SqlClient {
+  readonly engine = 'postgres' as const;
+  private readonly pool: Pool;
+  private listener?: NotificationListener;
+
+  private constructor(
+    private readonly connectionString: string,
+    options: PgSqlClientOptions,
+  ) {
+    this.pool = new Pool({ connectionString, max: options.poolSize ?? 10 });
+    // An idle connection that dies (server restart, DROP DATABASE … FORCE) is discarded by the
+    // pool and replaced on next use; without a listener the error would crash the process.
+    this.pool.on('error', () => undefined);
+  }
+
+  /** Opens the pool and checks the server answers, so a bad URL fails at boot, not later. */
+  static async connect(
+    connectionString: string,
+    options: PgSqlClientOptions = {},
+  ): Promise<PgSqlClient> {
+    const client = new PgSqlClient(connectionString, options);
+    try {
+      await client.query('SELECT 1');
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+    return client;
+  }
+
+  async query<T = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+  ): Promise<{ rows: T[] }> {
+    const result = await this.pool.query(text, params);
+    return { rows: result.rows as T[] };
+  }
+
+  async exec(script: string): Promise<void> {
+    // Without parameters pg uses the simple query protocol, which accepts several statements.
+    await this.pool.query(script);
+  }
+
+  async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
+    const connection = await this.pool.connect();
+    const tx = new TransactionClient(this.engine, statementsOf(connection));
+    let broken: Error | undefined;
+    try {
+      await connection.query('BEGIN');
+      const result = await fn(tx);
+      await connection.query('COMMIT');
+      return result;
+    } catch (error) {
+      await connection.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError; // the connection is unusable: destroy it rather than reuse it
+      });
+      throw error;
+    } finally {
+      tx.end();
+      connection.release(broken);
+    }
+  }
+
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    this.listener ??= new NotificationListener(this.connectionString);
+    return this.listener.add(channel, onNotify);
+  }
+
+  async close(): Promise<void> {
+    await this.listener?.close();
+    await this.pool.end();
+  }
+}
+
+const statementsOf = (connection: PoolClient) => ({
+  query: async <T>(text: string, params?: unknown[]) => ({
+    rows: (await connection.query(text, params)).rows as T[],
+  }),
+  exec: async (script: string) => {
+    await connection.query(script);
+  },
+});
+
+type Callback = (payload: string) => void;
+
+/**
+ * One dedicated connection (LISTEN needs a session of its own, outside the pool) shared by every
+ * channel. If it drops it reconnects; notifications missed meanwhile only cost latency, because
+ * subscribers also poll.
+ */
+class NotificationListener {
+  private readonly callbacks = new Map<string, Set<Callback>>();
+  private client?: Promise<Client>;
+  private current?: Client;
+  private closed = false;
+  private retry?: NodeJS.Timeout;
+
+  constructor(private readonly connectionString: string) {}
+
+  async add(channel: string, callback: Callback): Promise<() => Promise<void>> {
+    const client = await this.connection();
+    let set = this.callbacks.get(channel);
+    if (!set) {
+      set = new Set();
+      this.callbacks.set(channel, set);
+      await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+    }
+    set.add(callback);
+    return async () => {
+      set.delete(callback);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
+    const client = await this.client?.catch(() => undefined);
+    await client?.end().catch(() => undefined);
+  }
+
+  private connection(): Promise<Client> {
+    this.client ??= this.open();
+    return this.client;
+  }
+
+  private async open(): Promise<Client> {
+    const client = new Client({ connectionString: this.connectionString });
+    client.on('notification', (message) => {
+      for (const callback of this.callbacks.get(message.channel) ?? []) {
+        callback(message.payload ?? '');
+      }
+    });
+    client.on('error', () => this.lost(client));
+    client.on('end', () => this.lost(client));
+    try {
+      await client.connect();
+      for (const channel of this.callbacks.keys()) {
+        await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+      }
+    } catch (error) {
+      this.client = undefined;
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    this.current = client;
+    return client;
+  }
+
+  private lost(client: Client): void {
+    if (client !== this.current) return;
+    this.current = undefined;
+    this.client = undefined;
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      if (this.closed) return;
+      this.connection().catch(() => this.scheduleReconnect());
+    }, 1000);
+    this.retry.unref();
+  }
+}
+
+const quoteIdentifier = (name: string): string => `"${name.replace(/"/g, '""')}"`;
