@@ -1,0 +1,53 @@
+import { DynamicModule, Module, Type } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import type { TrucelineConfig } from '@truceline/config';
+import type { Runtime } from '@truceline/workflows';
+import { AuthGuard } from './auth/auth.guard';
+import { ExerciseClockHttpController } from './exercise/exercise-clock.http.controller';
+import { ProblemDetailsFilter } from './http/problem-details.filter';
+import { createValidationPipe } from './http/validation';
+import { CoalitionTasksHttpController } from './incidents/coalition-tasks.http.controller';
+import { DecisionsHttpController } from './incidents/decisions.http.controller';
+import { EscalationHttpController } from './incidents/escalation.http.controller';
+import { IncidentQueriesHttpController } from './incidents/incident-queries.http.controller';
+import { MeasuresHttpController } from './incidents/measures.http.controller';
+import { ReportBreachHttpController } from './incidents/report-breach.http.controller';
+import { ResolutionHttpController } from './incidents/resolution.http.controller';
+import { VerificationHttpController } from './incidents/verification.http.controller';
+import { HealthHttpController } from './ops/health.http.controller';
+import { HttpMetrics } from './ops/http-metrics';
+import { MetricsHttpController } from './ops/metrics.http.controller';
+import { CONFIG, RUNTIME } from './runtime.tokens';
+
+@Module({})
+export class AppModule {
+  /** The API over a runtime built elsewhere (main.ts, or a test's own implementation). */
+  static register(runtime: Runtime, config: TrucelineConfig): DynamicModule {
+    const controllers: Type[] = [
+      ReportBreachHttpController,
+      VerificationHttpController,
+      MeasuresHttpController,
+      EscalationHttpController,
+      DecisionsHttpController,
+      CoalitionTasksHttpController,
+      ResolutionHttpController,
+      IncidentQueriesHttpController,
+      HealthHttpController,
+      MetricsHttpController,
+      // Without the exercise clock the route must not exist at all (SPEC §2: 404).
+      ...(config.clock === 'exercise' ? [ExerciseClockHttpController] : []),
+    ];
+    return {
+      module: AppModule,
+      controllers,
+      providers: [
+        { provide: RUNTIME, useValue: runtime },
+        { provide: CONFIG, useValue: config },
+        HttpMetrics,
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+        { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+      ],
+    };
+  }
+}

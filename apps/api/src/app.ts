@@ -1,0 +1,44 @@
+import { INestApplication, LogLevel as NestLogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import type { LogLevel, TrucelineConfig } from '@truceline/config';
+import type { Runtime } from '@truceline/workflows';
+import { AppModule } from './app.module';
+import { setupOpenApi } from './http/api-docs';
+import { HttpMetrics } from './ops/http-metrics';
+
+/** Commands are small JSON documents: a summary is at most 2,000 characters. */
+export const BODY_LIMIT = '64kb';
+
+const NEST_LOG_LEVELS: Record<LogLevel, NestLogLevel[]> = {
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
+};
+
+/**
+ * The HTTP API, configured the same way for main.ts and for tests. The caller owns the runtime:
+ * closing the app does not close it.
+ */
+export async function createApp(
+  runtime: Runtime,
+  config: TrucelineConfig,
+): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.register(runtime, config),
+    { logger: NEST_LOG_LEVELS[config.logLevel], bodyParser: false },
+  );
+  app.disable('x-powered-by');
+  // Express would add a weak ETag of its own to every GET; ours carry the incident's revision.
+  app.set('etag', false);
+  app.use(app.get(HttpMetrics).middleware);
+  // JSON only, with a limit: too large → 413, malformed → 400, both as problem+json.
+  app.useBodyParser('json', {
+    limit: BODY_LIMIT,
+    type: ['application/json', 'application/*+json'],
+  });
+  setupOpenApi(app);
+  await app.init();
+  return app;
+}

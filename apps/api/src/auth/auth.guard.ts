@@ -1,0 +1,75 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ROLES_WITH_PARTNER, TrucelineConfig } from '@truceline/config';
+import { Actor, ForbiddenError, Role, ROLES, TrucelineError } from '@truceline/domain';
+import type { Request } from 'express';
+import { JsonWebTokenError, TokenExpiredError, verify } from 'jsonwebtoken';
+import { InjectConfig } from '../runtime.tokens';
+import { PUBLIC_KEY, ROLES_KEY } from './roles.decorator';
+
+export interface AuthenticatedRequest extends Request {
+  actor?: Actor;
+}
+
+const PARTNER_CODE = /^[A-Z]{2}$/;
+const unauthorized = (message: string) => new TrucelineError('unauthorized', message);
+
+/**
+ * Every route needs a bearer token (HS256, SPEC §6) unless marked @Public(), and a role listed
+ * in its @Roles(). A route with neither is refused: forgetting the decorator must not open it.
+ * No or invalid token → 401; a valid token with the wrong role → 403.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    @InjectConfig() private readonly config: TrucelineConfig,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
+
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const actor = authenticate(request.headers.authorization, this.config.jwtSecret);
+    const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets) ?? [];
+    if (!roles.includes(actor.role)) {
+      throw new ForbiddenError(`the ${actor.role} role may not do this`, 'role');
+    }
+    request.actor = actor;
+    return true;
+  }
+}
+
+/** The actor of an `Authorization: Bearer <JWT>` header, or a 401 saying what is wrong. */
+export function authenticate(header: string | undefined, secret: string): Actor {
+  const token = /^Bearer ([^\s]+)$/i.exec(header?.trim() ?? '')?.[1];
+  if (!token) throw unauthorized('a bearer token is required (Authorization: Bearer <JWT>)');
+
+  let claims: Record<string, unknown>;
+  try {
+    const verified = verify(token, secret, { algorithms: ['HS256'] });
+    if (typeof verified === 'string') throw new JsonWebTokenError('payload is not an object');
+    claims = verified;
+  } catch (error) {
+    if (error instanceof TokenExpiredError) throw unauthorized('the token has expired');
+    throw unauthorized('the token is not valid');
+  }
+
+  const { sub, role, partner } = claims;
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 200) {
+    throw unauthorized('the token has no valid sub claim');
+  }
+  if (!ROLES.includes(role as Role)) {
+    throw unauthorized(`the token's role must be one of ${ROLES.join(', ')}`);
+  }
+  if (partner !== undefined && (typeof partner !== 'string' || !PARTNER_CODE.test(partner))) {
+    throw unauthorized("the token's partner must be an ISO 3166-1 alpha-2 code or EU");
+  }
+  if (partner === undefined && ROLES_WITH_PARTNER.includes(role as Role)) {
+    throw unauthorized(`a ${String(role)} token must name its partner`);
+  }
+  return partner === undefined
+    ? { id: sub, role: role as Role }
+    : { id: sub, role: role as Role, partner: partner as string };
+}

@@ -1,0 +1,109 @@
+import { ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { loadConfig, signToken } from '@truceline/config';
+import { ForbiddenError, TrucelineError } from '@truceline/domain';
+import { sign } from 'jsonwebtoken';
+import { AuthenticatedRequest, AuthGuard } from './auth.guard';
+import { Public, Roles } from './roles.decorator';
+
+const SECRET = 'a-guard-test-secret-long-enough-for-hs256';
+
+@Roles('operator')
+class RoutesDouble {
+  @Roles('verifier', 'ministry')
+  partnersOnly() {}
+  operatorsByDefault() {}
+  @Public()
+  health() {}
+}
+class UndecoratedDouble {
+  forgotten() {}
+}
+
+const contextFor = (
+  handler: keyof RoutesDouble | 'forgotten',
+  authorization?: string,
+): { context: ExecutionContext; request: AuthenticatedRequest } => {
+  const target = handler === 'forgotten' ? UndecoratedDouble : RoutesDouble;
+  const request = { headers: { authorization } } as AuthenticatedRequest;
+  const context = {
+    getHandler: () => (target.prototype as unknown as Record<string, () => void>)[handler],
+    getClass: () => target,
+    switchToHttp: () => ({ getRequest: () => request }),
+  } as unknown as ExecutionContext;
+  return { context, request };
+};
+
+const bearer = (token: string) => `Bearer ${token}`;
+
+describe(AuthGuard.name, () => {
+  const sut = new AuthGuard(new Reflector(), loadConfig({ TRUCELINE_JWT_SECRET: SECRET }));
+
+  const refusal = (handler: Parameters<typeof contextFor>[0], authorization?: string) => {
+    try {
+      sut.canActivate(contextFor(handler, authorization).context);
+    } catch (error) {
+      return error as TrucelineError;
+    }
+    throw new Error('expected the guard to refuse');
+  };
+
+  it('lets a @Public() route through without a token', () => {
+    expect(sut.canActivate(contextFor('health').context)).toBe(true);
+  });
+
+  it('puts the verified actor on the request', () => {
+    const token = signToken(SECRET, { sub: 'v-1', role: 'verifier', partner: 'FR' });
+    const { context, request } = contextFor('partnersOnly', bearer(token));
+
+    expect(sut.canActivate(context)).toBe(true);
+    expect(request.actor).toEqual({ id: 'v-1', role: 'verifier', partner: 'FR' });
+  });
+
+  it("uses the controller's roles when the handler has none", () => {
+    const token = signToken(SECRET, { sub: 'o-1', role: 'operator' });
+
+    expect(sut.canActivate(contextFor('operatorsByDefault', bearer(token)).context)).toBe(true);
+  });
+
+  it.each([
+    ['no header', undefined],
+    ['another scheme', 'Basic b3BzOnB3'],
+    ['an empty bearer', 'Bearer '],
+    ['garbage', 'Bearer not.a.jwt'],
+    [
+      'another key',
+      bearer(signToken('another-secret-that-is-long-enough', { sub: 'x', role: 'operator' })),
+    ],
+    ['an expired token', bearer(sign({ sub: 'x', role: 'operator', exp: 1 }, SECRET))],
+    [
+      'another algorithm',
+      bearer(sign({ sub: 'x', role: 'operator' }, SECRET, { algorithm: 'HS512' })),
+    ],
+    ['no sub', bearer(sign({ role: 'operator' }, SECRET))],
+    ['an unknown role', bearer(sign({ sub: 'x', role: 'admin' }, SECRET))],
+    ['a verifier without partner', bearer(sign({ sub: 'x', role: 'verifier' }, SECRET))],
+    ['a ministry without partner', bearer(sign({ sub: 'x', role: 'ministry' }, SECRET))],
+    ['a malformed partner', bearer(sign({ sub: 'x', role: 'ministry', partner: 'gbr' }, SECRET))],
+  ])('answers 401 for %s', (_case, authorization) => {
+    const error = refusal('partnersOnly', authorization);
+
+    expect(error).toBeInstanceOf(TrucelineError);
+    expect(error.code).toBe('unauthorized');
+  });
+
+  it('answers 403 for a valid token with a role the route does not allow', () => {
+    const token = signToken(SECRET, { sub: 'a-1', role: 'auditor' });
+
+    const error = refusal('partnersOnly', bearer(token));
+
+    expect(error).toBeInstanceOf(ForbiddenError);
+    expect(error.details).toEqual({ reason: 'role' });
+  });
+
+  it('refuses a route that declares no roles, even to a valid token', () => {
+    const token = signToken(SECRET, { sub: 'o-1', role: 'operator' });
+
+    expect(refusal('forgotten', bearer(token))).toBeInstanceOf(ForbiddenError);
+  });
+});

@@ -1,0 +1,69 @@
+import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import { ValidationError } from '@truceline/domain';
+import type { CommandContext } from '@truceline/workflows';
+import type { IncomingHttpHeaders } from 'node:http';
+import { AuthenticatedRequest } from '../auth/auth.guard';
+import { FieldError } from './validation';
+
+const REVISION = /^(?:W\/)?(?:"(\d{1,15})"|(\d{1,15}))$/;
+const TOKEN = /^[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?$/;
+
+/**
+ * `If-Match: "<revision>"` → the revision the client last saw (SPEC §6: stale → 412).
+ * Also takes a weak or unquoted revision; `*` (any revision) means no check.
+ */
+export function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined || header.trim() === '*') return undefined;
+  const match = REVISION.exec(header.trim());
+  if (!match) {
+    throw new ValidationError('invalid If-Match header', [
+      { field: 'If-Match', message: 'If-Match must be one revision in quotes, e.g. "3"' },
+    ]);
+  }
+  return Number(match[1] ?? match[2]);
+}
+
+/** The command context of a request, less `occurredAt`, which comes from the validated body. */
+export function commandContextOf(
+  headers: IncomingHttpHeaders,
+  actor: CommandContext['actor'],
+): CommandContext {
+  const problems: FieldError[] = [];
+  const token = (name: string): string | undefined => {
+    const value = headers[name.toLowerCase()];
+    if (value === undefined) return undefined;
+    if (typeof value === 'string' && TOKEN.test(value)) return value;
+    problems.push({ field: name, message: `${name} must be 1 to 200 visible ASCII characters` });
+    return undefined;
+  };
+  const idempotencyKey = token('Idempotency-Key');
+  const correlationId = token('X-Correlation-Id');
+  let expectedRevision: number | undefined;
+  try {
+    expectedRevision = parseIfMatch(headers['if-match']);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    problems.push(...error.fields);
+  }
+  if (problems.length > 0) {
+    throw new ValidationError(
+      `invalid headers: ${problems.map((p) => p.field).join(', ')}`,
+      problems,
+    );
+  }
+  return {
+    actor,
+    ...(idempotencyKey !== undefined && { idempotencyKey }),
+    ...(expectedRevision !== undefined && { expectedRevision }),
+    ...(correlationId !== undefined && { correlationId }),
+  };
+}
+
+/** `Idempotency-Key`, `If-Match`, `X-Correlation-Id` and the verified actor of a command. */
+export const CommandHeaders = createParamDecorator(
+  (_: unknown, context: ExecutionContext): CommandContext => {
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    if (!request.actor) throw new Error('CommandHeaders used on a route without authentication');
+    return commandContextOf(request.headers, request.actor);
+  },
+);

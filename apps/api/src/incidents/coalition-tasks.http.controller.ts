@@ -1,0 +1,70 @@
+import { Body, Controller, Post, UseInterceptors } from '@nestjs/common';
+import { ApiBearerAuth, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { CommandContext, CommandResult, Runtime } from '@truceline/workflows';
+import { Roles } from '../auth/roles.decorator';
+import { CommandEndpoint } from '../http/api-docs';
+import { CommandHeaders } from '../http/command-context';
+import { RevisionETagInterceptor } from '../http/etag.interceptor';
+import { IncidentIdParam, TaskIdParam } from '../http/path-params';
+import { InjectRuntime } from '../runtime.tokens';
+import { AnswerTaskDto } from './coalition-tasks.dto';
+import { dataOf, withOccurredAt } from './command-body';
+
+/**
+ * A member's ministry answers the tasks addressed to it. The runtime checks that the token's
+ * partner is the task's member (403 otherwise): only it knows the task.
+ */
+@ApiTags('coalition tasks')
+@ApiBearerAuth()
+@ApiParam({ name: 'id', format: 'uuid' })
+@UseInterceptors(RevisionETagInterceptor)
+@Roles('ministry')
+@Controller('v1/incidents/:id/coalition-tasks/:taskId')
+export class CoalitionTasksHttpController {
+  constructor(@InjectRuntime() private readonly runtime: Runtime) {}
+
+  @Post('acknowledge')
+  @CommandEndpoint('Acknowledge a task (due 12 h after assignment)')
+  acknowledge(
+    @IncidentIdParam() id: string,
+    @TaskIdParam() taskId: string,
+    @Body() body: AnswerTaskDto,
+    @CommandHeaders() context: CommandContext,
+  ): Promise<CommandResult> {
+    return this.runtime.commands.execute(
+      id,
+      { type: 'AnswerTask', data: { ...dataOf(body), taskId, answer: 'acknowledge' } },
+      withOccurredAt(context, body),
+    );
+  }
+
+  @Post('decline')
+  @CommandEndpoint('Decline a task (answers the acknowledgement obligation)')
+  decline(
+    @IncidentIdParam() id: string,
+    @TaskIdParam() taskId: string,
+    @Body() body: AnswerTaskDto,
+    @CommandHeaders() context: CommandContext,
+  ): Promise<CommandResult> {
+    return this.runtime.commands.execute(
+      id,
+      { type: 'AnswerTask', data: { ...dataOf(body), taskId, answer: 'decline' } },
+      withOccurredAt(context, body),
+    );
+  }
+
+  @Post('complete')
+  @CommandEndpoint('Report a task completed')
+  complete(
+    @IncidentIdParam() id: string,
+    @TaskIdParam() taskId: string,
+    @Body() body: AnswerTaskDto,
+    @CommandHeaders() context: CommandContext,
+  ): Promise<CommandResult> {
+    return this.runtime.commands.execute(
+      id,
+      { type: 'AnswerTask', data: { ...dataOf(body), taskId, answer: 'complete' } },
+      withOccurredAt(context, body),
+    );
+  }
+}

@@ -1,0 +1,36 @@
+import { Body, Controller, Post, UseInterceptors } from '@nestjs/common';
+import { ApiBearerAuth, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { CommandContext, CommandResult, Runtime } from '@truceline/workflows';
+import { Roles } from '../auth/roles.decorator';
+import { CommandEndpoint } from '../http/api-docs';
+import { CommandHeaders } from '../http/command-context';
+import { RevisionETagInterceptor } from '../http/etag.interceptor';
+import { IncidentIdParam } from '../http/path-params';
+import { InjectRuntime } from '../runtime.tokens';
+import { dataOf, withOccurredAt } from './command-body';
+import { RecordDecisionDto } from './decisions.dto';
+
+@ApiTags('decisions')
+@ApiBearerAuth()
+@ApiParam({ name: 'id', format: 'uuid' })
+@UseInterceptors(RevisionETagInterceptor)
+@Controller('v1/incidents/:id')
+export class DecisionsHttpController {
+  constructor(@InjectRuntime() private readonly runtime: Runtime) {}
+
+  /** The plan acts on no tier automatically: each action rests on a recorded decision. */
+  @Post('decisions')
+  @Roles('operator')
+  @CommandEndpoint('Record a decision of an authorized party')
+  recordDecision(
+    @IncidentIdParam() id: string,
+    @Body() body: RecordDecisionDto,
+    @CommandHeaders() context: CommandContext,
+  ): Promise<CommandResult> {
+    return this.runtime.commands.execute(
+      id,
+      { type: 'RecordDecision', data: dataOf(body) },
+      withOccurredAt(context, body),
+    );
+  }
+}

@@ -1,0 +1,35 @@
+import { Body, Controller, Post, UseInterceptors } from '@nestjs/common';
+import { ApiBearerAuth, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { CommandContext, CommandResult, Runtime } from '@truceline/workflows';
+import { Roles } from '../auth/roles.decorator';
+import { CommandEndpoint } from '../http/api-docs';
+import { CommandHeaders } from '../http/command-context';
+import { RevisionETagInterceptor } from '../http/etag.interceptor';
+import { IncidentIdParam } from '../http/path-params';
+import { InjectRuntime } from '../runtime.tokens';
+import { dataOf, withOccurredAt } from './command-body';
+import { ResolveIncidentDto } from './resolution.dto';
+
+@ApiTags('incidents')
+@ApiBearerAuth()
+@ApiParam({ name: 'id', format: 'uuid' })
+@UseInterceptors(RevisionETagInterceptor)
+@Controller('v1/incidents/:id')
+export class ResolutionHttpController {
+  constructor(@InjectRuntime() private readonly runtime: Runtime) {}
+
+  @Post('resolution')
+  @Roles('operator')
+  @CommandEndpoint('Resolve the incident: keeps its highest tier, closes open obligations')
+  resolve(
+    @IncidentIdParam() id: string,
+    @Body() body: ResolveIncidentDto,
+    @CommandHeaders() context: CommandContext,
+  ): Promise<CommandResult> {
+    return this.runtime.commands.execute(
+      id,
+      { type: 'ResolveIncident', data: dataOf(body) },
+      withOccurredAt(context, body),
+    );
+  }
+}

@@ -1,0 +1,20 @@
+import { Controller, Get, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { Public } from '../auth/roles.decorator';
+import { HttpMetrics } from './http-metrics';
+
+@ApiTags('ops')
+@Public()
+@Controller('metrics')
+export class MetricsHttpController {
+  constructor(private readonly metrics: HttpMetrics) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Prometheus metrics' })
+  @ApiProduces('text/plain')
+  async scrape(@Res({ passthrough: true }) response: Response): Promise<string> {
+    response.type(this.metrics.registry.contentType);
+    return this.metrics.registry.metrics();
+  }
+}
