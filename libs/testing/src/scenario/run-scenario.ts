@@ -50,6 +50,8 @@ export const EXERCISE_MODE_HINT =
 const TOKEN_TTL_SECONDS = 12 * 3600;
 const POLL_INTERVAL_MS = 200;
 const RUNNER = 'scenario-runner';
+/** Before the first step nothing is under way: an instance that is not there is reported soon. */
+const FIRST_CONTACT_RETRY_MS = 10_000;
 
 /**
  * Feeds one scenario (shared/scenarios/README.md) through the HTTP API of an instance in
@@ -81,7 +83,7 @@ export async function runScenario(
   const readToken = sign({ role: 'auditor', sub: RUNNER }, 'runner');
 
   const clock = new ExerciseClockDriver(http, clockToken, options.baseUrl);
-  const clockNow = await clock.read();
+  const clockNow = await clock.read(FIRST_CONTACT_RETRY_MS);
   const { t0, shiftMs } = scenarioTimeline(scenario.start, clockNow);
   formatHeader(scenario.name, runId, { t0, shiftMs, start: scenario.start, clockNow }).forEach(log);
 
@@ -111,6 +113,7 @@ export async function runScenario(
           idempotencyKey: `scenario-${runId}-${scenario.name}-${index}`,
         });
         result.status = response.status;
+        if (response.retries > 0) result.resent = response.retries;
         if (response.status !== step.status) result.response = response.body;
         if (method === 'POST' && path === '/v1/incidents') recordReport(response, step, incidents);
       }
@@ -194,10 +197,13 @@ class ExerciseClockDriver {
     private readonly baseUrl: string,
   ) {}
 
-  async read(): Promise<string> {
+  async read(retryWindowMs?: number): Promise<string> {
     let response: ApiResponse;
     try {
-      response = await this.http.request('GET', '/v1/exercise/clock', { token: this.token });
+      response = await this.http.request('GET', '/v1/exercise/clock', {
+        token: this.token,
+        retryWindowMs,
+      });
     } catch (error) {
       throw new ScenarioSetupError(
         `cannot reach the API at ${this.baseUrl} (${(error as Error).message}). ${EXERCISE_MODE_HINT}`,

@@ -12,6 +12,8 @@ export interface RequestOptions {
   token: string;
   body?: unknown;
   idempotencyKey?: string;
+  /** Overrides the client's retry window for this request. */
+  retryWindowMs?: number;
 }
 
 export interface ScenarioHttpOptions {
@@ -72,7 +74,8 @@ export class ScenarioHttp {
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const giveUpAt = Date.now() + this.retryWindowMs;
+    const retryWindowMs = options.retryWindowMs ?? this.retryWindowMs;
+    const giveUpAt = Date.now() + retryWindowMs;
     for (let retries = 0, backoffMs = 100; ; retries++, backoffMs = Math.min(backoffMs * 2, 2000)) {
       try {
         const response = await fetch(url, {
@@ -89,7 +92,7 @@ export class ScenarioHttp {
         if (!isConnectionError(error)) throw error;
         if (Date.now() >= giveUpAt) {
           throw new Error(
-            `${method} ${url}: no connection for ${Math.round(this.retryWindowMs / 1000)} s (${describe(error)})`,
+            `${method} ${url}: no connection for ${Math.round(retryWindowMs / 1000)} s (${describe(error)})`,
           );
         }
       }

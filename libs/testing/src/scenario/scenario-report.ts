@@ -29,10 +29,11 @@ export function formatStep(step: StepResult): string[] {
           : ''
       }`
     : 'clock and expectations';
+  const resent = step.resent ? ` (retried ${step.resent}× after connection failures)` : '';
   const lines = [
     `  ${mark} step ${String(step.index + 1).padStart(2)}  +${`${step.at}h`.padEnd(6)} ${(
       step.actor ?? '—'
-    ).padEnd(14)} ${what}`,
+    ).padEnd(14)} ${what}${resent}`,
   ];
   if (step.response !== undefined) lines.push(`      response: ${summarizeBody(step.response)}`);
   for (const failure of step.expectFailures) lines.push(`      ${failure}`);
@@ -46,12 +47,22 @@ export function formatSummary(result: ScenarioResult): string {
   return `${result.passed ? '✓' : '✗'} ${result.name}: ${passed}/${result.steps.length + result.notRun} steps passed${notRun}`;
 }
 
-/** A problem+json body by its title and detail; anything else as truncated JSON. */
+/** A problem+json body by its title, detail and bad fields; anything else as truncated JSON. */
 export function summarizeBody(body: unknown): string {
   if (typeof body === 'object' && body !== null) {
-    const { title, detail } = body as { title?: unknown; detail?: unknown };
+    const { title, detail, errors } = body as {
+      title?: unknown;
+      detail?: unknown;
+      errors?: unknown;
+    };
     if (typeof detail === 'string' || typeof title === 'string') {
-      return [title, detail].filter((part) => typeof part === 'string').join(': ');
+      const fields = Array.isArray(errors)
+        ? errors.map(
+            (e: { field?: unknown; message?: unknown }) =>
+              `${String(e.field)}: ${String(e.message)}`,
+          )
+        : [];
+      return [title, detail, ...fields].filter((part) => typeof part === 'string').join(' · ');
     }
   }
   const text = typeof body === 'string' ? body : JSON.stringify(body);

@@ -10,6 +10,8 @@ export interface StepResult {
   ok: boolean;
   /** Each expectation that still did not hold when polling gave up: "what: expected X, got Y". */
   expectFailures: string[];
+  /** How often the command was sent again after the connection failed (the server restarted). */
+  resent?: number;
   /** The response body, kept when the status was not the expected one. */
   response?: unknown;
   /** Why the step could not be run; the scenario stops there. */
