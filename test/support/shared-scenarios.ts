@@ -1,0 +1,31 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** The repository's root; `shared/` (the spec and its scenarios) sits beside it. */
+export const REPO_ROOT = resolve(__dirname, '../..');
+export const SHARED_SCENARIOS_DIR = resolve(REPO_ROOT, '../shared/scenarios');
+
+/**
+ * The scenario files the product is accepted against, in name order. Missing files fail the
+ * run loudly: an empty list would make every scenario test pass by running nothing.
+ */
+export function sharedScenarioFiles(): string[] {
+  if (!existsSync(SHARED_SCENARIOS_DIR)) {
+    throw new Error(
+      `the shared scenarios are missing: expected them in ${SHARED_SCENARIOS_DIR} ` +
+        '(the folder shared/scenarios beside the repository)',
+    );
+  }
+  const files = readdirSync(SHARED_SCENARIOS_DIR)
+    .filter((file) => file.endsWith('.json'))
+    .sort()
+    .map((file) => join(SHARED_SCENARIOS_DIR, file));
+  if (files.length === 0) throw new Error(`no scenario files (*.json) in ${SHARED_SCENARIOS_DIR}`);
+  return files;
+}
+
+export const sharedScenarioFile = (name: string): string => {
+  const file = sharedScenarioFiles().find((f) => f.endsWith(`/${name}.json`));
+  if (!file) throw new Error(`no shared scenario ${name}.json in ${SHARED_SCENARIOS_DIR}`);
+  return file;
+};
