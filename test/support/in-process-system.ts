@@ -39,29 +39,37 @@ export async function startInProcessSystem(
     PORT: '0',
     LOG_LEVEL: 'warn',
   });
-  const runtime = await createRuntime(config, {
-    logger: { log: () => undefined, error: (message, error) => console.error(message, error) },
-  });
+  const cleanUp = () => rmSync(dataDir, { recursive: true, force: true });
+  let runtime: EmbeddedRuntime | undefined;
   try {
+    runtime = await createRuntime(config, {
+      logger: { log: () => undefined, error: (message, error) => console.error(message, error) },
+    });
     const app = await createApp(runtime, config);
     await app.listen(0, '127.0.0.1');
     const { port } = app.getHttpServer().address() as AddressInfo;
+    const started = runtime;
     return {
       baseUrl: `http://127.0.0.1:${port}`,
       jwtSecret: JWT_SECRET,
-      runtime,
+      runtime: started,
       close: async () => {
         await app.close();
-        await runtime.close();
-        // runtime.close() leaves open the SqlClient the runtime opened (a pg pool with its LISTEN
-        // connection, or PGlite): close it too, or jest cannot exit and the LISTEN connection
-        // reconnects to a dropped database. Harmless once runtime.close() closes it itself.
-        await runtime.sql.close().catch(() => undefined);
-        rmSync(dataDir, { recursive: true, force: true });
+        await closeRuntime(started);
+        cleanUp();
       },
     };
   } catch (error) {
-    await runtime.close();
+    if (runtime) await closeRuntime(runtime);
+    cleanUp();
     throw error;
   }
+}
+
+async function closeRuntime(runtime: EmbeddedRuntime): Promise<void> {
+  await runtime.close();
+  // runtime.close() leaves open the SqlClient the runtime opened (a pg pool with its LISTEN
+  // connection, or PGlite): close it too, or jest cannot exit and the LISTEN connection
+  // reconnects to a dropped database. Harmless once runtime.close() closes it itself.
+  await runtime.sql.close().catch(() => undefined);
 }
