@@ -4,7 +4,7 @@
  * The global setup brings up a throwaway PostgreSQL when DATABASE_URL is not set.
  */
 const transform = {
-  '^.+\\.ts$': [
+  '^.+\\.(t|j|mj)s$': [
     '@swc/jest',
     {
       jsc: {
@@ -18,6 +18,8 @@ const transform = {
 };
 const moduleNameMapper = { '^@truceline/(.*)$': '<rootDir>/libs/$1/src' };
 const common = {
+  // NestJS 12 ships ES modules only: let swc turn them into CommonJS for jest.
+  transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],
   transform,
   moduleNameMapper,
   testEnvironment: 'node',

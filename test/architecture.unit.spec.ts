@@ -10,7 +10,7 @@ describe('architecture', () => {
       execFileSync(
         process.execPath,
         [
-          require.resolve('dependency-cruiser/bin/dependency-cruise.mjs'),
+          path.join(root, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs'),
           'apps',
           'libs',
           'test',

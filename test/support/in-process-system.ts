@@ -68,8 +68,4 @@ export async function startInProcessSystem(
 
 async function closeRuntime(runtime: EmbeddedRuntime): Promise<void> {
   await runtime.close();
-  // runtime.close() leaves open the SqlClient the runtime opened (a pg pool with its LISTEN
-  // connection, or PGlite): close it too, or jest cannot exit and the LISTEN connection
-  // reconnects to a dropped database. Harmless once runtime.close() closes it itself.
-  await runtime.sql.close().catch(() => undefined);
 }

@@ -1,0 +1,95 @@
+import {
+  evolveIncident,
+  IncidentFact,
+  incidentIdOf,
+  IncidentState,
+  initialIncidentState,
+  nextDueAt,
+  StoredEvent,
+} from '@truceline/domain';
+import { migrate, SqlClient } from '@truceline/event-store';
+import { PolicyRegistry } from './policy.registry';
+
+/** Bump when the fold or the table changes: the projection is then rebuilt from the log. */
+export const INCIDENT_PROJECTION_VERSION = 1;
+export const INCIDENT_PROJECTION = `projection:incidents:v${INCIDENT_PROJECTION_VERSION}`;
+
+const MIGRATIONS = [
+  `CREATE TABLE IF NOT EXISTS incident_view (
+     incident_id text PRIMARY KEY,
+     created_position bigint NOT NULL,
+     position bigint NOT NULL,
+     revision int NOT NULL,
+     sector text NOT NULL,
+     status text NOT NULL,
+     tier int NOT NULL,
+     first_violation_at timestamptz,
+     confirmed_at timestamptz,
+     next_due_at timestamptz,
+     exercise boolean NOT NULL DEFAULT false,
+     state jsonb NOT NULL
+   )`,
+  `CREATE INDEX IF NOT EXISTS incident_view_due ON incident_view (next_due_at) WHERE next_due_at IS NOT NULL`,
+  `CREATE INDEX IF NOT EXISTS incident_view_sector ON incident_view (sector, confirmed_at)`,
+  `CREATE INDEX IF NOT EXISTS incident_view_created ON incident_view (created_position)`,
+];
+
+export async function migrateIncidentView(sql: SqlClient): Promise<void> {
+  await migrate(sql, 'projection-incidents', MIGRATIONS);
+}
+
+/**
+ * The incident read model behind GET /v1/incidents/{id}: the incident state folded from its
+ * stream, one row per incident. Each row stores the global position it applied, so a
+ * redelivered event is skipped (idempotent) and a projection never rejects a fact.
+ */
+export class IncidentProjection {
+  constructor(
+    private readonly sql: SqlClient,
+    private readonly policies: PolicyRegistry,
+  ) {}
+
+  async apply(event: StoredEvent): Promise<void> {
+    this.policies.apply(event);
+    const incidentId = incidentIdOf(event.streamId);
+    if (!incidentId) return;
+    await this.sql.transaction(async (tx) => {
+      const { rows } = await tx.query<{ position: string | number; state: IncidentState }>(
+        'SELECT position, state FROM incident_view WHERE incident_id = $1 FOR UPDATE',
+        [incidentId],
+      );
+      const row = rows[0];
+      if (row && Number(row.position) >= event.position) return;
+      const state = evolveIncident(
+        row ? row.state : initialIncidentState(),
+        event as unknown as IncidentFact,
+        this.policies.of,
+      );
+      await tx.query(
+        `INSERT INTO incident_view (incident_id, created_position, position, revision, sector, status, tier,
+           first_violation_at, confirmed_at, next_due_at, exercise, state)
+         VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (incident_id) DO UPDATE SET position = $2, revision = $3, sector = $4, status = $5,
+           tier = $6, first_violation_at = $7, confirmed_at = $8, next_due_at = $9, exercise = $10, state = $11`,
+        [
+          incidentId,
+          event.position,
+          state.revision ?? 0,
+          state.sector,
+          state.status,
+          state.tier ?? 0,
+          state.firstViolationAt,
+          state.confirmedAt,
+          nextDueAt(state),
+          state.exercise,
+          JSON.stringify(state),
+        ],
+      );
+    });
+  }
+
+  /** Drops the read model so it can be rebuilt from position 0. */
+  async reset(): Promise<void> {
+    await this.sql.query('DELETE FROM incident_view');
+  }
+}

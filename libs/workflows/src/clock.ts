@@ -1,0 +1,85 @@
+import { IllegalStateError } from '@truceline/domain';
+import { migrate, SqlClient } from '@truceline/event-store';
+import { EventEmitter } from 'node:events';
+import { Clock } from './runtime.port';
+
+export class SystemClock implements Clock {
+  readonly mode = 'system' as const;
+  now(): Date {
+    return new Date();
+  }
+  advance(): Promise<Date> {
+    throw new IllegalStateError('not-exercise', 'the clock can only be moved in exercise mode');
+  }
+}
+
+/**
+ * The exercise clock (SPEC §2): stands still until an operator moves it forward. It is kept in
+ * the database so it survives a restart and every process of a distributed deployment follows
+ * the same one; `refresh` picks up moves made by another process.
+ */
+export class ExerciseClock extends EventEmitter implements Clock {
+  readonly mode = 'exercise' as const;
+  private current: Date;
+
+  private constructor(
+    private readonly sql: SqlClient,
+    start: Date,
+  ) {
+    super();
+    this.current = start;
+  }
+
+  static async open(sql: SqlClient, start: Date): Promise<ExerciseClock> {
+    await migrate(sql, 'exercise-clock', [
+      'CREATE TABLE IF NOT EXISTS exercise_clock (id int PRIMARY KEY, now timestamptz NOT NULL)',
+    ]);
+    // The clock never goes back, not even across a restart with an older TRUCELINE_CLOCK_START.
+    await sql.query(
+      `INSERT INTO exercise_clock (id, now) VALUES (1, $1)
+       ON CONFLICT (id) DO UPDATE SET now = GREATEST(exercise_clock.now, EXCLUDED.now)`,
+      [start.toISOString()],
+    );
+    const clock = new ExerciseClock(sql, start);
+    await clock.refresh();
+    return clock;
+  }
+
+  now(): Date {
+    return new Date(this.current.getTime());
+  }
+
+  async advance(to: Date): Promise<Date> {
+    if (to.getTime() < this.current.getTime())
+      throw new IllegalStateError(
+        'clock-backwards',
+        `the exercise clock stands at ${this.current.toISOString()} and cannot move back`,
+      );
+    const { rows } = await this.sql.query<{ now: Date | string }>(
+      'UPDATE exercise_clock SET now = $1 WHERE id = 1 AND now <= $1 RETURNING now',
+      [to.toISOString()],
+    );
+    if (rows.length === 0) {
+      await this.refresh();
+      throw new IllegalStateError(
+        'clock-backwards',
+        `the exercise clock stands at ${this.current.toISOString()} and cannot move back`,
+      );
+    }
+    this.set(new Date(rows[0].now));
+    return this.now();
+  }
+
+  async refresh(): Promise<void> {
+    const { rows } = await this.sql.query<{ now: Date | string }>(
+      'SELECT now FROM exercise_clock WHERE id = 1',
+    );
+    if (rows[0]) this.set(new Date(rows[0].now));
+  }
+
+  private set(now: Date): void {
+    if (now.getTime() <= this.current.getTime()) return;
+    this.current = now;
+    this.emit('advanced', this.now());
+  }
+}

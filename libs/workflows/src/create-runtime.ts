@@ -1,0 +1,172 @@
+import type { TrucelineConfig } from '@truceline/config';
+import { StoredEvent } from '@truceline/domain';
+import {
+  EventStore,
+  openDatabase,
+  SqlClient,
+  SqlEventStore,
+  Subscription,
+} from '@truceline/event-store';
+import {
+  INCIDENT_PROJECTION,
+  IncidentProjection,
+  IncidentViews,
+  migrateIncidentView,
+  PolicyRegistry,
+} from '@truceline/projections';
+import { ExerciseClock, SystemClock } from './clock';
+import { CoalitionTaskingService } from './coalition-tasking.service';
+import { DeadlineScheduler } from './deadline.scheduler';
+import { IncidentCommandService, migrateIdempotency } from './incident-commands.service';
+import { IncidentRepository } from './incident.repository';
+import { NotificationService } from './notification.service';
+import { Clock, IncidentQueries, Runtime } from './runtime.port';
+import { VerificationService } from './verification.service';
+
+export interface RuntimeLogger {
+  log(message: string): void;
+  error(message: string, error?: unknown): void;
+}
+
+export interface RuntimeOptions {
+  /** Run verification, coalition tasking, notification and the deadline scheduler in-process. */
+  services?: boolean;
+  logger?: RuntimeLogger;
+}
+
+const consoleLogger: RuntimeLogger = {
+  log: (m) => console.log(m),
+  error: (m, e) => console.error(m, e),
+};
+
+/**
+ * The composition root of the embedded mode: one store, the incident projection, and every
+ * service as a handler on its own durable store subscription — the same handlers the
+ * distributed processes drive from Kafka.
+ */
+export class EmbeddedRuntime implements Runtime {
+  private readonly subscriptions: Subscription[] = [];
+  private ready = false;
+
+  private constructor(
+    readonly clock: Clock,
+    readonly store: EventStore,
+    readonly sql: SqlClient,
+    readonly commands: IncidentCommandService,
+    readonly views: IncidentViews,
+    readonly scheduler: DeadlineScheduler | null,
+    private readonly logger: RuntimeLogger,
+  ) {}
+
+  static async create(
+    config: TrucelineConfig,
+    options: RuntimeOptions = {},
+  ): Promise<EmbeddedRuntime> {
+    const logger = options.logger ?? consoleLogger;
+    const sql = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    const clock: Clock =
+      config.clock === 'exercise'
+        ? await ExerciseClock.open(
+            sql,
+            config.clockStart ? new Date(config.clockStart) : new Date(),
+          )
+        : new SystemClock();
+    const store = new SqlEventStore(sql, { now: () => clock.now() });
+    await store.init();
+    await migrateIncidentView(sql);
+    await migrateIdempotency(sql);
+    const policies = new PolicyRegistry(store);
+    await policies.load();
+    const views = new IncidentViews(sql);
+    const incidents = new IncidentRepository(store, policies, clock);
+    const commands = new IncidentCommandService(incidents, views, policies, clock, sql);
+    const withServices = options.services ?? true;
+    const scheduler = withServices
+      ? new DeadlineScheduler(incidents, views, clock, (e) =>
+          logger.error('deadline scheduler failed', e),
+        )
+      : null;
+    const runtime = new EmbeddedRuntime(clock, store, sql, commands, views, scheduler, logger);
+
+    const projection = new IncidentProjection(sql, policies);
+    // A new projection version starts from an empty checkpoint: rebuild its rows from the log.
+    if ((await store.readCheckpoint(INCIDENT_PROJECTION)) === 0) await projection.reset();
+    await runtime.follow(INCIDENT_PROJECTION, (e) => projection.apply(e));
+    if (withServices) {
+      const verification = new VerificationService(incidents, views, policies);
+      const tasking = new CoalitionTaskingService(incidents, policies);
+      const notification = new NotificationService(incidents);
+      await runtime.follow('verification', (e) => verification.handle(e));
+      await runtime.follow('coalition-tasking', (e) => tasking.handle(e));
+      await runtime.follow('notification', (e) => notification.handle(e));
+      // Deadlines fall due as the clock passes them: look at once when the exercise clock jumps.
+      if (clock instanceof ExerciseClock) clock.on('advanced', () => void scheduler?.tick());
+      scheduler?.start();
+    }
+    await runtime.settle();
+    runtime.ready = true;
+    return runtime;
+  }
+
+  private async follow(
+    subscriberId: string,
+    handler: (e: StoredEvent) => Promise<void>,
+  ): Promise<void> {
+    this.subscriptions.push(
+      await this.store.subscribe(handler, {
+        subscriberId,
+        onError: (error, event) =>
+          this.logger.error(
+            `${subscriberId}: handling ${event.type} at position ${event.position} failed; retrying`,
+            error,
+          ),
+      }),
+    );
+  }
+
+  get queries(): IncidentQueries {
+    return {
+      get: (id) => this.views.get(id),
+      list: (filter) => this.views.list(filter),
+      events: async (id) => {
+        const events = await this.store.readStream(`incident-${id}`);
+        return events.length ? events : null;
+      },
+    };
+  }
+
+  /** Waits until every subscription has handled everything stored so far (and what that caused). */
+  async settle(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const head = await this.store.headPosition();
+      await Promise.all(
+        this.subscriptions.map((s) => s.waitFor(head, Math.max(deadline - Date.now(), 1))),
+      );
+      if ((await this.store.headPosition()) === head) return;
+    }
+  }
+
+  async isReady(): Promise<boolean> {
+    if (!this.ready) return false;
+    try {
+      await this.sql.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.ready = false;
+    await this.scheduler?.stop();
+    await Promise.all(this.subscriptions.map((s) => s.stop()));
+    await this.store.close();
+    await this.sql.close();
+  }
+}
+
+export const createRuntime = (
+  config: TrucelineConfig,
+  options?: RuntimeOptions,
+): Promise<EmbeddedRuntime> => EmbeddedRuntime.create(config, options);
