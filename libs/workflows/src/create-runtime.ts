@@ -34,6 +34,9 @@ export interface RuntimeOptions {
   logger?: RuntimeLogger;
 }
 
+/** How soon a process sees the exercise clock moved through another one (SPEC §8). */
+const CLOCK_FOLLOW_INTERVAL_MS = 500;
+
 const consoleLogger: RuntimeLogger = {
   log: (m) => console.log(m),
   error: (m, e) => console.error(m, e),
@@ -80,7 +83,8 @@ export class EmbeddedRuntime implements Runtime {
     const views = new IncidentViews(sql);
     const incidents = new IncidentRepository(store, policies, clock);
     const commands = new IncidentCommandService(incidents, views, policies, clock, sql);
-    const withServices = options.services ?? true;
+    // With Kafka the services run as their own processes, fed by the relay (SPEC §8 KAFKA_BROKERS).
+    const withServices = options.services ?? !config.kafkaBrokers?.length;
     const scheduler = withServices
       ? new DeadlineScheduler(incidents, views, clock, (e) =>
           logger.error('deadline scheduler failed', e),
@@ -104,6 +108,10 @@ export class EmbeddedRuntime implements Runtime {
       scheduler?.start();
     }
     await runtime.settle();
+    if (clock instanceof ExerciseClock)
+      clock.follow(CLOCK_FOLLOW_INTERVAL_MS, (e) =>
+        logger.error('exercise clock refresh failed', e),
+      );
     runtime.ready = true;
     return runtime;
   }
@@ -159,6 +167,7 @@ export class EmbeddedRuntime implements Runtime {
 
   async close(): Promise<void> {
     this.ready = false;
+    if (this.clock instanceof ExerciseClock) await this.clock.unfollow();
     await this.scheduler?.stop();
     await Promise.all(this.subscriptions.map((s) => s.stop()));
     await this.store.close();
