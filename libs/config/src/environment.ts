@@ -102,6 +102,21 @@ export class Environment {
   @IsOptional()
   @IsIn(LOG_LEVELS, { message: `must be one of: ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL?: LogLevel;
+
+  /** Port of a service process's /metrics and /health/live; 0 picks a free one. */
+  @IsOptional()
+  @Transform(integer)
+  @IsInt({ message: 'must be an integer between 0 and 65535' })
+  @Min(0, { message: 'must be an integer between 0 and 65535' })
+  @Max(65535, { message: 'must be an integer between 0 and 65535' })
+  METRICS_PORT?: number;
+
+  /** Names this instance in logs when several run side by side (default: the process id). */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9._-]{1,64}$/, {
+    message: 'must be 1 to 64 letters, digits, dots, dashes or underscores',
+  })
+  TRUCELINE_SERVICE_INSTANCE?: string;
 }
 
 /** The variables `Environment` reads: everything else in the environment is ignored. */
@@ -117,4 +132,6 @@ export const VARIABLES = [
   'TRUCELINE_SIGNING_KEY',
   'NODE_ENV',
   'LOG_LEVEL',
+  'METRICS_PORT',
+  'TRUCELINE_SERVICE_INSTANCE',
 ] as const satisfies readonly (keyof Environment)[];

@@ -19,6 +19,10 @@ export interface TrucelineConfig {
   readonly signingKey?: string;
   readonly production: boolean;
   readonly logLevel: LogLevel;
+  /** A service process's metrics port (METRICS_PORT); each service has its own default. */
+  readonly metricsPort?: number;
+  /** TRUCELINE_SERVICE_INSTANCE: this instance's name in logs. */
+  readonly serviceInstance?: string;
 }
 
 export interface ConfigProblem {
@@ -69,6 +73,8 @@ export function loadConfig(env: Record<string, string | undefined>): TrucelineCo
     signingKey: parsed.TRUCELINE_SIGNING_KEY,
     production: parsed.NODE_ENV === 'production',
     logLevel: parsed.LOG_LEVEL ?? 'info',
+    metricsPort: parsed.METRICS_PORT,
+    serviceInstance: parsed.TRUCELINE_SERVICE_INSTANCE,
   });
 }
 

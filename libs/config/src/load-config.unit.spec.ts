@@ -133,6 +133,20 @@ describe(loadConfig.name, () => {
     ]);
   });
 
+  it('reads the settings of a service process', () => {
+    const sut = loadConfig({
+      TRUCELINE_JWT_SECRET: SECRET,
+      METRICS_PORT: '9464',
+      TRUCELINE_SERVICE_INSTANCE: 'verification-2',
+    });
+
+    expect(sut).toMatchObject({ metricsPort: 9464, serviceInstance: 'verification-2' });
+    expect(problemsOf({ METRICS_PORT: '70000', TRUCELINE_SERVICE_INSTANCE: 'a b' })).toEqual([
+      { variable: 'METRICS_PORT', message: expect.any(String) },
+      { variable: 'TRUCELINE_SERVICE_INSTANCE', message: expect.any(String) },
+    ]);
+  });
+
   it('reports a partners file that does not exist', () => {
     const problems = problemsOf({
       TRUCELINE_JWT_SECRET: SECRET,
