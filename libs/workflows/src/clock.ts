@@ -21,6 +21,8 @@ export class SystemClock implements Clock {
 export class ExerciseClock extends EventEmitter implements Clock {
   readonly mode = 'exercise' as const;
   private current: Date;
+  private follower: NodeJS.Timeout | null = null;
+  private following: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly sql: SqlClient,
@@ -68,6 +70,24 @@ export class ExerciseClock extends EventEmitter implements Clock {
     }
     this.set(new Date(rows[0].now));
     return this.now();
+  }
+
+  /**
+   * Every process follows the same exercise clock (SPEC §8): a move made through another process
+   * is picked up within `intervalMs`, and deadlines passed by it fall due here too.
+   */
+  follow(intervalMs: number, onError: (error: unknown) => void): void {
+    if (this.follower) return;
+    this.follower = setInterval(() => {
+      this.following = this.refresh().catch(onError);
+    }, intervalMs);
+  }
+
+  /** Stops following; resolves once a refresh in flight has finished. */
+  async unfollow(): Promise<void> {
+    if (this.follower) clearInterval(this.follower);
+    this.follower = null;
+    await this.following;
   }
 
   async refresh(): Promise<void> {
