@@ -47,14 +47,21 @@ export class IncidentCommandService implements IncidentCommands {
     const key = context.idempotencyKey;
     const requestHash = hash({ incidentId, command, occurredAt: context.occurredAt ?? null });
     if (key) {
-      const known = await this.remembered(context.actor.id, key, requestHash);
+      const known = await this.claim(context.actor.id, key, requestHash);
       if (known) return known;
     }
     const eventId = key ? deterministicId('command', context.actor.id, key) : randomUUID();
     const id =
       incidentId ?? (key ? deterministicId('incident', context.actor.id, key) : randomUUID());
-    const result = await this.run(id, eventId, command, context, occurredAt);
-    if (key) await this.remember(context.actor.id, key, requestHash, result);
+    let result: CommandResult;
+    try {
+      result = await this.run(id, eventId, command, context, occurredAt);
+    } catch (error) {
+      // A refused command leaves the key free for another request, as before it was claimed.
+      if (key) await this.release(context.actor.id, key, requestHash);
+      throw error;
+    }
+    if (key) await this.remember(context.actor.id, key, result);
     return result;
   }
 
@@ -149,34 +156,47 @@ export class IncidentCommandService implements IncidentCommands {
     return new Date(at).toISOString();
   }
 
-  private async remembered(
+  /**
+   * Claims the key for this request before anything is appended: of two concurrent requests
+   * with one key, one with another body is refused (422) even while the first is in flight,
+   * instead of finding the first's event and answering 201 for a request that was never recorded.
+   * Returns the first result once known; null while it is in flight or after a crash between
+   * append and bookkeeping (the key-derived event id then finds the first event again).
+   */
+  private async claim(
     actorId: string,
     key: string,
     requestHash: string,
   ): Promise<CommandResult | null> {
-    const { rows } = await this.sql.query<{ request_hash: string; result: CommandResult }>(
+    await this.sql.query(
+      `INSERT INTO idempotency_keys (actor_id, key, request_hash, result) VALUES ($1, $2, $3, 'null')
+       ON CONFLICT (actor_id, key) DO NOTHING`,
+      [actorId, key, requestHash],
+    );
+    const { rows } = await this.sql.query<{ request_hash: string; result: CommandResult | null }>(
       'SELECT request_hash, result FROM idempotency_keys WHERE actor_id = $1 AND key = $2',
       [actorId, key],
     );
-    if (!rows[0]) return null;
-    if (rows[0].request_hash !== requestHash)
+    if (rows[0] && rows[0].request_hash !== requestHash)
       throw new TrucelineError(
         'idempotency-conflict',
         'this Idempotency-Key was used for a different request',
       );
-    return rows[0].result;
+    return rows[0]?.result ?? null;
   }
 
-  private async remember(
-    actorId: string,
-    key: string,
-    requestHash: string,
-    result: CommandResult,
-  ): Promise<void> {
+  private async release(actorId: string, key: string, requestHash: string): Promise<void> {
     await this.sql.query(
-      `INSERT INTO idempotency_keys (actor_id, key, request_hash, result) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (actor_id, key) DO NOTHING`,
-      [actorId, key, requestHash, JSON.stringify(result)],
+      `DELETE FROM idempotency_keys
+        WHERE actor_id = $1 AND key = $2 AND request_hash = $3 AND result = 'null'::jsonb`,
+      [actorId, key, requestHash],
+    );
+  }
+
+  private async remember(actorId: string, key: string, result: CommandResult): Promise<void> {
+    await this.sql.query(
+      'UPDATE idempotency_keys SET result = $3 WHERE actor_id = $1 AND key = $2',
+      [actorId, key, JSON.stringify(result)],
     );
   }
 }
