@@ -1,2 +1,4 @@
 export * from './cloud-event';
 export * from './kafka-client';
+export * from './consumer';
+export * from './observability';

@@ -1,0 +1,3 @@
+export * from './consumer-ledger';
+export * from './consumer-metrics';
+export * from './event-consumer';
