@@ -12,6 +12,7 @@ import {
   StoredEvent,
 } from '@truceline/domain';
 import { AppendResult, EventStore } from '@truceline/event-store';
+import { childTraceparent } from '@truceline/messaging';
 import { PolicyRegistry } from '@truceline/projections';
 import { Clock } from './runtime.port';
 
@@ -74,6 +75,8 @@ export class IncidentRepository {
    * Runs a service's reaction: `compute` sees the freshly folded state and returns what to
    * append. Reaction ids are deterministic, so a redelivered cause, a restart or a second
    * instance can never append an effect twice (the store treats a known id as a no-op).
+   * A traced cause (metadata.traceparent, e.g. from a Kafka message's header) passes its trace
+   * on: each reaction's traceparent is a child span named after the reaction's id.
    */
   async react(
     incidentId: string,
@@ -87,13 +90,19 @@ export class IncidentRepository {
       const reactions = await compute(state);
       if (reactions.length === 0) return null;
       const correlationId = cause?.metadata.correlationId ?? reactions[0].id;
-      const events: NewEvent[] = reactions.map((r) => ({
-        id: r.id,
-        type: r.event.type,
-        occurredAt: r.occurredAt,
-        data: r.event.data,
-        metadata: this.metadata(actor, correlationId, cause?.id ?? null),
-      }));
+      const events: NewEvent[] = reactions.map((r) => {
+        const traceparent = childTraceparent(cause?.metadata.traceparent, r.id);
+        return {
+          id: r.id,
+          type: r.event.type,
+          occurredAt: r.occurredAt,
+          data: r.event.data,
+          metadata: {
+            ...this.metadata(actor, correlationId, cause?.id ?? null),
+            ...(traceparent !== undefined && { traceparent }),
+          },
+        };
+      });
       try {
         return await this.append(incidentId, state, events);
       } catch (error) {

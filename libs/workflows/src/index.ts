@@ -7,3 +7,4 @@ export * from './coalition-tasking.service';
 export * from './notification.service';
 export * from './deadline.scheduler';
 export * from './create-runtime';
+export * from './distributed';

@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { toKafkaMessage } from '../cloud-event';
 import { createKafka, parseBrokers } from '../kafka-client';
 import { ConsumerLedger } from './consumer-ledger';
-import { EventConsumer, EventConsumerOptions, EventHandler } from './event-consumer';
+import { EventConsumer, EventConsumerOptions, MessageHandler } from './event-consumer';
 
 /**
  * Against the real broker of the test run and a real PostgreSQL: every test has its own topic
@@ -86,7 +86,7 @@ describe(EventConsumer.name, () => {
 
   /** The handler's durable effect: one row per call, so a second effect would show. */
   const recordEffect =
-    (groupId: string): EventHandler =>
+    (groupId: string): MessageHandler =>
     async (event) => {
       await sql.query('INSERT INTO effects (group_id, event_id) VALUES ($1, $2)', [
         groupId,
@@ -309,7 +309,7 @@ describe(EventConsumer.name, () => {
       ['b', []],
     ]);
     const effect = recordEffect(groupId);
-    const member = (name: string): EventHandler => {
+    const member = (name: string): MessageHandler => {
       return async (event, message) => {
         handledBy.get(name)?.push(event.id);
         await effect(event, message);

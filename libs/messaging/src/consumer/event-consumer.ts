@@ -23,16 +23,20 @@ export interface ConsumedMessage {
  * (retried, then parked). Expected outcomes, such as an incident that no longer needs the
  * reaction, resolve (STYLE habit 6).
  */
-export type EventHandler = (event: StoredEvent, message: ConsumedMessage) => Promise<void>;
+export type MessageHandler = (event: StoredEvent, message: ConsumedMessage) => Promise<void>;
 
-export interface RetryPolicy {
+export interface ConsumerRetryPolicy {
   /** Handler attempts before the message is parked (the first one included). */
   attempts: number;
   initialDelayMs: number;
   maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, initialDelayMs: 200, maxDelayMs: 5000 };
+export const DEFAULT_CONSUMER_RETRY: ConsumerRetryPolicy = {
+  attempts: 5,
+  initialDelayMs: 200,
+  maxDelayMs: 5000,
+};
 
 export interface EventConsumerOptions {
   kafka: Kafka;
@@ -40,12 +44,12 @@ export interface EventConsumerOptions {
   groupId: string;
   /** The database of the handler's effects: the ledger of handled and parked messages lives there. */
   sql: SqlClient;
-  handler: EventHandler;
+  handler: MessageHandler;
   topic?: string;
   logger?: Logger;
   /** The process's metrics registry; consumers of one process share its metrics. */
   registry?: Registry;
-  retry?: Partial<RetryPolicy>;
+  retry?: Partial<ConsumerRetryPolicy>;
   /** Partitions handled at once; each partition stays sequential (per-incident order). */
   partitionsConsumedConcurrently?: number;
   sessionTimeoutMs?: number;
@@ -82,7 +86,7 @@ export class EventConsumer {
   private readonly ledger: ConsumerLedger;
   private readonly metrics: ConsumerMetrics;
   private readonly logger: Logger;
-  private readonly retry: RetryPolicy;
+  private readonly retry: ConsumerRetryPolicy;
   private readonly topic: string;
   private readonly aborter = new AbortController();
   private readonly untrack: () => void;
@@ -92,7 +96,7 @@ export class EventConsumer {
 
   constructor(private readonly options: EventConsumerOptions) {
     this.topic = options.topic ?? EVENTS_TOPIC;
-    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.retry = { ...DEFAULT_CONSUMER_RETRY, ...options.retry };
     this.logger = (options.logger ?? pino({ enabled: false })).child({ group: options.groupId });
     this.ledger = new ConsumerLedger(options.sql, options.groupId);
     this.metrics = ConsumerMetrics.of(options.registry ?? new Registry());

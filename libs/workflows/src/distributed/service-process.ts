@@ -1,0 +1,226 @@
+import { loadConfig, TrucelineConfig } from '@truceline/config';
+import { StoredEvent } from '@truceline/domain';
+import {
+  ConsumedMessage,
+  consumerGroupOf,
+  createKafka,
+  createLogger,
+  EventConsumer,
+  EventConsumerOptions,
+  Logger,
+  MetricsServer,
+  startMetricsServer,
+} from '@truceline/messaging';
+import pino from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { ServiceContext } from './service-context';
+
+/** What a service runs on the context: its handler, and workers of its own if it has any. */
+export interface ServiceWorker {
+  /** Resolves once the effect is durable; throws only on transient failures. */
+  handle(event: StoredEvent, message: ConsumedMessage): Promise<void>;
+  /** Started once the consumer has joined its group (e.g. the webhook delivery worker). */
+  start?(): void | Promise<void>;
+  /** Stopped after the consumer. */
+  stop?(): Promise<void>;
+}
+
+/** One of the Kafka-fed services: each app's main.ts hands its definition to runServiceProcess. */
+export interface ServiceDefinition {
+  /** verification, notification, coalition-tasking: names the consumer group and the logs. */
+  name: string;
+  /** METRICS_PORT when unset: one per service, so they can share a host. */
+  defaultMetricsPort: number;
+  create(context: ServiceContext, logger: Logger): ServiceWorker | Promise<ServiceWorker>;
+}
+
+export interface StartServiceOptions {
+  logger?: Logger;
+  registry?: Registry;
+  /** /metrics and /health port; default config.metricsPort ?? the service's own; null: none. */
+  metricsPort?: number | null;
+  /** Consumer settings beyond the defaults (tests give each run a topic and groups of its own). */
+  consumer?: Partial<
+    Pick<
+      EventConsumerOptions,
+      | 'topic'
+      | 'groupId'
+      | 'retry'
+      | 'maxWaitTimeInMs'
+      | 'partitionsConsumedConcurrently'
+      | 'onCrash'
+    >
+  >;
+}
+
+/** Distributed mode needs a broker to consume from and a database every process shares. */
+export class DistributedConfigError extends Error {
+  readonly code = 'distributed-config';
+  override name = 'DistributedConfigError';
+}
+
+/**
+ * One service as a process: its context, its consumer in group `truceline.<name>`, its workers
+ * and its metrics endpoint. Also started in-process by tests, several per process.
+ */
+export class RunningService {
+  private stopped: Promise<void> | null = null;
+
+  private constructor(
+    readonly name: string,
+    readonly context: ServiceContext,
+    readonly consumer: EventConsumer,
+    private readonly worker: ServiceWorker,
+    private readonly metrics: MetricsServer | null,
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(
+    definition: ServiceDefinition,
+    config: TrucelineConfig,
+    options: StartServiceOptions = {},
+  ): Promise<RunningService> {
+    const brokers = config.kafkaBrokers ?? [];
+    if (brokers.length === 0 || !config.databaseUrl) {
+      throw new DistributedConfigError(
+        `${definition.name} runs as a service process: it needs KAFKA_BROKERS (it consumes the ` +
+          'events the relay publishes) and DATABASE_URL (a PostgreSQL server shared with the API; ' +
+          'the embedded PGlite store serves a single process). Without Kafka, `npm start` runs ' +
+          'every service inside the API.',
+      );
+    }
+    const logger = options.logger ?? pino({ enabled: false });
+    const registry = options.registry ?? new Registry();
+    const context = await ServiceContext.open(config, {
+      onError: (message, error) => logger.error({ err: error }, message),
+    });
+    let consumer: EventConsumer | undefined;
+    let worker: ServiceWorker | undefined;
+    try {
+      const created = (worker = await definition.create(context, logger));
+      consumer = await EventConsumer.start({
+        groupId: consumerGroupOf(definition.name),
+        ...options.consumer,
+        kafka: createKafka({
+          brokers: [...brokers],
+          clientId: `truceline-${definition.name}`,
+          logger,
+        }),
+        sql: context.sql,
+        logger,
+        registry,
+        handler: async (event, message) => {
+          // A policy adopted while running applies to the next reactions (SPEC §3).
+          context.policies.apply(event);
+          await created.handle(event, message);
+        },
+      });
+      await worker.start?.();
+      const port =
+        options.metricsPort === undefined
+          ? (config.metricsPort ?? definition.defaultMetricsPort)
+          : options.metricsPort;
+      const running = consumer;
+      const metrics =
+        port === null
+          ? null
+          : await startMetricsServer({ registry, port, ready: () => running.isRunning });
+      return new RunningService(definition.name, context, consumer, worker, metrics, logger);
+    } catch (error) {
+      await consumer?.stop().catch(() => undefined);
+      await worker?.stop?.().catch(() => undefined);
+      await context.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The port of /metrics and /health, when served. */
+  get metricsPort(): number | null {
+    return this.metrics?.port ?? null;
+  }
+
+  /** Finishes the message in flight, then stops the workers, the endpoint and the context. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      await this.consumer.stop();
+      await this.worker.stop?.();
+      await this.metrics?.close();
+      await this.context.close();
+      this.logger.info('stopped');
+    })();
+    return this.stopped;
+  }
+}
+
+/** Give up on a graceful stop after this long: the in-flight message stays uncommitted. */
+const STOP_TIMEOUT_MS = 30_000;
+
+/**
+ * The whole of a service's main.ts: validate the environment, log JSON with `service` and
+ * `instance`, serve metrics, consume until SIGTERM or SIGINT, then stop gracefully. A consumer
+ * that kafkajs gives up on ends the process (exit 1) for its supervisor to restart.
+ */
+export async function runServiceProcess(
+  definition: ServiceDefinition,
+  env: Record<string, string | undefined>,
+): Promise<void> {
+  let config: TrucelineConfig;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    console.error(`[${definition.name}] ${error instanceof Error ? error.message : error}`);
+    process.exit(1);
+  }
+  const logger = createLogger({
+    service: definition.name,
+    instance: config.serviceInstance,
+    level: config.logLevel,
+  });
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: definition.name });
+  collectDefaultMetrics({ register: registry });
+
+  let service: RunningService | undefined;
+  let stopping = false;
+  const shutdown = async (reason: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason }, 'stopping');
+    setTimeout(() => {
+      logger.error('graceful stop timed out');
+      process.exit(1);
+    }, STOP_TIMEOUT_MS).unref();
+    try {
+      await service?.stop();
+    } catch (error) {
+      logger.error({ err: error }, 'stop failed');
+      code = 1;
+    }
+    process.exit(code);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.once('SIGINT', () => void shutdown('SIGINT', 0));
+
+  try {
+    service = await RunningService.start(definition, config, {
+      logger,
+      registry,
+      consumer: {
+        onCrash: (_error, restart) => {
+          if (!restart) void shutdown('the consumer crashed and kafkajs gave up on it', 1);
+        },
+      },
+    });
+  } catch (error) {
+    logger.fatal({ err: error }, `${definition.name} failed to start`);
+    process.exit(1);
+  }
+  logger.info(
+    {
+      group: consumerGroupOf(definition.name),
+      metricsPort: service.metricsPort,
+      clock: config.clock,
+    },
+    `${definition.name} consuming`,
+  );
+}
