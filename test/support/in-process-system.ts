@@ -18,6 +18,13 @@ export interface InProcessOptions {
   databaseUrl?: string;
   /** Where the exercise clock starts (TRUCELINE_CLOCK_START). */
   clockStart?: string;
+  /** `system` runs without the exercise clock (no TRUCELINE_CLOCK); exercise by default. */
+  clock?: 'exercise' | 'system';
+  /**
+   * The embedded store's data dir, owned by the caller: it is kept on close, so a second system
+   * started on it restarts on the same data. By default a temporary dir removed on close.
+   */
+  dataDir?: string;
 }
 
 const JWT_SECRET = 'e2e-scenarios-secret-of-at-least-32-characters';
@@ -29,17 +36,20 @@ const JWT_SECRET = 'e2e-scenarios-secret-of-at-least-32-characters';
 export async function startInProcessSystem(
   options: InProcessOptions = {},
 ): Promise<InProcessSystem> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'truceline-e2e-'));
+  const exercise = (options.clock ?? 'exercise') === 'exercise';
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'truceline-e2e-'));
   const config = loadConfig({
-    TRUCELINE_CLOCK: 'exercise',
-    TRUCELINE_CLOCK_START: options.clockStart,
+    TRUCELINE_CLOCK: exercise ? 'exercise' : undefined,
+    TRUCELINE_CLOCK_START: exercise ? options.clockStart : undefined,
     TRUCELINE_DATA_DIR: dataDir,
     TRUCELINE_JWT_SECRET: JWT_SECRET,
     DATABASE_URL: options.databaseUrl,
     PORT: '0',
     LOG_LEVEL: 'warn',
   });
-  const cleanUp = () => rmSync(dataDir, { recursive: true, force: true });
+  const cleanUp = () => {
+    if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+  };
   let runtime: EmbeddedRuntime | undefined;
   try {
     runtime = await createRuntime(config, {
