@@ -5,3 +5,16 @@ export type { TrucelineConfig, ConfigProblem } from './load-config';
 export { devSecretPath } from './dev-secret';
 export { signToken, ROLES_WITH_PARTNER } from './sign-token';
 export type { TokenClaims } from './sign-token';
+export {
+  loadPartners,
+  parsePartners,
+  PartnersFileError,
+  DEFAULT_WARNING_CHANNEL,
+  MIN_WEBHOOK_SECRET_LENGTH,
+} from './partners';
+export type {
+  PartnerDirectory,
+  PartnerWebhook,
+  PartnersProblem,
+  WarningChannelSetting,
+} from './partners';

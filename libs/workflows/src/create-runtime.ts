@@ -1,4 +1,4 @@
-import type { TrucelineConfig } from '@truceline/config';
+import { loadPartners, type TrucelineConfig } from '@truceline/config';
 import { StoredEvent } from '@truceline/domain';
 import {
   EventStore,
@@ -20,6 +20,8 @@ import { DeadlineScheduler } from './deadline.scheduler';
 import { IncidentCommandService, migrateIdempotency } from './incident-commands.service';
 import { IncidentRepository } from './incident.repository';
 import { NotificationService } from './notification.service';
+import { WebhookDeliveryWorker } from './notification/webhook-delivery.worker';
+import { WebhookOutbox } from './notification/webhook-outbox';
 import { Clock, IncidentQueries, Runtime } from './runtime.port';
 import { VerificationService } from './verification.service';
 
@@ -50,6 +52,7 @@ const consoleLogger: RuntimeLogger = {
 export class EmbeddedRuntime implements Runtime {
   private readonly subscriptions: Subscription[] = [];
   private ready = false;
+  private webhookDelivery: WebhookDeliveryWorker | null = null;
 
   private constructor(
     readonly clock: Clock,
@@ -66,6 +69,8 @@ export class EmbeddedRuntime implements Runtime {
     options: RuntimeOptions = {},
   ): Promise<EmbeddedRuntime> {
     const logger = options.logger ?? consoleLogger;
+    // Read before anything opens: a bad partners file fails the boot with nothing to clean up.
+    const partners = loadPartners(config.partnersFile);
     const sql = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
     const clock: Clock =
       config.clock === 'exercise'
@@ -99,13 +104,28 @@ export class EmbeddedRuntime implements Runtime {
     if (withServices) {
       const verification = new VerificationService(incidents, views, policies);
       const tasking = new CoalitionTaskingService(incidents, policies);
-      const notification = new NotificationService(incidents);
+      // Partner webhooks (SPEC §5): planned into the outbox, sent by the delivery worker.
+      const outbox = new WebhookOutbox(sql);
+      await outbox.migrate();
+      const delivery = new WebhookDeliveryWorker(
+        { outbox, webhooks: partners.webhooks, store, incidents, clock },
+        { onError: (e) => logger.error('webhook delivery failed', e) },
+      );
+      const notification = new NotificationService(incidents, partners.warningChannel, {
+        outbox,
+        webhooks: partners.webhooks,
+        onPlanned: () => delivery.nudge(),
+      });
       await runtime.follow('verification', (e) => verification.handle(e));
       await runtime.follow('coalition-tasking', (e) => tasking.handle(e));
       await runtime.follow('notification', (e) => notification.handle(e));
       // Deadlines fall due as the clock passes them: look at once when the exercise clock jumps.
       if (clock instanceof ExerciseClock) clock.on('advanced', () => void scheduler?.tick());
       scheduler?.start();
+      if (partners.webhooks.size > 0) {
+        runtime.webhookDelivery = delivery;
+        delivery.start();
+      }
     }
     await runtime.settle();
     if (clock instanceof ExerciseClock)
@@ -169,6 +189,7 @@ export class EmbeddedRuntime implements Runtime {
     this.ready = false;
     if (this.clock instanceof ExerciseClock) await this.clock.unfollow();
     await this.scheduler?.stop();
+    await this.webhookDelivery?.stop();
     await Promise.all(this.subscriptions.map((s) => s.stop()));
     await this.store.close();
     await this.sql.close();
