@@ -187,9 +187,12 @@ describe(EventConsumer.name, () => {
     await publish(topic, events);
     const effect = recordEffect(groupId);
     const stuck = events[2];
+    const stuckRegistry = new Registry();
     const first = await start({
       topic,
       groupId,
+      registry: stuckRegistry,
+      lagIntervalMs: 200,
       // The third event keeps failing: the consumer is in its backoff when it is stopped.
       retry: { attempts: 1_000, initialDelayMs: 50, maxDelayMs: 50 },
       handler: async (event, message) => {
@@ -199,6 +202,11 @@ describe(EventConsumer.name, () => {
     });
     await waitFor('the first two effects', async () => (await effectsOf(groupId)).length === 2);
     await waitFor('their commit', async () => (await committedOffsets(groupId, topic))[0] === '2');
+    // Measured from the broker: the stuck partition shows what it has not got through.
+    await waitFor(
+      'the lag of the stuck partition',
+      async () => (await metric(stuckRegistry, 'truceline_consumer_lag', { group: groupId })) === 2,
+    );
     await first.stop();
     expect(await committedOffsets(groupId, topic)).toEqual(['2']);
 

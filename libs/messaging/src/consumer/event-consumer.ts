@@ -1,6 +1,6 @@
 import { incidentIdOf, StoredEvent } from '@truceline/domain';
 import { SqlClient } from '@truceline/event-store';
-import { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import pino, { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { EVENTS_TOPIC, fromKafkaMessage } from '../cloud-event';
@@ -55,6 +55,11 @@ export interface EventConsumerOptions {
   sessionTimeoutMs?: number;
   /** How long a fetch waits for data (kafkajs default 5 s); a rebalance is noticed after it. */
   maxWaitTimeInMs?: number;
+  /**
+   * How often the lag is measured from the broker (high watermark − committed offset of each
+   * owned partition; default 15 s, 0: never). Between measurements each batch updates it.
+   */
+  lagIntervalMs?: number;
   /** How long start() waits for the relay to create the topic (default 60 s). */
   topicWaitMs?: number;
   /**
@@ -91,8 +96,12 @@ export class EventConsumer {
   private readonly aborter = new AbortController();
   private readonly untrack: () => void;
   private assignment: number[] = [];
+  /** Partitions this member reported a lag for since it last joined. */
+  private readonly lagSeries = new Set<number>();
   private running = false;
   private stopped: Promise<void> | null = null;
+  private admin: Admin | null = null;
+  private lagTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: EventConsumerOptions) {
     this.topic = options.topic ?? EVENTS_TOPIC;
@@ -111,7 +120,7 @@ export class EventConsumer {
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       this.assignment = [...(payload.memberAssignment[this.topic] ?? [])].sort((a, b) => a - b);
       // Lag of partitions now owned by another member is theirs to report.
-      this.metrics.lag.reset();
+      this.forgetLag();
       this.logger.info(
         { memberId: payload.memberId, partitions: this.assignment },
         'joined the consumer group',
@@ -159,6 +168,45 @@ export class EventConsumer {
       eachBatch: (payload) => this.eachBatch(payload),
     });
     this.running = true;
+    const lagIntervalMs = this.options.lagIntervalMs ?? 15_000;
+    if (lagIntervalMs > 0) {
+      this.admin = this.options.kafka.admin();
+      await this.admin.connect();
+      this.lagTimer = setInterval(() => void this.measureLag(), lagIntervalMs);
+      this.lagTimer.unref();
+      void this.measureLag();
+    }
+  }
+
+  /**
+   * Lag from the broker's view: it keeps growing while a partition is stuck in a backoff or
+   * nothing is fetched, which the batches alone cannot show.
+   */
+  private async measureLag(): Promise<void> {
+    const admin = this.admin;
+    const owned = this.assignment;
+    if (!admin || owned.length === 0) return;
+    try {
+      const [highs, [committed]] = await Promise.all([
+        admin.fetchTopicOffsets(this.topic),
+        admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] }),
+      ]);
+      if (!this.running) return;
+      for (const partition of owned) {
+        const high = highs.find((p) => p.partition === partition);
+        if (!high) continue;
+        const offset = committed?.partitions.find((p) => p.partition === partition)?.offset;
+        // No commit yet: a new group starts at the beginning of what the partition holds.
+        const from = offset !== undefined && Number(offset) >= 0 ? offset : high.low;
+        this.lagSeries.add(partition);
+        this.metrics.lag.set(
+          { group: this.groupId, topic: this.topic, partition: String(partition) },
+          Number(BigInt(high.high) - BigInt(from)),
+        );
+      }
+    } catch (error) {
+      this.logger.debug({ err: error }, 'could not measure the lag; trying again later');
+    }
   }
 
   /**
@@ -169,14 +217,28 @@ export class EventConsumer {
     this.stopped ??= (async () => {
       this.running = false;
       this.aborter.abort();
+      if (this.lagTimer) clearInterval(this.lagTimer);
       try {
         await this.consumer.disconnect();
+        await this.admin?.disconnect();
       } finally {
         this.untrack();
-        this.metrics.lag.reset();
+        this.forgetLag();
       }
     })();
     return this.stopped;
+  }
+
+  /** Lag of partitions now owned by another member (or by nobody) is not ours to report. */
+  private forgetLag(): void {
+    for (const partition of this.lagSeries) {
+      this.metrics.lag.remove({
+        group: this.groupId,
+        topic: this.topic,
+        partition: String(partition),
+      });
+    }
+    this.lagSeries.clear();
   }
 
   /** The relay creates the topic with its partition count; a consumer may start before it. */
@@ -209,6 +271,7 @@ export class EventConsumer {
     const { topic, partition } = batch;
     const highWatermark = BigInt(batch.highWatermark);
     const lagLabels = { group: this.groupId, topic, partition: String(partition) };
+    this.lagSeries.add(partition);
     const last = batch.messages[batch.messages.length - 1];
     for (const message of batch.messages) {
       // After a seek or a rebalance the rest of this batch is no longer ours to handle.
