@@ -23,7 +23,7 @@ const common = {
   transform,
   moduleNameMapper,
   testEnvironment: 'node',
-  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test'],
+  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test', '<rootDir>/infra'],
 };
 
 module.exports = {
