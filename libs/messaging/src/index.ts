@@ -1,4 +1,6 @@
 export * from './cloud-event';
 export * from './kafka-client';
+export * from './relay-lease';
+export * from './relay';
 export * from './consumer';
 export * from './observability';

@@ -1,0 +1,423 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { incidentIdOf, NewEvent, StoredEvent } from '@truceline/domain';
+import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { createTestDatabase, TestDatabase } from '@truceline/testing';
+import { CloudEvent, Kafka as CloudEventsKafka } from 'cloudevents';
+import { IHeaders, Kafka } from 'kafkajs';
+import { fromKafkaMessage } from './cloud-event';
+import { createKafka, parseBrokers } from './kafka-client';
+import { EventRelay, EventRelayOptions } from './relay';
+
+/**
+ * Against the real broker of the test run and real databases (PGlite in memory, PostgreSQL):
+ * each test relays to a topic of its own and reads it back with a consumer group that has never
+ * consumed it, in read_committed isolation like every consumer of the system.
+ */
+jest.setTimeout(120_000);
+
+const LEASE_TTL_MS = 2_000;
+
+interface Received {
+  partition: number;
+  offset: number;
+  key: string;
+  value: Buffer | null;
+  headers: IHeaders;
+}
+
+type Engine = 'PGlite' | 'PostgreSQL';
+
+describe.each<Engine>(['PGlite', 'PostgreSQL'])(`${EventRelay.name} on %s`, (engine) => {
+  let kafka: Kafka;
+  let database: TestDatabase | undefined;
+  let sql: SqlClient;
+  let store: SqlEventStore;
+  const relays: EventRelay[] = [];
+  const clients: SqlClient[] = [];
+
+  beforeAll(() => {
+    const brokers = process.env.KAFKA_BROKERS;
+    if (!brokers) throw new Error('KAFKA_BROKERS is not set: run through jest (global setup)');
+    kafka = createKafka({ brokers: parseBrokers(brokers), clientId: 'relay-int-spec' });
+  });
+
+  beforeEach(async () => {
+    sql = await openClient();
+    store = new SqlEventStore(sql);
+    await store.init();
+  });
+
+  afterEach(async () => {
+    await Promise.all(relays.splice(0).map((relay) => relay.stop({ release: false })));
+    await store.close();
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+    await database?.drop();
+    database = undefined;
+  });
+
+  /** One more connection to the test's database: a second process, for PostgreSQL. */
+  async function openClient(): Promise<SqlClient> {
+    let client: SqlClient;
+    if (engine === 'PGlite') {
+      if (clients.length > 0) return clients[0]; // an embedded database has one client
+      client = await openDatabase({ inMemory: true });
+    } else {
+      database ??= await createTestDatabase();
+      client = await openDatabase({ databaseUrl: database.url, poolSize: 4 });
+    }
+    clients.push(client);
+    return client;
+  }
+
+  function aRelay(options: Partial<EventRelayOptions> & { topic: string }): EventRelay {
+    const relay = new EventRelay({
+      sql,
+      kafka,
+      numPartitions: 3,
+      batchSize: 7,
+      pollIntervalMs: 50,
+      leaseTtlMs: LEASE_TTL_MS,
+      leaseRenewMs: 200,
+      ...options,
+    });
+    relays.push(relay);
+    return relay;
+  }
+
+  const aTopic = () => `relay-spec-${randomUUID()}`;
+
+  /** Interleaves appends over the incidents so their positions alternate in the log. */
+  async function appendToIncidents(incidentIds: string[], perIncident: number) {
+    const appended: StoredEvent[] = [];
+    for (let round = 0; round < perIncident; round++) {
+      for (const incidentId of incidentIds) {
+        const result = await store.append(`incident-${incidentId}`, [anEvent(round)], {
+          expectedRevision: 'any',
+        });
+        appended.push(...result.events);
+      }
+    }
+    return appended;
+  }
+
+  async function waitUntilPublished(relay: EventRelay, position: number, timeoutMs = 30_000) {
+    await waitUntil(
+      () => relay.published().position >= position,
+      timeoutMs,
+      () => {
+        return `relay at ${relay.published().position}, expected ${position}`;
+      },
+    );
+  }
+
+  /**
+   * Reads the topic from the beginning with a new group until `count` messages arrived, then
+   * a little longer, so a duplicate or a stray message would be seen too.
+   */
+  async function consume(topic: string, count: number): Promise<Received[]> {
+    const consumer = kafka.consumer({ groupId: `relay-spec-${randomUUID()}` });
+    const received: Received[] = [];
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          received.push({
+            partition,
+            offset: Number(message.offset),
+            key: message.key?.toString() ?? '',
+            value: message.value,
+            headers: message.headers ?? {},
+          });
+        },
+      });
+      await waitUntil(
+        () => received.length >= count,
+        45_000,
+        () => {
+          return `received ${received.length} of ${count} messages`;
+        },
+      );
+      await sleep(1_000);
+    } finally {
+      await consumer.disconnect();
+    }
+    return received.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+  }
+
+  /** Every event exactly once, keyed by incident, each incident's events in log order. */
+  function expectExactlyOnceInOrder(received: Received[], events: StoredEvent[]) {
+    const rebuilt = received.map((message) => fromKafkaMessage(message));
+    expect(rebuilt.map((event) => event.id).sort()).toEqual(events.map((event) => event.id).sort());
+    expect(rebuilt).toEqual(expect.arrayContaining(events));
+    const positionsByKey = new Map<string, number[]>();
+    received.forEach((message, i) => {
+      expect(message.key).toBe(incidentIdOf(rebuilt[i].streamId));
+      positionsByKey.set(message.key, [
+        ...(positionsByKey.get(message.key) ?? []),
+        rebuilt[i].position,
+      ]);
+    });
+    for (const positions of positionsByKey.values()) {
+      expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    }
+  }
+
+  it('publishes every event once, keyed by incident, in log order, as CloudEvents', async () => {
+    const incidents = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    const events = await appendToIncidents(incidents, 6);
+    const topic = aTopic();
+    const sut = aRelay({ topic });
+
+    await sut.start();
+    await waitUntilPublished(sut, events[events.length - 1].position);
+    const received = await consume(topic, events.length);
+
+    expectExactlyOnceInOrder(received, events);
+    expect(new Set(received.map((message) => message.partition)).size).toBeGreaterThan(1);
+    expect(await sut.lag()).toBe(0);
+    expect(sut.published()).toMatchObject({ events: 30, batches: 5, takeovers: 1 });
+    for (const message of received) {
+      const headers = Object.fromEntries(
+        Object.entries(message.headers).map(([name, value]) => [name, String(value)]),
+      );
+      const cloudEvent = CloudEventsKafka.toEvent({
+        key: message.key,
+        value: message.value,
+        headers,
+        body: message.value,
+      } as Parameters<typeof CloudEventsKafka.toEvent>[0]) as CloudEvent<unknown>;
+      const event = events.find((stored) => stored.id === cloudEvent.id)!;
+      expect(cloudEvent.validate()).toBe(true);
+      expect(cloudEvent).toMatchObject({
+        type: `truceline.${event.type}.v1`,
+        source: '/truceline/events',
+        subject: message.key,
+        time: event.occurredAt,
+        position: String(event.position),
+        revision: String(event.revision),
+        data: event.data,
+      });
+    }
+  });
+
+  it('wakes within the poll interval for events appended while it runs', async () => {
+    const topic = aTopic();
+    const sut = aRelay({ topic, pollIntervalMs: 100 });
+    await sut.start();
+    await waitUntil(
+      () => sut.isLeader(),
+      5_000,
+      () => 'relay never led',
+    );
+
+    const [event] = await appendToIncidents([randomUUID()], 1);
+    const appendedAt = Date.now();
+    await waitUntilPublished(sut, event.position);
+
+    expect(Date.now() - appendedAt).toBeLessThan(1_000);
+  });
+
+  it('resumes from its checkpoint after a restart: nothing lost, nothing repeated', async () => {
+    const incidents = [randomUUID(), randomUUID(), randomUUID()];
+    const before = await appendToIncidents(incidents, 4);
+    const topic = aTopic();
+    const first = aRelay({ topic });
+    await first.start();
+    await waitUntilPublished(first, before[before.length - 1].position);
+    await first.stop();
+
+    const after = await appendToIncidents(incidents, 3);
+    const sut = aRelay({ topic });
+    expect(await sut.lag()).toBe(after.length);
+    await sut.start();
+    await waitUntilPublished(sut, after[after.length - 1].position);
+
+    expect(sut.published().events).toBe(after.length);
+    expectExactlyOnceInOrder(await consume(topic, before.length + after.length), [
+      ...before,
+      ...after,
+    ]);
+  });
+
+  it('runs one leader among several instances; a standby takes over when it crashes', async () => {
+    const incidents = [randomUUID(), randomUUID(), randomUUID()];
+    const first = await appendToIncidents(incidents, 3);
+    const topic = aTopic();
+    const [a, b] = [aRelay({ topic }), aRelay({ topic, sql: await openClient() })];
+    await Promise.all([a.start(), b.start()]);
+    await waitUntil(
+      () => a.published().position + b.published().position > 0,
+      30_000,
+      () => {
+        return 'nobody published';
+      },
+    );
+    const [leader, standby] = a.published().events > 0 ? [a, b] : [b, a];
+    await waitUntilPublished(leader, first[first.length - 1].position);
+    await sleep(500); // several renewals: the standby stays a standby
+
+    expect(leader.isLeader()).toBe(true);
+    expect(standby.isLeader()).toBe(false);
+    expect(standby.published()).toMatchObject({ events: 0, takeovers: 0 });
+
+    await leader.stop({ release: false }); // a crash: the lease is left to run out
+    const crashedAt = Date.now();
+    const second = await appendToIncidents(incidents, 3);
+    await waitUntilPublished(standby, second[second.length - 1].position);
+
+    expect(Date.now() - crashedAt).toBeGreaterThanOrEqual(LEASE_TTL_MS * 0.5);
+    expect(standby.published()).toMatchObject({ events: second.length, takeovers: 1 });
+    expectExactlyOnceInOrder(await consume(topic, first.length + second.length), [
+      ...first,
+      ...second,
+    ]);
+  });
+
+  it('hands over at once when the leader stops cleanly', async () => {
+    const topic = aTopic();
+    const a = aRelay({ topic, leaseTtlMs: 30_000 });
+    await a.start();
+    const b = aRelay({ topic, leaseTtlMs: 30_000, sql: await openClient() });
+    await b.start();
+    expect(a.isLeader()).toBe(true);
+
+    await a.stop();
+    const [event] = await appendToIncidents([randomUUID()], 1);
+
+    await waitUntilPublished(b, event.position, 5_000);
+  });
+
+  it('stops publishing as soon as another instance holds the lease', async () => {
+    const topic = aTopic();
+    const sut = aRelay({ topic });
+    await sut.start();
+    const [published] = await appendToIncidents([randomUUID()], 1);
+    await waitUntilPublished(sut, published.position);
+
+    await sql.query(
+      `UPDATE relay_leases SET owner = 'intruder', expires_at = clock_timestamp() + interval '1 hour'`,
+    );
+    await waitUntil(
+      () => !sut.isLeader(),
+      5_000,
+      () => 'still leading',
+    );
+    await appendToIncidents([randomUUID()], 2);
+    await sleep(1_000);
+
+    expect(sut.published().position).toBe(published.position);
+    expect(await store.readCheckpoint(sut.checkpointName)).toBe(published.position);
+    expect((await consume(topic, 1)).map((message) => fromKafkaMessage(message))).toEqual([
+      published,
+    ]);
+  });
+
+  it('aborts a failed transaction and publishes its batch again, checkpointing only after', async () => {
+    const events = await appendToIncidents([randomUUID(), randomUUID()], 3);
+    const topic = aTopic();
+    let failures = 0;
+    const checkpoints: number[] = [];
+    const sut = aRelay({
+      topic,
+      batchSize: 100,
+      beforeCommit: async () => {
+        checkpoints.push(await store.readCheckpoint(`relay:${topic}`));
+        if (failures++ === 0) throw new Error('the broker went away before the commit');
+      },
+    });
+
+    await sut.start();
+    await waitUntilPublished(sut, events[events.length - 1].position);
+
+    expect(failures).toBe(2);
+    expect(checkpoints).toEqual([0, 0]);
+    expect(sut.published()).toMatchObject({ events: events.length, batches: 1, takeovers: 2 });
+    expectExactlyOnceInOrder(await consume(topic, events.length), events);
+  });
+
+  it('splits a batch the broker refuses as too large', async () => {
+    const events = await appendToIncidents([randomUUID()], 12);
+    const topic = aTopic();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '4096' }] },
+      ],
+    });
+    await admin.disconnect();
+    const sut = aRelay({ topic, batchSize: 12 });
+
+    await sut.start();
+    await waitUntilPublished(sut, events[events.length - 1].position);
+
+    expect(sut.published().batches).toBeGreaterThan(1);
+    expectExactlyOnceInOrder(await consume(topic, events.length), events);
+  });
+
+  it('fences a paused leader: its transaction is refused once a new leader has taken over', async () => {
+    const incidents = [randomUUID(), randomUUID()];
+    const events = await appendToIncidents(incidents, 3);
+    const topic = aTopic();
+    const standbyId = `standby-${randomUUID()}`;
+    const standby = aRelay({ topic, instanceId: standbyId, sql: await openClient() });
+    let paused = false;
+    const zombie = aRelay({
+      topic,
+      batchSize: 100,
+      // The leader stalls between its sends and its commit (a long GC pause, a frozen VM) while
+      // its lease is taken over and the new leader's producer starts.
+      beforeCommit: async () => {
+        if (paused) return;
+        paused = true;
+        await sql.query(`UPDATE relay_leases SET owner = $1`, [standbyId]);
+        await waitUntil(
+          () => standby.published().takeovers > 0,
+          15_000,
+          () => {
+            return 'the standby never took over';
+          },
+        );
+      },
+    });
+    await zombie.start();
+    await standby.start();
+
+    await waitUntilPublished(standby, events[events.length - 1].position);
+
+    expect(paused).toBe(true);
+    expect(zombie.published()).toMatchObject({ events: 0, batches: 0 });
+    await waitUntil(
+      () => !zombie.isLeader(),
+      2_000,
+      () => 'the zombie still thinks it leads',
+    );
+    expectExactlyOnceInOrder(await consume(topic, events.length), events);
+  });
+});
+
+function anEvent(round: number): NewEvent {
+  return {
+    id: randomUUID(),
+    type: round === 0 ? 'BreachReported' : 'HostilitiesPersisted',
+    occurredAt: new Date(Date.UTC(2026, 2, 1, 8, round)).toISOString(),
+    data: round === 0 ? { summary: 'shelling', severity: 'major' } : { observation: `#${round}` },
+    metadata: {
+      correlationId: randomUUID(),
+      causationId: null,
+      actor: { id: 'relay-spec', role: 'operator', partner: 'UA' },
+      policyVersion: 1,
+    },
+  };
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number, why: () => string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${why()}`);
+    await sleep(25);
+  }
+}
