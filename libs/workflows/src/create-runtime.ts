@@ -22,7 +22,7 @@ import { IncidentRepository } from './incident.repository';
 import { NotificationService } from './notification.service';
 import { WebhookDeliveryWorker } from './notification/webhook-delivery.worker';
 import { WebhookOutbox } from './notification/webhook-outbox';
-import { Clock, IncidentQueries, Runtime } from './runtime.port';
+import { Clock, IncidentCommands, IncidentQueries, Runtime } from './runtime.port';
 import { VerificationService } from './verification.service';
 
 export interface RuntimeLogger {
@@ -58,11 +58,25 @@ export class EmbeddedRuntime implements Runtime {
     readonly clock: Clock,
     readonly store: EventStore,
     readonly sql: SqlClient,
-    readonly commands: IncidentCommandService,
+    private readonly commandService: IncidentCommandService,
     readonly views: IncidentViews,
     readonly scheduler: DeadlineScheduler | null,
     private readonly logger: RuntimeLogger,
   ) {}
+
+  private projection: Subscription | null = null;
+
+  /**
+   * Commands answer once the incident view shows their effect (read-your-writes), so a client
+   * that reads the incident right after a 201 sees its own command and a current ETag.
+   */
+  readonly commands: IncidentCommands = {
+    execute: async (incidentId, command, context) => {
+      const result = await this.commandService.execute(incidentId, command, context);
+      await this.projection?.waitFor(result.position, 5_000).catch(() => undefined);
+      return result;
+    },
+  };
 
   static async create(
     config: TrucelineConfig,
@@ -100,7 +114,7 @@ export class EmbeddedRuntime implements Runtime {
     const projection = new IncidentProjection(sql, policies);
     // A new projection version starts from an empty checkpoint: rebuild its rows from the log.
     if ((await store.readCheckpoint(INCIDENT_PROJECTION)) === 0) await projection.reset();
-    await runtime.follow(INCIDENT_PROJECTION, (e) => projection.apply(e));
+    runtime.projection = await runtime.follow(INCIDENT_PROJECTION, (e) => projection.apply(e));
     if (withServices) {
       const verification = new VerificationService(incidents, views, policies);
       const tasking = new CoalitionTaskingService(incidents, policies);
@@ -139,17 +153,17 @@ export class EmbeddedRuntime implements Runtime {
   private async follow(
     subscriberId: string,
     handler: (e: StoredEvent) => Promise<void>,
-  ): Promise<void> {
-    this.subscriptions.push(
-      await this.store.subscribe(handler, {
-        subscriberId,
-        onError: (error, event) =>
-          this.logger.error(
-            `${subscriberId}: handling ${event.type} at position ${event.position} failed; retrying`,
-            error,
-          ),
-      }),
-    );
+  ): Promise<Subscription> {
+    const subscription = await this.store.subscribe(handler, {
+      subscriberId,
+      onError: (error, event) =>
+        this.logger.error(
+          `${subscriberId}: handling ${event.type} at position ${event.position} failed; retrying`,
+          error,
+        ),
+    });
+    this.subscriptions.push(subscription);
+    return subscription;
   }
 
   get queries(): IncidentQueries {
