@@ -11,3 +11,4 @@ export * from './workflows/verification.workflow';
 export * from './workflows/coalition-tasking.workflow';
 export * from './workflows/notification.workflow';
 export * from './workflows/deadlines.workflow';
+export * from './feeds/need-to-know';

@@ -188,9 +188,17 @@ export function evolveIncident(
           o.status === 'open' ? { ...o, status: 'closed' } : o,
         ),
       };
+    // States stored before receipts existed lack the list: start one.
+    case 'NoticeAcknowledged':
+      return {
+        ...s,
+        acknowledgements: [
+          ...(s.acknowledgements ?? []),
+          { partner: fact.data.partner, eventId: fact.data.eventId, at: fact.occurredAt },
+        ],
+      };
     case 'ResponseActionReported':
     case 'NotificationDelivered':
-    case 'NoticeAcknowledged':
       return s;
     default: {
       const unknown: never = fact;

@@ -4,6 +4,7 @@ import {
   deadlineMissed,
   DEFAULT_SECTOR,
   eventIdAt,
+  fact,
   h,
   hostilitiesPersisted,
   incidentSpec,
@@ -451,5 +452,21 @@ describe(evolveIncident.name, () => {
   it('marks the incident as exercise data when a fact says so', () => {
     expect(spec.given(reported()).state().exercise).toBe(false);
     expect(spec.given(reported(), confirmed({ exercise: true })).state().exercise).toBe(true);
+  });
+  describe('receipts', () => {
+    it('records each notice acknowledged, by whom and when, and nothing else', () => {
+      const given = spec.given(
+        reported(),
+        verificationRequested(),
+        confirmed(),
+        fact('NoticeAcknowledged', { partner: 'PL', eventId: 'notice-1' }, { occurredAt: h(5) }),
+      );
+      const before = spec.given(reported(), verificationRequested(), confirmed()).state();
+
+      expect(given.state().acknowledgements).toEqual([
+        { partner: 'PL', eventId: 'notice-1', at: h(5) },
+      ]);
+      expect({ ...given.state(), acknowledgements: [], revision: 2 }).toEqual(before);
+    });
   });
 });

@@ -53,6 +53,16 @@ export interface IncidentState {
   warningsIssued: number;
   /** Ids of the decisions that have already been acted upon (e.g. the warning issued for them). */
   decisions: { eventId: string; decision: string }[];
+  /** Receipts of notices (NoticeAcknowledged): who knew what, and when (SPEC §4). */
+  acknowledgements: Acknowledgement[];
+}
+
+export interface Acknowledgement {
+  partner: PartnerCode;
+  /** The tier change, warning or task notice acknowledged. */
+  eventId: string;
+  /** occurredAt of the NoticeAcknowledged. */
+  at: Iso;
 }
 
 export const initialIncidentState = (): IncidentState => ({
@@ -72,6 +82,7 @@ export const initialIncidentState = (): IncidentState => ({
   tasks: [],
   warningsIssued: 0,
   decisions: [],
+  acknowledgements: [],
 });
 
 export const obligationKey = (o: Pick<Obligation, 'kind' | 'refId'>): string =>
