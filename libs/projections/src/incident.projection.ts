@@ -11,7 +11,7 @@ import { migrate, SqlClient } from '@truceline/event-store';
 import { PolicyRegistry } from './policy.registry';
 
 /** Bump when the fold or the table changes: the projection is then rebuilt from the log. */
-export const INCIDENT_PROJECTION_VERSION = 1;
+export const INCIDENT_PROJECTION_VERSION = 2;
 export const INCIDENT_PROJECTION = `projection:incidents:v${INCIDENT_PROJECTION_VERSION}`;
 
 const MIGRATIONS = [

@@ -1,12 +1,20 @@
-import { IncidentState, Iso, SectorConfirmation, ValidationError } from '@truceline/domain';
+import {
+  Acknowledgement,
+  IncidentState,
+  Iso,
+  SectorConfirmation,
+  ValidationError,
+} from '@truceline/domain';
 import { SqlClient } from '@truceline/event-store';
 import { IncidentListFilter, IncidentPage, IncidentView } from './incident-view';
 
 const iso = (v: unknown): Iso =>
   v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString();
 
-/** Shapes the stored state into the body of SPEC §6. */
-export function toView(state: IncidentState): IncidentView {
+/** Shapes the stored state into the body of SPEC §6, with the receipts of notices (issue 4). */
+export function toView(
+  state: IncidentState,
+): IncidentView & { acknowledgements: Acknowledgement[] } {
   return {
     incidentId: state.incidentId ?? '',
     status: state.status === 'none' ? 'verifying' : state.status,
@@ -26,6 +34,7 @@ export function toView(state: IncidentState): IncidentView {
       ...(o.recordedLate ? { recordedLate: true } : {}),
     })),
     coalitionTasks: state.tasks.map((t) => ({ ...t })),
+    acknowledgements: (state.acknowledgements ?? []).map((a) => ({ ...a })),
   };
 }
 
