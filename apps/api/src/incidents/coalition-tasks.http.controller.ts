@@ -31,11 +31,7 @@ export class CoalitionTasksHttpController {
     @Body() body: AnswerTaskDto,
     @CommandHeaders() context: CommandContext,
   ): Promise<CommandResult> {
-    return this.runtime.commands.execute(
-      id,
-      { type: 'AnswerTask', data: { ...dataOf(body), taskId, answer: 'acknowledge' } },
-      withOccurredAt(context, body),
-    );
+    return this.answer(id, taskId, body, context, 'acknowledge');
   }
 
   @Post('decline')
@@ -46,11 +42,7 @@ export class CoalitionTasksHttpController {
     @Body() body: AnswerTaskDto,
     @CommandHeaders() context: CommandContext,
   ): Promise<CommandResult> {
-    return this.runtime.commands.execute(
-      id,
-      { type: 'AnswerTask', data: { ...dataOf(body), taskId, answer: 'decline' } },
-      withOccurredAt(context, body),
-    );
+    return this.answer(id, taskId, body, context, 'decline');
   }
 
   @Post('complete')
@@ -61,9 +53,20 @@ export class CoalitionTasksHttpController {
     @Body() body: AnswerTaskDto,
     @CommandHeaders() context: CommandContext,
   ): Promise<CommandResult> {
+    return this.answer(id, taskId, body, context, 'complete');
+  }
+
+  /** The three answers differ only in kind; the OpenAPI document keeps one route per answer. */
+  private answer(
+    id: string,
+    taskId: string,
+    body: AnswerTaskDto,
+    context: CommandContext,
+    answer: 'acknowledge' | 'decline' | 'complete',
+  ): Promise<CommandResult> {
     return this.runtime.commands.execute(
       id,
-      { type: 'AnswerTask', data: { ...dataOf(body), taskId, answer: 'complete' } },
+      { type: 'AnswerTask', data: { ...dataOf(body), taskId, answer } },
       withOccurredAt(context, body),
     );
   }
