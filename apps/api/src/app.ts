@@ -6,6 +6,8 @@ import type { Runtime } from '@truceline/workflows';
 import { AppModule } from './app.module';
 import { setupOpenApi } from './http/api-docs';
 import { HttpMetrics } from './ops/http-metrics';
+import { JsonNestLogger } from './ops/json-logger';
+import { createLogger } from '@truceline/messaging';
 
 /** Commands are small JSON documents: a summary is at most 2,000 characters. */
 export const BODY_LIMIT = '64kb';
@@ -27,7 +29,19 @@ export async function createApp(
 ): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.register(runtime, config),
-    { logger: NEST_LOG_LEVELS[config.logLevel], bodyParser: false },
+    {
+      // Distributed mode: JSON lines like every other process; embedded: Nest's readable lines.
+      logger: config.kafkaBrokers?.length
+        ? new JsonNestLogger(
+            createLogger({
+              service: 'api',
+              instance: config.serviceInstance,
+              level: config.logLevel,
+            }),
+          )
+        : NEST_LOG_LEVELS[config.logLevel],
+      bodyParser: false,
+    },
   );
   app.disable('x-powered-by');
   // Express would add a weak ETag of its own to every GET; ours carry the incident's revision.
