@@ -2,3 +2,5 @@ export * from './incident-view';
 export * from './policy.registry';
 export * from './incident.projection';
 export * from './incident.queries';
+export * from './feed.projection';
+export * from './feed.queries';

@@ -1,0 +1,157 @@
+import { incidentStreamId, NewEvent } from '@truceline/domain';
+import { deterministicId, openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { FeedProjection, migratePartnerFeed } from './feed.projection';
+import { FeedQueries } from './feed.queries';
+import { PolicyRegistry } from './policy.registry';
+
+const INCIDENT = '0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6';
+let counter = 0;
+const event = (type: string, data: unknown, hour: number): NewEvent => ({
+  id: deterministicId('feed-spec', String(++counter)),
+  type,
+  occurredAt: new Date(Date.UTC(2026, 2, 2, hour)).toISOString(),
+  data,
+  metadata: {
+    correlationId: 'c',
+    causationId: null,
+    actor: { id: 'op', role: 'operator' },
+    policyVersion: 1,
+  },
+});
+
+describe(FeedProjection.name, () => {
+  let sql: SqlClient;
+  let store: SqlEventStore;
+  let sut: FeedProjection;
+  let feeds: FeedQueries;
+
+  const project = async () => {
+    for (const e of await store.readAll()) await sut.apply(e);
+  };
+
+  beforeAll(async () => {
+    sql = await openDatabase({ inMemory: true });
+    store = new SqlEventStore(sql);
+    await store.init();
+    await migratePartnerFeed(sql);
+    const policies = new PolicyRegistry(store);
+    await policies.load();
+    sut = new FeedProjection(sql, policies);
+    feeds = new FeedQueries(sql);
+    await store.append(
+      incidentStreamId(INCIDENT),
+      [
+        event(
+          'BreachReported',
+          {
+            location: { sector: 's', frontlineKm: 1 },
+            category: 'artillery',
+            severity: 'major',
+            source: { kind: 'sensor', id: 'secret-array' },
+            summary: 'x',
+          },
+          0,
+        ),
+        event(
+          'VerificationRequested',
+          { verifiers: ['UA', 'US'], dueAt: '2026-03-02T06:00:00Z' },
+          0,
+        ),
+        event(
+          'VerificationFindingSubmitted',
+          { verifier: 'US', finding: 'confirmed', evidence: [] },
+          1,
+        ),
+        event('BreachConfirmed', { basis: 'override', reason: 'r' }, 2),
+        event('HostilitiesPersisted', { observation: 'o' }, 3),
+        event(
+          'CoalitionTaskAssigned',
+          {
+            taskId: 't1',
+            member: 'GB',
+            capability: 'land',
+            dueAt: '2026-03-03T00:00:00Z',
+            tier: 2,
+          },
+          3,
+        ),
+        event('CoalitionTaskAcknowledged', { taskId: 't1' }, 4),
+        event('EscalationAssessed', { scale: 'large-scale', assessor: 'a' }, 5),
+      ],
+      { expectedRevision: 'no-stream' },
+    );
+    await project();
+  });
+  afterAll(() => sql?.close());
+
+  it('gives each partner what it may see, with a notice per tier, in log order', async () => {
+    const pl = await feeds.page('PL', 0, 100);
+
+    expect(pl.map((e) => e.type)).toEqual([
+      'BreachReported',
+      'IncidentTierChanged',
+      'BreachConfirmed',
+      'IncidentTierChanged',
+      'HostilitiesPersisted',
+      'IncidentTierChanged',
+      'EscalationAssessed',
+      'IncidentTierChanged',
+    ]);
+    expect(pl.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(pl[0].data).toMatchObject({ source: { kind: 'sensor' } });
+    expect(JSON.stringify(pl[0].data)).not.toContain('secret-array');
+    expect(pl[7]).toMatchObject({
+      id: deterministicId(INCIDENT, 'tier-changed', '3'),
+      incidentId: INCIDENT,
+      data: { incidentId: INCIDENT, tier: 3, previousTier: 2, policyVersion: 1 },
+    });
+    const gb = (await feeds.page('GB', 0, 100)).map((e) => e.type);
+    expect(gb).toContain('CoalitionTaskAssigned');
+    expect(gb).toContain('CoalitionTaskAcknowledged');
+    expect(gb).not.toContain('VerificationFindingSubmitted');
+    const us = (await feeds.page('US', 0, 100)).map((e) => e.type);
+    expect(us).toContain('VerificationFindingSubmitted');
+    expect(us).toContain('CoalitionTaskAcknowledged');
+  });
+
+  it('skips what it already applied and rebuilds the same seqs and ids from position 0', async () => {
+    const before = await feeds.page('GB', 0, 500);
+    await project();
+    expect(await feeds.page('GB', 0, 500)).toEqual(before);
+
+    await sut.reset();
+    await project();
+
+    expect(await feeds.page('GB', 0, 500)).toEqual(before);
+  });
+
+  it('pages by seq, finds an entry by id and knows the head', async () => {
+    const all = await feeds.page('PL', 0, 500);
+
+    expect(await feeds.page('pl', 2, 3)).toEqual(all.slice(2, 5));
+    expect(await feeds.head('PL')).toBe(all.length);
+    expect(await feeds.head('XX')).toBe(0);
+    expect(await feeds.entry('PL', all[3].id)).toEqual(all[3]);
+    expect(await feeds.entry('PL', 'not-an-id')).toBeNull();
+  });
+
+  it('tells listeners which partners got entries', async () => {
+    const heard: string[][] = [];
+    const stop = sut.onAppended(({ partners }) => heard.push(partners));
+    await store.append(
+      incidentStreamId(INCIDENT),
+      [
+        event(
+          'DecisionRecorded',
+          { authority: 'a', decision: 'other', rationale: 'r', releasableTo: ['PL'] },
+          6,
+        ),
+      ],
+      { expectedRevision: 'any' },
+    );
+    await project();
+    stop();
+
+    expect(heard).toEqual([['PL']]);
+  });
+});

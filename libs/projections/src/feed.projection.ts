@@ -1,0 +1,198 @@
+import { EventEmitter } from 'node:events';
+import {
+  evolveIncident,
+  FEED_PARTNERS,
+  INCIDENT_TIER_CHANGED,
+  IncidentFact,
+  incidentIdOf,
+  IncidentState,
+  initialIncidentState,
+  isReleasable,
+  redactFor,
+  StoredEvent,
+  TierChange,
+} from '@truceline/domain';
+import { deterministicId, migrate, SqlClient } from '@truceline/event-store';
+import { PolicyRegistry } from './policy.registry';
+
+/** Bump when the rules or the table change: the feeds are then rebuilt from the log. */
+export const FEED_PROJECTION_VERSION = 1;
+export const FEED_PROJECTION = `projection:feeds:v${FEED_PROJECTION_VERSION}`;
+
+const MIGRATIONS = [
+  `CREATE TABLE IF NOT EXISTS partner_feed (
+     partner text NOT NULL,
+     seq bigint NOT NULL,
+     event_id uuid NOT NULL,
+     incident_id text NOT NULL,
+     type text NOT NULL,
+     occurred_at timestamptz NOT NULL,
+     recorded_at timestamptz NOT NULL,
+     position bigint NOT NULL,
+     data jsonb NOT NULL,
+     PRIMARY KEY (partner, seq),
+     UNIQUE (partner, event_id)
+   );
+   -- The projector's own fold of each incident: the incident view may lag behind it.
+   CREATE TABLE IF NOT EXISTS partner_feed_incidents (
+     incident_id text PRIMARY KEY,
+     state jsonb NOT NULL
+   );
+   -- The last position applied, written in the same transaction as the entries it produced.
+   CREATE TABLE IF NOT EXISTS partner_feed_position (
+     name text PRIMARY KEY,
+     position bigint NOT NULL
+   );`,
+];
+
+export async function migratePartnerFeed(sql: SqlClient): Promise<void> {
+  await migrate(sql, 'projection-feeds', MIGRATIONS);
+}
+
+/** Sent after each applied event that added entries; the SSE edge wakes its clients on it. */
+export interface FeedAppended {
+  position: number;
+  partners: string[];
+}
+
+interface Entry {
+  id: string;
+  type: string;
+  occurredAt: string;
+  data: unknown;
+}
+
+/** `tierHistory` entries this event added, each a notice with an id fixed per (incident, tier). */
+function tierNotices(incidentId: string, before: TierChange[], after: TierChange[]): Entry[] {
+  return after.slice(before.length).map((change, index, added) => {
+    const previous = index === 0 ? before[before.length - 1] : added[index - 1];
+    return {
+      id: deterministicId(incidentId, 'tier-changed', String(change.tier)),
+      type: INCIDENT_TIER_CHANGED,
+      occurredAt: change.at,
+      data: {
+        incidentId,
+        tier: change.tier,
+        previousTier: previous ? previous.tier : null,
+        at: change.at,
+        causedBy: change.causedBy,
+        policyVersion: change.policyVersion,
+      },
+    };
+  });
+}
+
+/**
+ * The per-partner feeds of SPEC §7, projected from the log by a single projector: for each
+ * incident event, every partner gets the event if the need-to-know rules release it to them
+ * (redacted for them), then an IncidentTierChanged notice for each tier the event reached.
+ * `seq` is gap-free per partner and assigned in log order, so a rebuild from position 0 gives
+ * every entry the same seq and id again. The applied position is stored with the entries:
+ * a redelivered event is skipped, and two projectors on one database serialise on its row.
+ */
+export class FeedProjection {
+  private readonly appended = new EventEmitter();
+
+  constructor(
+    private readonly sql: SqlClient,
+    private readonly policies: PolicyRegistry,
+  ) {
+    this.appended.setMaxListeners(0);
+  }
+
+  onAppended(listener: (appended: FeedAppended) => void): () => void {
+    this.appended.on('appended', listener);
+    return () => this.appended.off('appended', listener);
+  }
+
+  async apply(event: StoredEvent): Promise<void> {
+    this.policies.apply(event);
+    const incidentId = incidentIdOf(event.streamId);
+    const partners = await this.sql.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO partner_feed_position (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING`,
+        [FEED_PROJECTION],
+      );
+      const { rows } = await tx.query<{ position: string | number }>(
+        'SELECT position FROM partner_feed_position WHERE name = $1 FOR UPDATE',
+        [FEED_PROJECTION],
+      );
+      if (Number(rows[0].position) >= event.position) return [];
+      const touched = incidentId ? await this.project(tx, incidentId, event) : [];
+      await tx.query('UPDATE partner_feed_position SET position = $2 WHERE name = $1', [
+        FEED_PROJECTION,
+        event.position,
+      ]);
+      return touched;
+    });
+    if (partners.length > 0) this.appended.emit('appended', { position: event.position, partners });
+  }
+
+  private async project(tx: SqlClient, incidentId: string, event: StoredEvent): Promise<string[]> {
+    const { rows } = await tx.query<{ state: IncidentState }>(
+      'SELECT state FROM partner_feed_incidents WHERE incident_id = $1',
+      [incidentId],
+    );
+    const before = rows[0]?.state ?? initialIncidentState();
+    const after = evolveIncident(before, event as unknown as IncidentFact, this.policies.of);
+    await tx.query(
+      `INSERT INTO partner_feed_incidents (incident_id, state) VALUES ($1, $2)
+       ON CONFLICT (incident_id) DO UPDATE SET state = $2`,
+      [incidentId, JSON.stringify(after)],
+    );
+    const notices = tierNotices(incidentId, before.tierHistory, after.tierHistory);
+    const touched: string[] = [];
+    // The partners of the policy in force when the event was appended: replays use the same.
+    for (const partner of FEED_PARTNERS(this.policies.of(event.metadata.policyVersion))) {
+      const entries: Entry[] = [];
+      // A task answer is judged against the state that knows the task; a request, by its own list.
+      if (isReleasable(event, partner, after)) {
+        entries.push({
+          id: event.id,
+          type: event.type,
+          occurredAt: event.occurredAt,
+          data: redactFor(event, partner),
+        });
+      }
+      entries.push(...notices);
+      if (entries.length === 0) continue;
+      for (const entry of entries) await this.append(tx, partner, incidentId, event, entry);
+      touched.push(partner);
+    }
+    return touched;
+  }
+
+  private async append(
+    tx: SqlClient,
+    partner: string,
+    incidentId: string,
+    event: StoredEvent,
+    entry: Entry,
+  ): Promise<void> {
+    await tx.query(
+      `INSERT INTO partner_feed (partner, seq, event_id, incident_id, type, occurred_at, recorded_at, position, data)
+       SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8
+         FROM partner_feed WHERE partner = $1
+       ON CONFLICT (partner, event_id) DO NOTHING`,
+      [
+        partner,
+        entry.id,
+        incidentId,
+        entry.type,
+        entry.occurredAt,
+        event.recordedAt,
+        event.position,
+        JSON.stringify(entry.data),
+      ],
+    );
+  }
+
+  /** Empties the feeds so they can be rebuilt from position 0. */
+  async reset(): Promise<void> {
+    await this.sql.transaction(async (tx) => {
+      await tx.query('DELETE FROM partner_feed');
+      await tx.query('DELETE FROM partner_feed_incidents');
+      await tx.query('DELETE FROM partner_feed_position');
+    });
+  }
+}

@@ -1,0 +1,82 @@
+import { SqlClient } from '@truceline/event-store';
+
+/** One entry of a partner's feed: an event released to it (redacted) or a derived notice. */
+export interface FeedEntry {
+  seq: number;
+  id: string;
+  type: string;
+  incidentId: string;
+  occurredAt: string;
+  recordedAt: string;
+  position: number;
+  data: unknown;
+}
+
+export const MAX_FEED_PAGE = 500;
+
+interface FeedRow {
+  seq: string | number;
+  event_id: string;
+  type: string;
+  incident_id: string;
+  occurred_at: unknown;
+  recorded_at: unknown;
+  position: string | number;
+  data: unknown;
+}
+
+const COLUMNS = 'seq, event_id, type, incident_id, occurred_at, recorded_at, position, data';
+const iso = (v: unknown): string =>
+  v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString();
+
+const toEntry = (row: FeedRow): FeedEntry => ({
+  seq: Number(row.seq),
+  id: row.event_id,
+  type: row.type,
+  incidentId: row.incident_id,
+  occurredAt: iso(row.occurred_at),
+  recordedAt: iso(row.recorded_at),
+  position: Number(row.position),
+  data: typeof row.data === 'string' ? (JSON.parse(row.data) as unknown) : row.data,
+});
+
+/** Reads of the partner feeds; partner codes are stored upper-case. */
+export class FeedQueries {
+  constructor(private readonly sql: SqlClient) {}
+
+  /** Entries with seq > after, in seq order; limit is kept within 1..500. */
+  async page(partner: string, after: number, limit: number): Promise<FeedEntry[]> {
+    const capped = Math.min(Math.max(Math.trunc(limit) || 1, 1), MAX_FEED_PAGE);
+    const { rows } = await this.sql.query<FeedRow>(
+      `SELECT ${COLUMNS} FROM partner_feed WHERE partner = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      [partner.toUpperCase(), Math.max(0, Math.trunc(after) || 0), capped],
+    );
+    return rows.map(toEntry);
+  }
+
+  async entry(partner: string, eventId: string): Promise<FeedEntry | null> {
+    if (!/^[0-9a-f-]{36}$/i.test(eventId)) return null;
+    const { rows } = await this.sql.query<FeedRow>(
+      `SELECT ${COLUMNS} FROM partner_feed WHERE partner = $1 AND event_id = $2`,
+      [partner.toUpperCase(), eventId],
+    );
+    return rows[0] ? toEntry(rows[0]) : null;
+  }
+
+  /** The partner's last seq (0 when its feed is empty). */
+  async head(partner: string): Promise<number> {
+    const { rows } = await this.sql.query<{ head: string | number | null }>(
+      'SELECT MAX(seq) AS head FROM partner_feed WHERE partner = $1',
+      [partner.toUpperCase()],
+    );
+    return Number(rows[0]?.head ?? 0);
+  }
+
+  /** Every partner with entries and its last seq (the Kafka feed relay's work list). */
+  async heads(): Promise<Map<string, number>> {
+    const { rows } = await this.sql.query<{ partner: string; head: string | number }>(
+      'SELECT partner, MAX(seq) AS head FROM partner_feed GROUP BY partner',
+    );
+    return new Map(rows.map((r) => [r.partner, Number(r.head)]));
+  }
+}
