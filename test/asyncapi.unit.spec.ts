@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Parser } from '@asyncapi/parser';
-import { INCIDENT_EVENT_TYPES, POLICY_ADOPTED } from '@truceline/domain';
+import {
+  INCIDENT_EVENT_TYPES,
+  INCIDENT_TIER_CHANGED,
+  isReleasable,
+  knownPartners,
+  POLICY_ADOPTED,
+  POLICY_V1,
+} from '@truceline/domain';
 
 /** The AsyncAPI document is the published contract of the Kafka feeds: it must parse and cover every event. */
 describe('AsyncAPI document', () => {
@@ -30,5 +37,71 @@ describe('AsyncAPI document', () => {
         .all()
         .map((m) => m.id()) ?? [];
     expect([...names].sort()).toEqual([...INCIDENT_EVENT_TYPES, POLICY_ADOPTED].sort());
+  });
+
+  describe('truceline.feed.{partner}.v1', () => {
+    const feed = async () => {
+      const { document } = await new Parser().parse(readFileSync(file, 'utf8'));
+      const channel = document
+        ?.channels()
+        .all()
+        .find((c) => c.address() === 'truceline.feed.{partner}.v1');
+      if (!document || !channel) throw new Error('no channel truceline.feed.{partner}.v1');
+      return { document, channel };
+    };
+
+    it('has a partner parameter enumerating the lower-case code of every known partner', async () => {
+      const { channel } = await feed();
+      const partner = channel.parameters().get('partner');
+      expect(partner?.schema()?.enum()).toEqual(
+        knownPartners(POLICY_V1).map((p) => p.toLowerCase()),
+      );
+    });
+
+    it('carries IncidentTierChanged with the notice fields, and every type a partner may see', async () => {
+      const { channel } = await feed();
+      const messages = channel.messages().all();
+      const tierChanged = messages.find((m) => m.id() === INCIDENT_TIER_CHANGED);
+      expect(tierChanged?.payload()?.required()).toEqual([
+        'incidentId',
+        'tier',
+        'previousTier',
+        'at',
+        'causedBy',
+        'policyVersion',
+      ]);
+      expect(tierChanged?.headers()?.required()).toContain('ce_seq');
+
+      // A type is on the feed iff the need-to-know rules can release it to some partner.
+      const anyone = { verifiers: ['PL'], tasks: [{ taskId: 't', member: 'PL' }] };
+      const releasable = [...INCIDENT_EVENT_TYPES, INCIDENT_TIER_CHANGED].filter((type) =>
+        isReleasable(
+          { type, data: { taskId: 't', verifier: 'PL', verifiers: ['PL'], member: 'PL' } },
+          'UA',
+          anyone as never,
+        ),
+      );
+      expect(messages.map((m) => m.id()).sort()).toEqual(releasable.sort());
+    });
+
+    it('describes BreachReported on the feed without source.id', async () => {
+      const { channel } = await feed();
+      const report = channel
+        .messages()
+        .all()
+        .find((m) => m.name() === 'BreachReported');
+      const source = report?.payload()?.properties()?.source;
+      expect(source?.required()).toEqual(['kind']);
+      expect(Object.keys(source?.properties() ?? {})).toEqual(['kind']);
+    });
+
+    it('is what ministries receive', async () => {
+      const { document, channel } = await feed();
+      const receivers = document
+        .operations()
+        .all()
+        .filter((op) => op.action() === 'receive' && op.channels().has(channel.id()));
+      expect(receivers.map((op) => op.id())).toEqual(['followPartnerFeed']);
+    });
   });
 });
