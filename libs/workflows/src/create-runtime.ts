@@ -8,15 +8,20 @@ import {
   Subscription,
 } from '@truceline/event-store';
 import {
+  FEED_PROJECTION,
+  FeedProjection,
+  FeedQueries,
   INCIDENT_PROJECTION,
   IncidentProjection,
   IncidentViews,
   migrateIncidentView,
+  migratePartnerFeed,
   PolicyRegistry,
 } from '@truceline/projections';
 import { ExerciseClock, SystemClock } from './clock';
 import { CoalitionTaskingService } from './coalition-tasking.service';
 import { DeadlineScheduler } from './deadline.scheduler';
+import { acknowledgeNotice, PartnerFeeds } from './feeds';
 import { IncidentCommandService, migrateIdempotency } from './incident-commands.service';
 import { IncidentRepository } from './incident.repository';
 import { NotificationService } from './notification.service';
@@ -66,6 +71,9 @@ export class EmbeddedRuntime implements Runtime {
 
   private projection: Subscription | null = null;
 
+  /** The partner feeds (SPEC §7), set by create before the runtime is handed out. */
+  feeds!: PartnerFeeds;
+
   /**
    * Commands answer once the incident view shows their effect (read-your-writes), so a client
    * that reads the incident right after a 201 sees its own command and a current ETag.
@@ -96,6 +104,7 @@ export class EmbeddedRuntime implements Runtime {
     const store = new SqlEventStore(sql, { now: () => clock.now() });
     await store.init();
     await migrateIncidentView(sql);
+    await migratePartnerFeed(sql);
     await migrateIdempotency(sql);
     const policies = new PolicyRegistry(store);
     await policies.load();
@@ -115,6 +124,24 @@ export class EmbeddedRuntime implements Runtime {
     // A new projection version starts from an empty checkpoint: rebuild its rows from the log.
     if ((await store.readCheckpoint(INCIDENT_PROJECTION)) === 0) await projection.reset();
     runtime.projection = await runtime.follow(INCIDENT_PROJECTION, (e) => projection.apply(e));
+    const feedProjection = new FeedProjection(sql, policies);
+    if ((await store.readCheckpoint(FEED_PROJECTION)) === 0) await feedProjection.reset();
+    const feedFollower = await runtime.follow(FEED_PROJECTION, (e) => feedProjection.apply(e));
+    const feedQueries = new FeedQueries(sql);
+    runtime.feeds = {
+      page: (partner, after, limit) => feedQueries.page(partner, after, limit),
+      entry: (partner, eventId) => feedQueries.entry(partner, eventId),
+      head: (partner) => feedQueries.head(partner),
+      acknowledge: async (partner, eventId, actor) => {
+        const deps = { feeds: feedQueries, store, incidents, clock };
+        const receipt = await acknowledgeNotice(deps, partner, eventId, actor);
+        // Read-your-writes, as for commands: the incident view then shows the receipt.
+        await runtime.projection?.waitFor(receipt.position, 5_000).catch(() => undefined);
+        await feedFollower.waitFor(receipt.position, 5_000).catch(() => undefined);
+        return receipt;
+      },
+      onAppended: (listener) => feedProjection.onAppended(() => listener()),
+    };
     if (withServices) {
       const verification = new VerificationService(incidents, views, policies);
       const tasking = new CoalitionTaskingService(incidents, policies);

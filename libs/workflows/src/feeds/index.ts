@@ -1,0 +1,2 @@
+export * from './acknowledge-notice';
+export * from './partner-feeds';
