@@ -1,10 +1,19 @@
 import { loadConfig } from '@truceline/config';
+import { FEED_PARTNERS } from '@truceline/domain';
 import { openDatabase, SqlEventStore } from '@truceline/event-store';
-import { createKafka, createLogger, EventRelay, startMetricsServer } from '@truceline/messaging';
+import {
+  createKafka,
+  createLogger,
+  EventRelay,
+  FeedRelay,
+  startMetricsServer,
+} from '@truceline/messaging';
+import { PolicyRegistry } from '@truceline/projections';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 /**
- * The relay process: publishes the log to `truceline.events.v1` (SPEC §7). Start as many as you
+ * The relay process: publishes the log to `truceline.events.v1` and each partner's feed to
+ * `truceline.feed.<partner>.v1` (SPEC §7). Start as many as you
  * like — one leads, the others stand by and take over within the lease TTL.
  */
 async function main(): Promise<void> {
@@ -21,9 +30,19 @@ async function main(): Promise<void> {
   const sql = await openDatabase({ databaseUrl: config.databaseUrl });
   const store = new SqlEventStore(sql);
   await store.init();
-  const relay = new EventRelay({
+  const kafka = createKafka({
+    brokers: [...config.kafkaBrokers],
+    clientId: 'truceline-relay',
+    logger,
+  });
+  const relay = new EventRelay({ sql, kafka, logger });
+  // The feeds are projected by the API processes; this publishes them, one leader at a time.
+  const policies = new PolicyRegistry(store);
+  await policies.load();
+  const feedRelay = new FeedRelay({
     sql,
-    kafka: createKafka({ brokers: [...config.kafkaBrokers], clientId: 'truceline-relay', logger }),
+    kafka,
+    partners: FEED_PARTNERS(policies.current()),
     logger,
   });
   const registry = new Registry();
@@ -34,6 +53,14 @@ async function main(): Promise<void> {
     registers: [registry],
     collect: async function (this: Gauge) {
       this.set(await relay.lag());
+    },
+  });
+  new Gauge({
+    name: 'truceline_feed_relay_lag_entries',
+    help: 'Partner feed entries not yet published to their topics',
+    registers: [registry],
+    collect: async function (this: Gauge) {
+      this.set(await feedRelay.lag());
     },
   });
   new Gauge({
@@ -53,12 +80,14 @@ async function main(): Promise<void> {
     },
   });
   await relay.start();
+  await feedRelay.start();
   const metrics = await startMetricsServer({ registry, port: config.metricsPort ?? 9463 });
   logger.info({ metricsPort: metrics.port }, 'relay started');
 
   const stop = async (signal: string) => {
     logger.info({ signal }, 'relay stopping');
     await relay.stop({ release: true });
+    await feedRelay.stop({ release: true });
     await metrics.close();
     await store.close();
     await sql.close();

@@ -4,3 +4,4 @@ export * from './relay-lease';
 export * from './relay';
 export * from './consumer';
 export * from './observability';
+export * from './feed-relay';
