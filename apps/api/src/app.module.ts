@@ -3,6 +3,8 @@ import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import type { TrucelineConfig } from '@truceline/config';
 import type { Runtime } from '@truceline/workflows';
 import { AuthGuard } from './auth/auth.guard';
+import { FEED_STREAM_TIMING, FeedsHttpController } from './feeds/feeds.http.controller';
+import { HEARTBEAT_MS, POLL_MS } from './feeds/feed-stream';
 import { ExerciseClockHttpController } from './exercise/exercise-clock.http.controller';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { createValidationPipe } from './http/validation';
@@ -32,6 +34,7 @@ export class AppModule {
       CoalitionTasksHttpController,
       ResolutionHttpController,
       IncidentQueriesHttpController,
+      FeedsHttpController,
       HealthHttpController,
       MetricsHttpController,
       // Without the exercise clock the route must not exist at all (SPEC §2: 404).
@@ -43,6 +46,7 @@ export class AppModule {
       providers: [
         { provide: RUNTIME, useValue: runtime },
         { provide: CONFIG, useValue: config },
+        { provide: FEED_STREAM_TIMING, useValue: { heartbeatMs: HEARTBEAT_MS, pollMs: POLL_MS } },
         HttpMetrics,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useFactory: createValidationPipe },

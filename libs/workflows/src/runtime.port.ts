@@ -1,6 +1,9 @@
 import { Actor, IncidentCommand, StoredEvent } from '@truceline/domain';
 import { EventStore } from '@truceline/event-store';
-import { IncidentListFilter, IncidentPage, IncidentView } from '@truceline/projections';
+import { FeedEntry, IncidentListFilter, IncidentPage, IncidentView } from '@truceline/projections';
+
+/** A partner's feed entry (SPEC §7), as the feed projection stores it. */
+export type { FeedEntry };
 
 /** The one clock every process follows (SPEC §2): system time or the exercise clock. */
 export interface Clock {
@@ -50,12 +53,28 @@ export interface IncidentQueries {
   events(incidentId: string): Promise<StoredEvent[] | null>;
 }
 
+/** The partner feeds behind GET /v1/feed, GET /v1/feed/stream and receipts (SPEC §6). */
+export interface FeedPort {
+  /** Entries with `seq` > `after`, in seq order, at most `limit`. */
+  page(partner: string, after: number, limit: number): Promise<FeedEntry[]>;
+  /** One entry of the partner's feed by event id; null when it is not in that feed. */
+  entry(partner: string, eventId: string): Promise<FeedEntry | null>;
+  /** The partner's last seq (0 when its feed is empty). */
+  head(partner: string): Promise<number>;
+  /** Records NoticeAcknowledged once per partner and event; a repeat returns the first result. */
+  acknowledge(partner: string, eventId: string, actor: Actor): Promise<CommandResult>;
+  /** Called after feed entries may have been added; returns the unsubscribe function. */
+  onAppended(listener: () => void): () => void;
+}
+
 /** Everything an app's edge needs, built once at boot by the composition root. */
 export interface Runtime {
   clock: Clock;
   store: EventStore;
   commands: IncidentCommands;
   queries: IncidentQueries;
+  /** Absent where the runtime serves no partner feeds (the API answers 503). */
+  feeds?: FeedPort;
   /** True once the store answers and projections have caught up at least once. */
   isReady(): Promise<boolean>;
   close(): Promise<void>;

@@ -36,7 +36,8 @@ export class IncidentQueriesHttpController {
   @ApiProblems(400, 401, 403, 404)
   async get(@IncidentIdParam() id: string, @CurrentActor() actor: Actor): Promise<IncidentView> {
     const view = await this.runtime.queries.get(id);
-    if (!view) throw new NotFoundError(`incident ${id} not found`);
+    // The same 404 for "unknown" and "not releasable to you": a refusal would confirm existence.
+    if (!view || !entitled(actor)) throw new NotFoundError(`incident ${id} not found`);
     return actor.role === 'ministry' ? releasableTo(actor, view) : view;
   }
 
@@ -54,11 +55,39 @@ export class IncidentQueriesHttpController {
   }
 }
 
-/** What a ministry may see of an incident: the coalition tasks addressed to its partner. */
-function releasableTo(actor: Actor, view: IncidentView): IncidentView {
-  if (actor.partner && SEES_ALL_TASKS.includes(actor.partner)) return view;
-  return {
-    ...view,
-    coalitionTasks: view.coalitionTasks.filter((task) => task.member === actor.partner),
-  };
+/**
+ * Whether the caller may know of the incident at all. Operators and auditors see everything; a
+ * ministry only an incident with at least one event releasable to its partner. Every incident
+ * begins with its BreachReported, which SPEC §7 releases to all partners, so any partner is
+ * entitled to the (filtered) view of an incident that exists; the check stays here so a
+ * narrower release rule has one place to land.
+ */
+function entitled(actor: Actor): boolean {
+  if (actor.role !== 'ministry') return true;
+  return actor.partner !== undefined;
+}
+
+/** Receipts as the read model may list them (issue 4): each names the partner that gave it. */
+type WithReceipts = IncidentView & { acknowledgements?: { partner: string }[] };
+
+/**
+ * What a ministry may see of an incident (SPEC §7): coalition tasks are releasable to the tasked
+ * member, UA and US only, and so are their coalition-ack obligations; a partner's receipts are
+ * its own business, even to UA and US. The rest derives from events releasable to all partners.
+ */
+export function releasableTo(actor: Actor, view: IncidentView): IncidentView {
+  const partner = actor.partner;
+  const filtered: WithReceipts = { ...view };
+  if (!partner || !SEES_ALL_TASKS.includes(partner)) {
+    filtered.coalitionTasks = view.coalitionTasks.filter((task) => task.member === partner);
+    const own = new Set(filtered.coalitionTasks.map((task) => task.taskId));
+    filtered.obligations = view.obligations.filter(
+      (o) => o.kind !== 'coalition-ack' || (o.refId !== undefined && own.has(o.refId)),
+    );
+  }
+  const receipts = (view as WithReceipts).acknowledgements;
+  if (Array.isArray(receipts)) {
+    filtered.acknowledgements = receipts.filter((receipt) => receipt.partner === partner);
+  }
+  return filtered;
 }

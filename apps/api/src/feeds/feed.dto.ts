@@ -1,0 +1,33 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsDefined, IsUUID } from 'class-validator';
+import { QueryInteger } from '../http/dto-fields';
+
+export const FEED_DEFAULT_LIMIT = 100;
+export const FEED_MAX_LIMIT = 500;
+/** Positions of a feed are whole numbers well below 2^53; a larger `after` is a client bug. */
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+
+/**
+ * GET /v1/feed. There is deliberately no `partner` field: a ministry reads its token's partner's
+ * feed only, and any other parameter is refused (400), not ignored.
+ */
+export class FeedPageQueryDto {
+  @QueryInteger(0, MAX_SEQ, { description: 'The seq of the last entry already read' })
+  after?: number;
+
+  @QueryInteger(1, FEED_MAX_LIMIT, { description: `Page size (default ${FEED_DEFAULT_LIMIT})` })
+  limit?: number;
+}
+
+/** GET /v1/feed/stream: where to start when there is no Last-Event-ID header. */
+export class FeedStreamQueryDto {
+  @QueryInteger(0, MAX_SEQ, { description: 'The seq of the last entry already read' })
+  after?: number;
+}
+
+export class AcknowledgeNoticeDto {
+  @ApiProperty({ format: 'uuid', description: 'The id of a feed entry addressed to the partner' })
+  @IsDefined({ message: '$property is required' })
+  @IsUUID('all', { message: '$property must be a UUID' })
+  eventId!: string;
+}

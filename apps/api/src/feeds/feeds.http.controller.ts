@@ -1,0 +1,185 @@
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  Inject,
+  Logger,
+  OnModuleDestroy,
+  Post,
+  Query,
+  Res,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiHeader,
+  ApiOperation,
+  ApiProduces,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Actor, ValidationError } from '@truceline/domain';
+import type { CommandResult, FeedEntry, FeedPort, Runtime } from '@truceline/workflows';
+import type { Response } from 'express';
+import { CurrentActor } from '../auth/actor.decorator';
+import { Roles } from '../auth/roles.decorator';
+import { ApiProblems, CommandResultDto } from '../http/api-docs';
+import { InjectRuntime } from '../runtime.tokens';
+import {
+  AcknowledgeNoticeDto,
+  FEED_DEFAULT_LIMIT,
+  FeedPageQueryDto,
+  FeedStreamQueryDto,
+} from './feed.dto';
+import { FeedStreamSession, FeedStreamTiming, FeedWakeups, StreamSink } from './feed-stream';
+
+export const FEED_STREAM_TIMING = Symbol('FeedStreamTiming');
+
+export interface FeedPage {
+  partner: string;
+  entries: FeedEntry[];
+  /** The `after` of the next page: the last entry's seq, or this page's `after` when empty. */
+  next: number;
+}
+
+const SEQ = /^\d{1,15}$/;
+
+/**
+ * A ministry's own partner feed (SPEC §6, §7): paged, live as Server-Sent Events, and its
+ * receipts. The partner is always the token's: no route takes a partner, so no token can read
+ * another partner's feed.
+ */
+@ApiTags('feeds')
+@ApiBearerAuth()
+@Controller('v1/feed')
+export class FeedsHttpController implements OnModuleDestroy {
+  private readonly logger = new Logger(FeedsHttpController.name);
+  private wakeups: FeedWakeups | null = null;
+  private readonly open = new Set<{ session: FeedStreamSession; response: Response }>();
+
+  constructor(
+    @InjectRuntime() private readonly runtime: Runtime,
+    @Inject(FEED_STREAM_TIMING) private readonly timing: FeedStreamTiming,
+  ) {}
+
+  @Get()
+  @Roles('ministry')
+  @ApiOperation({ summary: "The token's partner feed, in seq order, paged by `after`" })
+  @ApiProblems(400, 401, 403, 503)
+  async page(@Query() query: FeedPageQueryDto, @CurrentActor() actor: Actor): Promise<FeedPage> {
+    const partner = partnerOf(actor);
+    const after = query.after ?? 0;
+    const entries = await this.feeds().page(partner, after, query.limit ?? FEED_DEFAULT_LIMIT);
+    return { partner, entries, next: entries.at(-1)?.seq ?? after };
+  }
+
+  @Get('stream')
+  @Roles('ministry')
+  @ApiOperation({
+    summary: 'The same feed, live, as Server-Sent Events (`id:` = seq), resumable',
+  })
+  @ApiProduces('text/event-stream')
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this seq' })
+  @ApiResponse({ status: 200, description: 'An endless text/event-stream' })
+  @ApiProblems(400, 401, 403, 503)
+  stream(
+    @Query() query: FeedStreamQueryDto,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @CurrentActor() actor: Actor,
+    @Res() response: Response,
+  ): void {
+    const feeds = this.feeds();
+    const after = resumePoint(lastEventId, query.after);
+    response.status(200);
+    response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    response.setHeader('Cache-Control', 'no-cache');
+    response.setHeader('Connection', 'keep-alive');
+    response.setHeader('X-Accel-Buffering', 'no');
+    response.flushHeaders();
+
+    const session = new FeedStreamSession(feeds, partnerOf(actor), after, sinkOf(response), (e) =>
+      this.logger.error(`feed stream of ${session.partner} failed`, e as Error),
+    );
+    const wakeups = (this.wakeups ??= new FeedWakeups(feeds, this.timing.pollMs));
+    const opened = { session, response };
+    // Registered before the first read: an append during the catch-up still wakes this session.
+    const leave = wakeups.add(session);
+    this.open.add(opened);
+    const heartbeat = setInterval(() => void session.heartbeat(), this.timing.heartbeatMs);
+    heartbeat.unref();
+    response.once('close', () => {
+      clearInterval(heartbeat);
+      session.close();
+      leave();
+      this.open.delete(opened);
+    });
+    void session.wake();
+  }
+
+  @Post('acknowledgements')
+  @Roles('ministry')
+  @ApiOperation({ summary: 'Acknowledge a notice of the feed (idempotent per partner and event)' })
+  @ApiResponse({ status: 201, description: 'Recorded, or already was', type: CommandResultDto })
+  @ApiProblems(400, 401, 403, 404, 503)
+  acknowledge(
+    @Body() body: AcknowledgeNoticeDto,
+    @CurrentActor() actor: Actor,
+  ): Promise<CommandResult> {
+    return this.feeds().acknowledge(partnerOf(actor), body.eventId.toLowerCase(), actor);
+  }
+
+  /** Open streams end with the app, or its HTTP server would wait for them forever. */
+  onModuleDestroy(): void {
+    this.wakeups?.stop();
+    for (const { session, response } of this.open) {
+      session.close();
+      response.end();
+    }
+    this.open.clear();
+  }
+
+  private feeds(): FeedPort {
+    if (!this.runtime.feeds) throw new ServiceUnavailableException('partner feeds are not served');
+    return this.runtime.feeds;
+  }
+}
+
+/** Ministry tokens always name their partner (the guard refuses one without). */
+function partnerOf(actor: Actor): string {
+  if (!actor.partner) throw new Error('a ministry actor without a partner passed the guard');
+  return actor.partner;
+}
+
+/**
+ * Where a stream starts: after Last-Event-ID when the client sends it (an EventSource does on
+ * reconnect), else after `?after=`, else from the beginning.
+ */
+export function resumePoint(lastEventId: string | undefined, after: number | undefined): number {
+  if (lastEventId === undefined || lastEventId.trim() === '') return after ?? 0;
+  const id = lastEventId.trim();
+  if (!SEQ.test(id)) {
+    throw new ValidationError('invalid request: Last-Event-ID', [
+      { field: 'Last-Event-ID', message: 'Last-Event-ID must be the seq of a feed entry' },
+    ]);
+  }
+  return Number(id);
+}
+
+/** Writes that wait for the socket to drain, and give up once the client has gone. */
+function sinkOf(response: Response): StreamSink {
+  return {
+    write: (chunk) =>
+      new Promise<void>((resolve) => {
+        if (response.destroyed || response.writableEnded) return resolve();
+        if (response.write(chunk)) return resolve();
+        const done = () => {
+          response.off('drain', done);
+          response.off('close', done);
+          resolve();
+        };
+        response.once('drain', done);
+        response.once('close', done);
+      }),
+  };
+}
