@@ -84,6 +84,30 @@ describe('AsyncAPI document', () => {
       expect(messages.map((m) => m.id()).sort()).toEqual(releasable.sort());
     });
 
+    it('gives every feed message the feed headers, and the payloads of the events topic', async () => {
+      const { document, channel } = await feed();
+      const events = document
+        .channels()
+        .all()
+        .find((c) => c.address() === 'truceline.events.v1');
+      for (const message of channel.messages().all()) {
+        expect([message.id(), message.headers()?.required()]).toEqual([
+          message.id(),
+          ['ce_specversion', 'ce_id', 'ce_type', 'ce_source', 'ce_subject', 'ce_time', 'ce_seq'],
+        ]);
+        const onEvents = events
+          ?.messages()
+          .all()
+          .find((m) => m.id() === message.id());
+        if (onEvents && message.id() !== 'BreachReported') {
+          expect([message.id(), schemaOf(message.payload()?.json())]).toEqual([
+            message.id(),
+            schemaOf(onEvents.payload()?.json()),
+          ]);
+        }
+      }
+    });
+
     it('describes BreachReported on the feed without source.id', async () => {
       const { channel } = await feed();
       const report = channel
@@ -105,3 +129,9 @@ describe('AsyncAPI document', () => {
     });
   });
 });
+
+/** A parsed schema without the parser's own annotations (`x-parser-schema-id` and the like). */
+const schemaOf = (json: unknown): unknown =>
+  JSON.parse(
+    JSON.stringify(json, (key, value) => (key.startsWith('x-parser-') ? undefined : value)),
+  );

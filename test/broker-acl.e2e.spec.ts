@@ -151,7 +151,8 @@ describe('broker ACLs: each ministry reads its own feed and nothing else', () =>
         allowAutoTopicCreation: false,
         idempotent: true,
         maxInFlightRequests: 1,
-        transactionalId: `truceline-relay.${topic}`,
+        // The ids of EventRelay (`truceline-relay.<topic>`) and FeedRelay (`truceline-relay.feeds`).
+        transactionalId: name === 'events' ? `truceline-relay.${topic}` : 'truceline-relay.feeds',
       });
       await producer.connect();
       try {
