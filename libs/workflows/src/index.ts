@@ -12,4 +12,3 @@ export * from './notification/webhook-delivery.worker';
 export * from './deadline.scheduler';
 export * from './create-runtime';
 export * from './distributed';
-export * from './feeds';
