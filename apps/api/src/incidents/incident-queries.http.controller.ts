@@ -85,9 +85,9 @@ export function releasableTo(actor: Actor, view: IncidentView): IncidentView {
       (o) => o.kind !== 'coalition-ack' || (o.refId !== undefined && own.has(o.refId)),
     );
   }
-  const receipts = (view as WithReceipts).acknowledgements;
-  if (Array.isArray(receipts)) {
-    filtered.acknowledgements = receipts.filter((receipt) => receipt.partner === partner);
-  }
+  // As the read model does, the field is left out rather than empty when there is none to show.
+  const receipts = (view as WithReceipts).acknowledgements?.filter((r) => r.partner === partner);
+  if (receipts?.length) filtered.acknowledgements = receipts;
+  else delete filtered.acknowledgements;
   return filtered;
 }
