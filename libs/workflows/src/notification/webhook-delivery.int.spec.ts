@@ -297,9 +297,12 @@ describe.each(engines)('webhook delivery on %s', (_engine, createDatabase) => {
 
     expect(new Set(receiver.rejected.map((r) => r.reason))).toEqual(new Set(['bad-signature']));
     expect(receiver.received).toEqual([]);
-    const [row] = await node.outbox.list({ incidentId });
-    expect(row).toMatchObject({ lastError: 'HTTP 401', deliveredAt: null });
-    expect(row.attempts).toBeGreaterThanOrEqual(2);
+    // The receiver answers before the worker records the failed attempt: wait for the record.
+    await eventually(async () => {
+      const [row] = await node.outbox.list({ incidentId });
+      expect(row).toMatchObject({ lastError: 'HTTP 401', deliveredAt: null });
+      expect(row.attempts).toBeGreaterThanOrEqual(2);
+    });
     expect(await records(incidentId)).toEqual([]);
   });
 
