@@ -5,6 +5,7 @@ import { FeedEntry, FeedQueries, migratePartnerFeed } from '@truceline/projectio
 import { Kafka, Partitioners, Producer, TopicMessages } from 'kafkajs';
 import pino, { Logger } from 'pino';
 import { feedTopic, OutgoingKafkaMessage } from './cloud-event';
+import { ensureTopics } from './kafka-client';
 import { LeaseLostError, RelayLease } from './relay-lease';
 
 export interface FeedRelayOptions {
@@ -128,20 +129,10 @@ export class FeedRelay {
   private async ensureTopics(partners: string[]): Promise<void> {
     const missing = partners.map(this.topicOf).filter((t) => !this.topics.has(t));
     if (missing.length === 0) return;
-    const admin = this.options.kafka.admin();
-    await admin.connect();
-    try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((topic) => ({
-          topic,
-          numPartitions: this.options.numPartitions ?? 12,
-          replicationFactor: this.options.replicationFactor ?? 1,
-        })),
-      });
-    } finally {
-      await admin.disconnect();
-    }
+    await ensureTopics(this.options.kafka, missing, {
+      numPartitions: this.options.numPartitions,
+      replicationFactor: this.options.replicationFactor,
+    });
     missing.forEach((t) => this.topics.add(t));
   }
 

@@ -55,3 +55,46 @@ export const parseBrokers = (value: string): string[] =>
     .split(',')
     .map((broker) => broker.trim())
     .filter((broker) => broker !== '');
+
+export interface TopicSettings {
+  numPartitions?: number;
+  replicationFactor?: number;
+}
+
+/**
+ * Creates the topics that do not exist yet and waits for their leaders. A freshly started KRaft
+ * broker may briefly answer UNKNOWN_TOPIC_OR_PARTITION for a topic it has just created, which
+ * kafkajs's own wait does not retry: retry every retriable answer for up to `timeoutMs`.
+ * Resolves true when this call created at least one topic.
+ */
+export async function ensureTopics(
+  kafka: Kafka,
+  topics: string[],
+  settings: TopicSettings = {},
+  timeoutMs = 30_000,
+): Promise<boolean> {
+  const giveUpAt = Date.now() + timeoutMs;
+  let created = false;
+  for (let attempt = 1; ; attempt++) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      created =
+        (await admin.createTopics({
+          waitForLeaders: true,
+          topics: topics.map((topic) => ({
+            topic,
+            numPartitions: settings.numPartitions ?? 12,
+            replicationFactor: settings.replicationFactor ?? 1,
+          })),
+        })) || created;
+      return created;
+    } catch (error) {
+      const retriable = (error as { retriable?: boolean }).retriable === true;
+      if (!retriable || Date.now() >= giveUpAt) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 2_000)));
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+}

@@ -5,6 +5,7 @@ import { EVENTS_CHANNEL, SqlClient, SqlEventStore } from '@truceline/event-store
 import { Kafka, Partitioners, Producer } from 'kafkajs';
 import pino, { Logger } from 'pino';
 import { EVENTS_SOURCE, EVENTS_TOPIC, toKafkaMessage } from './cloud-event';
+import { ensureTopics } from './kafka-client';
 import { LeaseLostError, RelayLease } from './relay-lease';
 
 export interface EventRelayOptions {
@@ -168,23 +169,11 @@ export class EventRelay {
   }
 
   private async ensureTopic(): Promise<void> {
-    const admin = this.options.kafka.admin();
-    await admin.connect();
-    try {
-      const created = await admin.createTopics({
-        waitForLeaders: true,
-        topics: [
-          {
-            topic: this.topic,
-            numPartitions: this.options.numPartitions ?? 12,
-            replicationFactor: this.options.replicationFactor ?? 1,
-          },
-        ],
-      });
-      if (created) this.logger.info('created the topic');
-    } finally {
-      await admin.disconnect();
-    }
+    const created = await ensureTopics(this.options.kafka, [this.topic], {
+      numPartitions: this.options.numPartitions,
+      replicationFactor: this.options.replicationFactor,
+    });
+    if (created) this.logger.info('created the topic');
   }
 
   private async leaseLoop(): Promise<void> {
