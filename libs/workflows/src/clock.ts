@@ -103,3 +103,13 @@ export class ExerciseClock extends EventEmitter implements Clock {
     this.emit('advanced', this.now());
   }
 }
+
+/** The clock the configuration asks for: every process of a deployment opens the same one. */
+export async function openClock(
+  sql: SqlClient,
+  config: { clock: 'system' | 'exercise'; clockStart?: string },
+): Promise<Clock> {
+  return config.clock === 'exercise'
+    ? ExerciseClock.open(sql, config.clockStart ? new Date(config.clockStart) : new Date())
+    : new SystemClock();
+}

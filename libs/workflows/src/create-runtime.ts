@@ -18,7 +18,7 @@ import {
   migratePartnerFeed,
   PolicyRegistry,
 } from '@truceline/projections';
-import { ExerciseClock, SystemClock } from './clock';
+import { ExerciseClock, openClock } from './clock';
 import { CoalitionTaskingService } from './coalition-tasking.service';
 import { DeadlineScheduler } from './deadline.scheduler';
 import { acknowledgeNotice, PartnerFeeds } from './feeds';
@@ -94,13 +94,7 @@ export class EmbeddedRuntime implements Runtime {
     // Read before anything opens: a bad partners file fails the boot with nothing to clean up.
     const partners = loadPartners(config.partnersFile);
     const sql = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-    const clock: Clock =
-      config.clock === 'exercise'
-        ? await ExerciseClock.open(
-            sql,
-            config.clockStart ? new Date(config.clockStart) : new Date(),
-          )
-        : new SystemClock();
+    const clock: Clock = await openClock(sql, config);
     const store = new SqlEventStore(sql, { now: () => clock.now() });
     await store.init();
     await migrateIncidentView(sql);

@@ -1,7 +1,7 @@
 import type { TrucelineConfig } from '@truceline/config';
 import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { IncidentViews, migrateIncidentView, PolicyRegistry } from '@truceline/projections';
-import { ExerciseClock, SystemClock } from '../clock';
+import { ExerciseClock, openClock } from '../clock';
 import { IncidentRepository } from '../incident.repository';
 import { Clock } from '../runtime.port';
 
@@ -35,13 +35,7 @@ export class ServiceContext {
   ): Promise<ServiceContext> {
     const sql = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
     try {
-      const clock: Clock =
-        config.clock === 'exercise'
-          ? await ExerciseClock.open(
-              sql,
-              config.clockStart ? new Date(config.clockStart) : new Date(),
-            )
-          : new SystemClock();
+      const clock: Clock = await openClock(sql, config);
       const store = new SqlEventStore(sql, { now: () => clock.now() });
       await store.init();
       // The API's projection fills the views; migrating here lets a service start first.
