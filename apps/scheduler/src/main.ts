@@ -19,6 +19,7 @@ async function main(): Promise<void> {
     throw new Error('the scheduler needs DATABASE_URL (the store every process shares)');
   const context = await createServiceContext(config, {
     onError: (message, error) => logger.error({ err: error }, message),
+    onWarning: (message) => logger.warn(message),
   });
   const scheduler = new DeadlineScheduler(
     context.incidents,

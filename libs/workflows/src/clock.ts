@@ -32,19 +32,38 @@ export class ExerciseClock extends EventEmitter implements Clock {
     this.current = start;
   }
 
-  static async open(sql: SqlClient, start: Date): Promise<ExerciseClock> {
+  /**
+   * Opens the stored exercise clock. The stored clock wins (SPEC §2): `seed` only starts a store
+   * that has none yet, so a restart never moves a drill's clock — not forward to the wall clock
+   * (every open deadline would fall due and a DeadlineMissed that never happened in the drill
+   * would stay in the log), not back. A `requested` start that disagrees with the stored clock
+   * is handed to `onIgnoredStart` with both values, and ignored.
+   */
+  static async open(
+    sql: SqlClient,
+    seed: Date,
+    options: {
+      requested?: Date;
+      onIgnoredStart?: (ignored: { requested: string; stored: string }) => void;
+    } = {},
+  ): Promise<ExerciseClock> {
     await migrate(sql, 'exercise-clock', [
       'CREATE TABLE IF NOT EXISTS exercise_clock (id int PRIMARY KEY, now timestamptz NOT NULL)',
     ]);
-    // The clock never goes back, not even across a restart with an older TRUCELINE_CLOCK_START.
+    // Several processes may start together on an empty store: the first insert seeds the clock,
+    // the others keep it.
     await sql.query(
-      `INSERT INTO exercise_clock (id, now) VALUES (1, $1)
-       ON CONFLICT (id) DO UPDATE SET now = GREATEST(exercise_clock.now, EXCLUDED.now)`,
-      [start.toISOString()],
+      'INSERT INTO exercise_clock (id, now) VALUES (1, $1) ON CONFLICT (id) DO NOTHING',
+      [seed.toISOString()],
     );
-    const clock = new ExerciseClock(sql, start);
-    await clock.refresh();
-    return clock;
+    const { rows } = await sql.query<{ now: Date | string }>(
+      'SELECT now FROM exercise_clock WHERE id = 1',
+    );
+    const stored = new Date(rows[0].now);
+    const { requested, onIgnoredStart } = options;
+    if (requested && requested.getTime() !== stored.getTime())
+      onIgnoredStart?.({ requested: requested.toISOString(), stored: stored.toISOString() });
+    return new ExerciseClock(sql, stored);
   }
 
   now(): Date {
@@ -108,8 +127,19 @@ export class ExerciseClock extends EventEmitter implements Clock {
 export async function openClock(
   sql: SqlClient,
   config: { clock: 'system' | 'exercise'; clockStart?: string },
+  onIgnoredStart: (message: string) => void = (message) => console.warn(message),
 ): Promise<Clock> {
-  return config.clock === 'exercise'
-    ? ExerciseClock.open(sql, config.clockStart ? new Date(config.clockStart) : new Date())
-    : new SystemClock();
+  if (config.clock !== 'exercise') return new SystemClock();
+  const requested = config.clockStart ? new Date(config.clockStart) : undefined;
+  return ExerciseClock.open(sql, requested ?? new Date(), {
+    requested,
+    onIgnoredStart: ({ requested, stored }) =>
+      onIgnoredStart(ignoredStartMessage(requested, stored)),
+  });
 }
+
+/** What an operator reads when a restart asked for another start than the drill's clock. */
+export const ignoredStartMessage = (requested: string, stored: string): string =>
+  `TRUCELINE_CLOCK_START=${requested} ignored: this store's exercise clock stands at ${stored}, ` +
+  'and a restart never moves it (move it forward with POST /v1/exercise/clock; a new drill ' +
+  'starts on an empty store)';

@@ -32,6 +32,8 @@ import { VerificationService } from './verification.service';
 
 export interface RuntimeLogger {
   log(message: string): void;
+  /** Things an operator should know (e.g. an ignored TRUCELINE_CLOCK_START); default: log. */
+  warn?(message: string): void;
   error(message: string, error?: unknown): void;
 }
 
@@ -46,6 +48,7 @@ const CLOCK_FOLLOW_INTERVAL_MS = 500;
 
 const consoleLogger: RuntimeLogger = {
   log: (m) => console.log(m),
+  warn: (m) => console.warn(m),
   error: (m, e) => console.error(m, e),
 };
 
@@ -94,7 +97,9 @@ export class EmbeddedRuntime implements Runtime {
     // Read before anything opens: a bad partners file fails the boot with nothing to clean up.
     const partners = loadPartners(config.partnersFile);
     const sql = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-    const clock: Clock = await openClock(sql, config);
+    const clock: Clock = await openClock(sql, config, (message) =>
+      (logger.warn ?? logger.log).call(logger, message),
+    );
     const store = new SqlEventStore(sql, { now: () => clock.now() });
     await store.init();
     await migrateIncidentView(sql);

@@ -9,6 +9,8 @@ export interface ServiceContextOptions {
   /** How soon a move of the exercise clock made through another process is seen (default 500 ms). */
   clockFollowIntervalMs?: number;
   onError?: (message: string, error: unknown) => void;
+  /** Something an operator should know at start, e.g. an ignored TRUCELINE_CLOCK_START. */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -35,7 +37,7 @@ export class ServiceContext {
   ): Promise<ServiceContext> {
     const sql = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
     try {
-      const clock: Clock = await openClock(sql, config);
+      const clock: Clock = await openClock(sql, config, options.onWarning);
       const store = new SqlEventStore(sql, { now: () => clock.now() });
       await store.init();
       // The API's projection fills the views; migrating here lets a service start first.

@@ -93,6 +93,7 @@ export class RunningService {
     const registry = options.registry ?? new Registry();
     const context = await ServiceContext.open(config, {
       onError: (message, error) => logger.error({ err: error }, message),
+      onWarning: (message) => logger.warn(message),
     });
     let consumer: EventConsumer | undefined;
     let worker: ServiceWorker | undefined;
