@@ -4,11 +4,17 @@ import {
   ConcurrencyError,
   IllegalStateError,
   IncidentCommand,
+  POLICY_V1,
   StoredEvent,
   TrucelineError,
 } from '@truceline/domain';
 import type { EventStore } from '@truceline/event-store';
-import type { IncidentListFilter, IncidentPage, IncidentView } from '@truceline/projections';
+import {
+  buildIncidentAudit,
+  type IncidentListFilter,
+  type IncidentPage,
+  type IncidentView,
+} from '@truceline/projections';
 import type {
   Clock,
   CommandContext,
@@ -78,6 +84,12 @@ class RecordingRuntime implements Runtime {
       return { items: [], nextCursor: null };
     },
     events: async (id) => this.streams.get(id) ?? null,
+    audit: async (id, { asOf, viewer }) =>
+      buildIncidentAudit(this.streams.get(id) ?? [], {
+        asOf: asOf ?? this.clock.now(),
+        policyOf: () => POLICY_V1,
+        viewer,
+      }),
   };
 
   async isReady(): Promise<boolean> {
@@ -476,6 +488,204 @@ describe(createApp.name, () => {
       const response = await call('GET', `/v1/incidents/${INCIDENT}/events`, { token: auditor });
 
       expect(await response.json()).toEqual({ incidentId: INCIDENT, events: [] });
+    });
+  });
+
+  describe('audit', () => {
+    beforeEach(() => start());
+
+    const event = (
+      revision: number,
+      type: string,
+      data: Record<string, unknown>,
+      occurredAt: string,
+      recordedAt = occurredAt,
+    ): StoredEvent => ({
+      id: `00000000-0000-4000-8000-00000000000${revision}`,
+      type,
+      schemaVersion: 1,
+      streamId: `incident-${INCIDENT}`,
+      revision,
+      position: 40 + revision,
+      occurredAt,
+      recordedAt,
+      data,
+      metadata: {
+        correlationId: 'c',
+        causationId: null,
+        actor: { id: 'desk-7', role: 'operator' },
+        policyVersion: 1,
+      },
+    });
+    const reportedAt = '2025-06-01T06:00:00.000Z';
+    const story = () => [
+      event(0, 'BreachReported', report(), reportedAt),
+      event(
+        1,
+        'VerificationRequested',
+        { verifiers: ['US'], dueAt: '2025-06-01T12:00:00.000Z' },
+        reportedAt,
+      ),
+      event(
+        2,
+        'BreachConfirmed',
+        { basis: 'override', reason: 'imagery' },
+        '2025-06-01T07:00:00.000Z',
+      ),
+    ];
+    const audit = (query: string, token: string) =>
+      call('GET', `/v1/incidents/${INCIDENT}/audit${query}`, { token });
+
+    it('answers the trail as of the clock, or as of asOf on the recordedAt clock', async () => {
+      runtime.streams.set(INCIDENT, story());
+
+      const now = await audit('', auditor);
+      const before = await audit('?asOf=2025-06-01T06:30:00%2B00:00', operator);
+
+      expect(now.status).toBe(200);
+      expect(await now.json()).toMatchObject({
+        incidentId: INCIDENT,
+        asOf: '2025-06-01T08:00:00.000Z',
+        knownAt: { tier: 1, status: 'open' },
+        tierChanges: [{ tier: 0 }, { tier: 1, rule: '1 after BreachConfirmed' }],
+      });
+      expect(await before.json()).toMatchObject({
+        asOf: '2025-06-01T06:30:00.000Z',
+        knownAt: { tier: 0, status: 'verifying', revision: 1 },
+      });
+    });
+
+    it('refuses an unparsable asOf with 400 naming it', async () => {
+      runtime.streams.set(INCIDENT, story());
+
+      for (const query of [
+        '?asOf=yesterday',
+        '?asOf=2025-13-01T00:00:00Z',
+        '?asOf=',
+        '?asOf=1&asOf=2',
+      ]) {
+        const response = await audit(query, auditor);
+        expect(response.status).toBe(400);
+        expect((await problemOf(response)).errors?.map((e) => e.field)).toEqual(['asOf']);
+      }
+      expect((await audit('?as_of=2025-06-01T06:30:00Z', auditor)).status).toBe(400);
+    });
+
+    it('answers 404 for an unknown incident and for one not yet recorded at asOf', async () => {
+      runtime.streams.set(INCIDENT, story());
+
+      const unknown = await call('GET', `/v1/incidents/${NEW_INCIDENT}/audit`, { token: auditor });
+      const early = await audit('?asOf=2025-06-01T05:00:00Z', auditor);
+
+      expect(unknown.status).toBe(404);
+      expect(await problemOf(unknown)).toMatchObject({ code: 'not-found' });
+      expect(early.status).toBe(404);
+    });
+
+    it('shows a ministry what its feed releases, and 404 (not 403) for what it may not see', async () => {
+      runtime.streams.set(INCIDENT, story());
+      runtime.streams.set(NEW_INCIDENT, [story()[1]]);
+
+      const gb = await audit('', ministry('GB'));
+      const gbTrail = (await gb.json()) as { timeline: { type: string; actor: object }[] };
+      const hidden = await call('GET', `/v1/incidents/${NEW_INCIDENT}/audit`, {
+        token: ministry('GB'),
+      });
+      const us = await call('GET', `/v1/incidents/${NEW_INCIDENT}/audit`, {
+        token: ministry('US'),
+      });
+
+      expect(gb.status).toBe(200);
+      expect(gbTrail.timeline.map((e) => e.type)).toEqual(['BreachReported', 'BreachConfirmed']);
+      expect(gbTrail.timeline[0].actor).toEqual({ role: 'operator' });
+      expect(JSON.stringify(gbTrail)).not.toContain('sensor-0412');
+      expect(hidden.status).toBe(404);
+      expect(us.status).toBe(200);
+    });
+
+    it('is documented exactly: the asOf parameter, the body schema, every error', async () => {
+      type Schema = {
+        $ref?: string;
+        properties?: Record<string, Schema>;
+        required?: string[];
+        items?: Schema;
+        format?: string;
+        type?: string;
+        enum?: unknown[];
+      };
+      const document = (await (await call('GET', '/docs-json')).json()) as {
+        paths: Record<
+          string,
+          {
+            get: {
+              parameters: { name: string; in: string; required: boolean; schema: Schema }[];
+              responses: Record<string, { content: Record<string, { schema: Schema }> }>;
+            };
+          }
+        >;
+        components: { schemas: Record<string, Schema> };
+      };
+      const route = document.paths['/v1/incidents/{id}/audit'].get;
+      const schema = (ref: string | undefined) =>
+        document.components.schemas[(ref ?? '').replace('#/components/schemas/', '')];
+
+      expect(route.parameters).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ name: 'id', in: 'path', required: true }),
+          expect.objectContaining({
+            name: 'asOf',
+            in: 'query',
+            required: false,
+            schema: expect.objectContaining({ type: 'string', format: 'date-time' }),
+          }),
+        ]),
+      );
+      expect(Object.keys(route.responses).sort()).toEqual(['200', '400', '401', '403', '404']);
+      for (const status of ['400', '401', '403', '404'])
+        expect(route.responses[status].content).toHaveProperty('application/problem+json');
+      const body = schema(route.responses['200'].content['application/json'].schema.$ref);
+      expect(body.required?.sort()).toEqual([
+        'asOf',
+        'decisions',
+        'exercise',
+        'incidentId',
+        'knownAt',
+        'notifications',
+        'obligations',
+        'tierChanges',
+        'timeline',
+      ]);
+      const obligation = schema(body.properties?.obligations.items?.$ref);
+      expect(Object.keys(obligation.properties ?? {})).toEqual(
+        expect.arrayContaining([
+          'kind',
+          'dueAt',
+          'status',
+          'satisfiedBy',
+          'missed',
+          'policyVersion',
+        ]),
+      );
+      const timeline = schema(body.properties?.timeline.items?.$ref);
+      expect(timeline.required).toEqual(
+        expect.arrayContaining([
+          'eventId',
+          'type',
+          'occurredAt',
+          'recordedAt',
+          'recordedLate',
+          'actor',
+          'policyVersion',
+          'summary',
+        ]),
+      );
+    });
+
+    it('is not for verifiers', async () => {
+      runtime.streams.set(INCIDENT, story());
+      const verifier = signToken(SECRET, { sub: 'v', role: 'verifier', partner: 'US' });
+
+      expect((await audit('', verifier)).status).toBe(403);
     });
   });
 

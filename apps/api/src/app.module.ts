@@ -11,6 +11,7 @@ import { createValidationPipe } from './http/validation';
 import { CoalitionTasksHttpController } from './incidents/coalition-tasks.http.controller';
 import { DecisionsHttpController } from './incidents/decisions.http.controller';
 import { EscalationHttpController } from './incidents/escalation.http.controller';
+import { IncidentAuditHttpController } from './incidents/incident-audit.http.controller';
 import { IncidentQueriesHttpController } from './incidents/incident-queries.http.controller';
 import { MeasuresHttpController } from './incidents/measures.http.controller';
 import { ReportBreachHttpController } from './incidents/report-breach.http.controller';
@@ -34,6 +35,7 @@ export class AppModule {
       CoalitionTasksHttpController,
       ResolutionHttpController,
       IncidentQueriesHttpController,
+      IncidentAuditHttpController,
       FeedsHttpController,
       HealthHttpController,
       MetricsHttpController,

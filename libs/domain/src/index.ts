@@ -7,6 +7,7 @@ export * from './incident/state';
 export * from './incident/evolve';
 export * from './incident/decide';
 export * from './incident/repeated-violation';
+export * from './incident/tier-rules';
 export * from './workflows/verification.workflow';
 export * from './workflows/coalition-tasking.workflow';
 export * from './workflows/notification.workflow';

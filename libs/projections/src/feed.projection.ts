@@ -62,12 +62,16 @@ interface Entry {
   data: unknown;
 }
 
+/** The id of the IncidentTierChanged notice of an incident reaching a tier: fixed per (incident, tier). */
+export const tierNoticeId = (incidentId: string, tier: number): string =>
+  deterministicId(incidentId, 'tier-changed', String(tier));
+
 /** `tierHistory` entries this event added, each a notice with an id fixed per (incident, tier). */
 function tierNotices(incidentId: string, before: TierChange[], after: TierChange[]): Entry[] {
   return after.slice(before.length).map((change, index, added) => {
     const previous = index === 0 ? before[before.length - 1] : added[index - 1];
     return {
-      id: deterministicId(incidentId, 'tier-changed', String(change.tier)),
+      id: tierNoticeId(incidentId, change.tier),
       type: INCIDENT_TIER_CHANGED,
       occurredAt: change.at,
       data: {

@@ -46,6 +46,10 @@ export class PolicyRegistry {
     this.versions.set(policy.version, policy);
   }
 
+  has(version: number): boolean {
+    return this.versions.has(version);
+  }
+
   current(): EscalationPolicy {
     const latest = Math.max(...this.versions.keys());
     const policy = this.versions.get(latest);

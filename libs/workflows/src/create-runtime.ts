@@ -1,5 +1,5 @@
 import { loadPartners, type TrucelineConfig } from '@truceline/config';
-import { StoredEvent } from '@truceline/domain';
+import { incidentStreamId, StoredEvent } from '@truceline/domain';
 import {
   EventStore,
   openDatabase,
@@ -8,6 +8,7 @@ import {
   Subscription,
 } from '@truceline/event-store';
 import {
+  buildIncidentAudit,
   FEED_PROJECTION,
   FeedProjection,
   FeedQueries,
@@ -69,6 +70,7 @@ export class EmbeddedRuntime implements Runtime {
     private readonly commandService: IncidentCommandService,
     readonly views: IncidentViews,
     readonly scheduler: DeadlineScheduler | null,
+    private readonly policies: PolicyRegistry,
     private readonly logger: RuntimeLogger,
   ) {}
 
@@ -117,7 +119,16 @@ export class EmbeddedRuntime implements Runtime {
           logger.error('deadline scheduler failed', e),
         )
       : null;
-    const runtime = new EmbeddedRuntime(clock, store, sql, commands, views, scheduler, logger);
+    const runtime = new EmbeddedRuntime(
+      clock,
+      store,
+      sql,
+      commands,
+      views,
+      scheduler,
+      policies,
+      logger,
+    );
 
     const projection = new IncidentProjection(sql, policies);
     // A new projection version starts from an empty checkpoint: rebuild its rows from the log.
@@ -199,6 +210,17 @@ export class EmbeddedRuntime implements Runtime {
       events: async (id) => {
         const events = await this.store.readStream(`incident-${id}`);
         return events.length ? events : null;
+      },
+      audit: async (id, { asOf, viewer }) => {
+        const events = await this.store.readStream(incidentStreamId(id));
+        // Policies adopted since boot are picked up from the log before the fold looks them up.
+        if (events.some((e) => !this.policies.has(e.metadata.policyVersion)))
+          await this.policies.load();
+        return buildIncidentAudit(events, {
+          asOf: asOf ?? this.clock.now(),
+          policyOf: this.policies.of,
+          viewer,
+        });
       },
     };
   }

@@ -1,6 +1,13 @@
 import { Actor, IncidentCommand, StoredEvent } from '@truceline/domain';
 import { EventStore } from '@truceline/event-store';
-import { FeedEntry, IncidentListFilter, IncidentPage, IncidentView } from '@truceline/projections';
+import {
+  AuditOptions,
+  FeedEntry,
+  IncidentAudit,
+  IncidentListFilter,
+  IncidentPage,
+  IncidentView,
+} from '@truceline/projections';
 
 /** A partner's feed entry (SPEC §7), as the feed projection stores it. */
 export type { FeedEntry };
@@ -51,6 +58,14 @@ export interface IncidentQueries {
   list(filter: IncidentListFilter): Promise<IncidentPage>;
   /** The raw stream; null when the incident does not exist. */
   events(incidentId: string): Promise<StoredEvent[] | null>;
+  /**
+   * The audit trail as it could be known at `asOf` (default: the clock's now), SPEC §6; null
+   * when nothing of the incident had been recorded by then.
+   */
+  audit(
+    incidentId: string,
+    options: { asOf?: Date; viewer?: AuditOptions['viewer'] },
+  ): Promise<IncidentAudit | null>;
 }
 
 /** The partner feeds behind GET /v1/feed, GET /v1/feed/stream and receipts (SPEC §6). */

@@ -17,7 +17,7 @@ const runtimeWith = (feeds?: FeedPortDouble): Runtime => ({
   clock: { mode: 'system', now: () => new Date(), advance: unused },
   store: new Proxy({} as EventStore, { get: unused }),
   commands: { execute: unused },
-  queries: { get: unused, list: unused, events: unused },
+  queries: { get: unused, list: unused, events: unused, audit: unused },
   ...(feeds && { feeds }),
   isReady: async () => true,
   close: async () => undefined,
