@@ -5,6 +5,7 @@ import type { LogLevel, TrucelineConfig } from '@truceline/config';
 import type { Runtime } from '@truceline/workflows';
 import { AppModule } from './app.module';
 import { setupOpenApi } from './http/api-docs';
+import { bodyShapeGuard, mediaTypeGuard, methodGuard, RouteLayer } from './http/request-guards';
 import { HttpMetrics } from './ops/http-metrics';
 import { JsonNestLogger } from './ops/json-logger';
 import { createLogger } from '@truceline/messaging';
@@ -47,11 +48,16 @@ export async function createApp(
   // Express would add a weak ETag of its own to every GET; ours carry the incident's revision.
   app.set('etag', false);
   app.use(app.get(HttpMetrics).middleware);
-  // JSON only, with a limit: too large → 413, malformed → 400, both as problem+json.
+  const express = app.getHttpAdapter().getInstance() as { router: { stack: RouteLayer[] } };
+  app.use(methodGuard(() => express.router.stack));
+  // JSON only (else 415), with a limit: too large → 413, malformed or too deep → 400, as
+  // problem+json. The shape is checked before any recursive code sees the body.
+  app.use(mediaTypeGuard);
   app.useBodyParser('json', {
     limit: BODY_LIMIT,
     type: ['application/json', 'application/*+json'],
   });
+  app.use(bodyShapeGuard);
   setupOpenApi(app);
   await app.init();
   return app;

@@ -56,6 +56,10 @@ export function authenticate(header: string | undefined, secret: string): Actor 
     throw unauthorized('the token is not valid');
   }
 
+  // A token that never expires would stay valid for ever once leaked (SPEC §6).
+  if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) {
+    throw unauthorized('the token must carry an exp claim');
+  }
   const { sub, role, partner } = claims;
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > 200) {
     throw unauthorized('the token has no valid sub claim');

@@ -7,6 +7,8 @@ import { AuthenticatedRequest, AuthGuard } from './auth.guard';
 import { Public, Roles } from './roles.decorator';
 
 const SECRET = 'a-guard-test-secret-long-enough-for-hs256';
+/** Options of a token that expires: each case below is wrong in one claim only. */
+const LIVE = { expiresIn: 600 } as const;
 
 @Roles('operator')
 class RoutesDouble {
@@ -75,16 +77,20 @@ describe(AuthGuard.name, () => {
       'another key',
       bearer(signToken('another-secret-that-is-long-enough', { sub: 'x', role: 'operator' })),
     ],
+    ['a token that never expires', bearer(sign({ sub: 'x', role: 'operator' }, SECRET))],
     ['an expired token', bearer(sign({ sub: 'x', role: 'operator', exp: 1 }, SECRET))],
     [
       'another algorithm',
-      bearer(sign({ sub: 'x', role: 'operator' }, SECRET, { algorithm: 'HS512' })),
+      bearer(sign({ sub: 'x', role: 'operator' }, SECRET, { algorithm: 'HS512', expiresIn: 600 })),
     ],
-    ['no sub', bearer(sign({ role: 'operator' }, SECRET))],
-    ['an unknown role', bearer(sign({ sub: 'x', role: 'admin' }, SECRET))],
-    ['a verifier without partner', bearer(sign({ sub: 'x', role: 'verifier' }, SECRET))],
-    ['a ministry without partner', bearer(sign({ sub: 'x', role: 'ministry' }, SECRET))],
-    ['a malformed partner', bearer(sign({ sub: 'x', role: 'ministry', partner: 'gbr' }, SECRET))],
+    ['no sub', bearer(sign({ role: 'operator' }, SECRET, LIVE))],
+    ['an unknown role', bearer(sign({ sub: 'x', role: 'admin' }, SECRET, LIVE))],
+    ['a verifier without partner', bearer(sign({ sub: 'x', role: 'verifier' }, SECRET, LIVE))],
+    ['a ministry without partner', bearer(sign({ sub: 'x', role: 'ministry' }, SECRET, LIVE))],
+    [
+      'a malformed partner',
+      bearer(sign({ sub: 'x', role: 'ministry', partner: 'gbr' }, SECRET, LIVE)),
+    ],
   ])('answers 401 for %s', (_case, authorization) => {
     const error = refusal('partnersOnly', authorization);
 
