@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Runtime } from '@truceline/workflows';
 import { Roles } from '../auth/roles.decorator';
-import { ApiProblems } from '../http/api-docs';
+import { ApiProblems, BODY_PROBLEMS } from '../http/api-docs';
 import { InjectRuntime } from '../runtime.tokens';
 import { AdvanceClockDto, ExerciseClockDto } from './exercise-clock.dto';
 
@@ -32,7 +32,7 @@ export class ExerciseClockHttpController {
   @Roles('operator')
   @ApiOperation({ summary: 'Move the exercise clock forward' })
   @ApiOkResponse({ type: ExerciseClockDto })
-  @ApiProblems(400, 401, 403, 409)
+  @ApiProblems(...BODY_PROBLEMS, 401, 403, 409)
   async advance(@Body() body: AdvanceClockDto): Promise<ExerciseClockDto> {
     const now = await this.runtime.clock.advance(new Date(body.now));
     return { now: now.toISOString(), mode: this.runtime.clock.mode };

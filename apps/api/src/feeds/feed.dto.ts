@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsDefined, IsUUID } from 'class-validator';
 import { QueryInteger } from '../http/dto-fields';
+import { UUID } from '../http/patterns';
 
 export const FEED_DEFAULT_LIMIT = 100;
 export const FEED_MAX_LIMIT = 500;
@@ -26,8 +27,41 @@ export class FeedStreamQueryDto {
 }
 
 export class AcknowledgeNoticeDto {
-  @ApiProperty({ format: 'uuid', description: 'The id of a feed entry addressed to the partner' })
+  @ApiProperty({
+    format: 'uuid',
+    pattern: UUID.source,
+    description: 'The id of a feed entry addressed to the partner',
+  })
   @IsDefined({ message: '$property is required' })
   @IsUUID('all', { message: '$property must be a UUID' })
   eventId!: string;
+}
+
+export class FeedEntryDto {
+  @ApiProperty({ type: 'integer', minimum: 1, description: "Position in the partner's feed" })
+  seq!: number;
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ example: 'IncidentTierChanged' }) type!: string;
+  @ApiProperty({ format: 'uuid' }) incidentId!: string;
+  @ApiProperty({ format: 'date-time' }) occurredAt!: string;
+  @ApiProperty({ format: 'date-time' }) recordedAt!: string;
+  @ApiProperty({ type: 'integer', minimum: 1, description: 'Position in the log' })
+  position!: number;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'What the partner may see',
+  })
+  data!: Record<string, unknown>;
+}
+
+export class FeedPageDto {
+  @ApiProperty({ pattern: '^[A-Z]{2}$', description: "The token's partner" }) partner!: string;
+  @ApiProperty({ type: [FeedEntryDto] }) entries!: FeedEntryDto[];
+  @ApiProperty({
+    type: 'integer',
+    minimum: 0,
+    description: "The `after` of the next page: the last entry's seq, or this page's `after`",
+  })
+  next!: number;
 }

@@ -14,6 +14,7 @@ import {
 import {
   ApiBearerAuth,
   ApiHeader,
+  ApiOkResponse,
   ApiOperation,
   ApiProduces,
   ApiResponse,
@@ -24,11 +25,13 @@ import type { CommandResult, FeedEntry, FeedPort, Runtime } from '@truceline/wor
 import type { Response } from 'express';
 import { CurrentActor } from '../auth/actor.decorator';
 import { Roles } from '../auth/roles.decorator';
-import { ApiProblems, CommandResultDto } from '../http/api-docs';
+import { ApiProblems, BODY_PROBLEMS, CommandResultDto } from '../http/api-docs';
+import { LAST_EVENT_ID } from '../http/patterns';
 import { InjectRuntime } from '../runtime.tokens';
 import {
   AcknowledgeNoticeDto,
   FEED_DEFAULT_LIMIT,
+  FeedPageDto,
   FeedPageQueryDto,
   FeedStreamQueryDto,
 } from './feed.dto';
@@ -42,8 +45,6 @@ export interface FeedPage {
   /** The `after` of the next page: the last entry's seq, or this page's `after` when empty. */
   next: number;
 }
-
-const SEQ = /^\d{1,15}$/;
 
 /**
  * A ministry's own partner feed (SPEC §6, §7): paged, live as Server-Sent Events, and its
@@ -66,6 +67,7 @@ export class FeedsHttpController implements OnModuleDestroy {
   @Get()
   @Roles('ministry')
   @ApiOperation({ summary: "The token's partner feed, in seq order, paged by `after`" })
+  @ApiOkResponse({ type: FeedPageDto })
   @ApiProblems(400, 401, 403, 503)
   async page(@Query() query: FeedPageQueryDto, @CurrentActor() actor: Actor): Promise<FeedPage> {
     const partner = partnerOf(actor);
@@ -80,8 +82,17 @@ export class FeedsHttpController implements OnModuleDestroy {
     summary: 'The same feed, live, as Server-Sent Events (`id:` = seq), resumable',
   })
   @ApiProduces('text/event-stream')
-  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this seq' })
-  @ApiResponse({ status: 200, description: 'An endless text/event-stream' })
+  @ApiHeader({
+    name: 'Last-Event-ID',
+    required: false,
+    description: 'Resume after this seq',
+    schema: { type: 'string', pattern: LAST_EVENT_ID.source },
+  })
+  @ApiResponse({
+    status: 200,
+    description: 'An endless text/event-stream',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  })
   @ApiProblems(400, 401, 403, 503)
   stream(
     @Query() query: FeedStreamQueryDto,
@@ -121,7 +132,7 @@ export class FeedsHttpController implements OnModuleDestroy {
   @Roles('ministry')
   @ApiOperation({ summary: 'Acknowledge a notice of the feed (idempotent per partner and event)' })
   @ApiResponse({ status: 201, description: 'Recorded, or already was', type: CommandResultDto })
-  @ApiProblems(400, 401, 403, 404, 503)
+  @ApiProblems(...BODY_PROBLEMS, 401, 403, 404, 503)
   acknowledge(
     @Body() body: AcknowledgeNoticeDto,
     @CurrentActor() actor: Actor,
@@ -158,7 +169,7 @@ function partnerOf(actor: Actor): string {
 export function resumePoint(lastEventId: string | undefined, after: number | undefined): number {
   if (lastEventId === undefined || lastEventId.trim() === '') return after ?? 0;
   const id = lastEventId.trim();
-  if (!SEQ.test(id)) {
+  if (!LAST_EVENT_ID.test(id)) {
     throw new ValidationError('invalid request: Last-Event-ID', [
       { field: 'Last-Event-ID', message: 'Last-Event-ID must be the seq of a feed entry' },
     ]);

@@ -3,16 +3,19 @@ import {
   ApiExtraModels,
   ApiHeader,
   ApiOperation,
+  ApiParam,
   ApiProperty,
   ApiPropertyOptional,
   ApiResponse,
   DocumentBuilder,
   getSchemaPath,
+  OpenAPIObject,
   SwaggerModule,
 } from '@nestjs/swagger';
 import type { CommandResult } from '@truceline/workflows';
 import { STATUS_CODES } from 'node:http';
 import { ProblemDetails } from './problem-details.filter';
+import { HEADER_TOKEN, IF_MATCH, TASK_ID, UUID } from './patterns';
 
 export class FieldErrorDto {
   @ApiProperty({ example: 'location.frontlineKm' }) field!: string;
@@ -58,28 +61,56 @@ export const ApiProblems = (...statuses: number[]) =>
     ),
   );
 
-/** What every command route shares: its headers, its 201 and its errors (SPEC §6). */
-export const CommandEndpoint = (summary: string) =>
+/** Errors of every route that takes a JSON body: malformed or too deep, too large, not JSON. */
+export const BODY_PROBLEMS = [400, 413, 415] as const;
+
+/** The `:id` path parameter: an incident id (a UUID, SPEC §4). */
+export const ApiIncidentId = () =>
+  ApiParam({ name: 'id', schema: { type: 'string', format: 'uuid', pattern: UUID.source } });
+
+export const ApiTaskId = () =>
+  ApiParam({
+    name: 'taskId',
+    schema: { type: 'string', minLength: 1, maxLength: 200, pattern: TASK_ID.source },
+  });
+
+const visibleToken = (description: string) => ({
+  required: false,
+  description,
+  schema: { type: 'string', minLength: 1, maxLength: 200, pattern: HEADER_TOKEN.source },
+});
+
+/**
+ * What every command route shares: its headers, its 201 and its errors (SPEC §6). A command
+ * that opens an incident has no incident to miss (no 404).
+ */
+export const CommandEndpoint = (summary: string, { opensIncident = false } = {}) =>
   applyDecorators(
     ApiOperation({ summary }),
     ApiHeader({
       name: 'Idempotency-Key',
-      required: false,
-      description: 'A retry with the same key returns the first response and appends nothing',
+      ...visibleToken(
+        'A retry with the same key returns the first response and appends nothing; ' +
+          '1 to 200 visible ASCII characters (inner spaces allowed)',
+      ),
     }),
     ApiHeader({
       name: 'If-Match',
       required: false,
-      description: 'The revision the change is based on, e.g. "3"; a stale one → 412',
+      description: 'The revision the change is based on, e.g. "3" (* = any); a stale one → 412',
+      schema: { type: 'string', pattern: IF_MATCH.source },
     }),
-    ApiHeader({ name: 'X-Correlation-Id', required: false }),
+    ApiHeader({
+      name: 'X-Correlation-Id',
+      ...visibleToken('Carried into the metadata of the events this command stores'),
+    }),
     ApiResponse({
       status: 201,
       description: 'The event is stored',
       type: CommandResultDto,
       headers: { ETag: { description: 'The new revision, e.g. "4"', schema: { type: 'string' } } },
     }),
-    ApiProblems(400, 401, 403, 404, 409, 412, 422),
+    ApiProblems(...BODY_PROBLEMS, 401, 403, ...(opensIncident ? [] : [404]), 409, 412, 422),
   );
 
 export function setupOpenApi(app: INestApplication): void {
@@ -92,5 +123,37 @@ export function setupOpenApi(app: INestApplication): void {
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
       .build(),
   );
-  SwaggerModule.setup('docs', app, document);
+  SwaggerModule.setup('docs', app, closeRequestBodies(document));
+}
+
+/**
+ * Request bodies are closed: the validation pipe refuses any field a DTO does not declare
+ * (SPEC §6), so every schema a request body reaches says `additionalProperties: false`.
+ */
+export function closeRequestBodies(document: OpenAPIObject): OpenAPIObject {
+  const schemas = (document.components?.schemas ?? {}) as Record<string, Record<string, unknown>>;
+  const pending: unknown[] = [];
+  for (const path of Object.values(document.paths)) {
+    for (const operation of Object.values(path) as { requestBody?: unknown }[]) {
+      if (operation && typeof operation === 'object' && operation.requestBody) {
+        pending.push(operation.requestBody);
+      }
+    }
+  }
+  const closed = new Set<string>();
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (node === null || typeof node !== 'object') continue;
+    const ref = (node as { $ref?: unknown }).$ref;
+    if (typeof ref === 'string') {
+      const name = ref.replace('#/components/schemas/', '');
+      if (closed.has(name) || !schemas[name]) continue;
+      closed.add(name);
+      schemas[name].additionalProperties = false;
+      pending.push(schemas[name]);
+      continue;
+    }
+    pending.push(...Object.values(node));
+  }
+  return document;
 }

@@ -3,10 +3,11 @@ import { ValidationError } from '@truceline/domain';
 import type { CommandContext } from '@truceline/workflows';
 import type { IncomingHttpHeaders } from 'node:http';
 import { AuthenticatedRequest } from '../auth/auth.guard';
+import { HEADER_TOKEN } from './patterns';
 import { FieldError } from './validation';
 
-const REVISION = /^(?:W\/)?(?:"(\d{1,15})"|(\d{1,15}))$/;
-const TOKEN = /^[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?$/;
+/** IF_MATCH of the OpenAPI document, less `*`, with the revision captured. */
+const REVISION = /^(?:W\/)?(?:"([0-9]{1,15})"|([0-9]{1,15}))$/;
 
 /**
  * `If-Match: "<revision>"` → the revision the client last saw (SPEC §6: stale → 412).
@@ -32,7 +33,7 @@ export function commandContextOf(
   const token = (name: string): string | undefined => {
     const value = headers[name.toLowerCase()];
     if (value === undefined) return undefined;
-    if (typeof value === 'string' && TOKEN.test(value)) return value;
+    if (typeof value === 'string' && HEADER_TOKEN.test(value)) return value;
     problems.push({ field: name, message: `${name} must be 1 to 200 visible ASCII characters` });
     return undefined;
   };

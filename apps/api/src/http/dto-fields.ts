@@ -21,6 +21,7 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
+import { INSTANT_DOC, TEXT } from './patterns';
 
 /**
  * Field decorators for the request DTOs: each states a rule once for both class-validator and
@@ -31,7 +32,16 @@ import {
 interface FieldDoc {
   description?: string;
   example?: unknown;
+  /**
+   * A rule the server checks beyond what JSON Schema can say (e.g. against the clock), in
+   * prose: the document carries it as `x-rule`, so a client knows a schema-valid value may
+   * still be refused with a 400 naming this field.
+   */
+  rule?: string;
 }
+
+const docOf = ({ rule, ...doc }: FieldDoc) =>
+  rule === undefined ? doc : { ...doc, 'x-rule': rule };
 interface Presence {
   /** Default true. */
   required?: boolean;
@@ -58,12 +68,37 @@ const presence = (required: boolean) =>
 const NotBlank = (each = false) =>
   Matches(/\S/, { each, message: `${each ? 'each value in ' : ''}$property must not be blank` });
 
+/** NUL and unpaired surrogates cannot be stored (PostgreSQL's text and JSON refuse them). */
+// eslint-disable-next-line no-control-regex -- NUL is the character refused
+const UNSTORABLE = /[\u0000\p{Cs}]/u;
+const Storable = (each = false) =>
+  ValidateBy(
+    {
+      name: 'isStorableText',
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && !UNSTORABLE.test(value),
+        defaultMessage: () =>
+          `${each ? 'each value in ' : ''}$property must not contain NUL or unpaired surrogates`,
+      },
+    },
+    { each },
+  );
+
+/** The JSON Schema of one free-text string of the API. */
+const textSchema = (maxLength: number) => ({
+  type: 'string' as const,
+  minLength: 1,
+  maxLength,
+  pattern: TEXT.source,
+});
+
 export const Text = (maxLength: number, { required = true, ...doc }: FieldDoc & Presence = {}) =>
   applyDecorators(
-    ApiProperty({ type: String, required, minLength: 1, maxLength, ...doc }),
+    ApiProperty({ ...textSchema(maxLength), required, ...docOf(doc) }),
     presence(required),
     IsString(),
     NotBlank(),
+    Storable(),
     MaxLength(maxLength),
   );
 
@@ -72,14 +107,20 @@ export const OneOf = (
   { required = true, ...doc }: FieldDoc & Presence = {},
 ) =>
   applyDecorators(
-    ApiProperty({ enum: [...values], required, ...doc }),
+    ApiProperty({ enum: [...values], required, ...docOf(doc) }),
     presence(required),
     IsIn([...values], { message: `$property must be one of: ${values.join(', ')}` }),
   );
 
 export const Partner = ({ required = true, ...doc }: FieldDoc & Presence = {}) =>
   applyDecorators(
-    ApiProperty({ type: String, required, pattern: PARTNER_CODE.source, example: 'GB', ...doc }),
+    ApiProperty({
+      type: String,
+      required,
+      pattern: PARTNER_CODE.source,
+      example: 'GB',
+      ...docOf(doc),
+    }),
     presence(required),
     Matches(PARTNER_CODE, {
       message: '$property must be a partner code (ISO 3166-1 alpha-2, or EU)',
@@ -88,7 +129,15 @@ export const Partner = ({ required = true, ...doc }: FieldDoc & Presence = {}) =
 
 export const PartnerList = ({ required = true, ...doc }: FieldDoc & Presence = {}) =>
   applyDecorators(
-    ApiProperty({ type: [String], required, example: ['UA', 'GB'], ...doc }),
+    ApiProperty({
+      type: 'array',
+      items: { type: 'string', pattern: PARTNER_CODE.source },
+      maxItems: 50,
+      uniqueItems: true,
+      required,
+      example: ['UA', 'GB'],
+      ...docOf(doc),
+    }),
     presence(required),
     IsArray(),
     ArrayMaxSize(50),
@@ -104,13 +153,21 @@ export const TextList = (
   { required = true, ...doc }: FieldDoc & Presence = {},
 ) =>
   applyDecorators(
-    ApiProperty({ type: [String], required, minItems, maxItems, ...doc }),
+    ApiProperty({
+      type: 'array',
+      items: textSchema(maxLength),
+      required,
+      minItems,
+      maxItems,
+      ...docOf(doc),
+    }),
     presence(required),
     IsArray(),
     ArrayMinSize(minItems),
     ArrayMaxSize(maxItems),
     IsString({ each: true }),
     NotBlank(true),
+    Storable(true),
     MaxLength(maxLength, { each: true }),
   );
 
@@ -120,7 +177,7 @@ export const NumberBetween = (
   { required = true, ...doc }: FieldDoc & Presence = {},
 ) =>
   applyDecorators(
-    ApiProperty({ type: Number, required, minimum: min, maximum: max, ...doc }),
+    ApiProperty({ type: Number, required, minimum: min, maximum: max, ...docOf(doc) }),
     presence(required),
     IsNumber({ allowNaN: false, allowInfinity: false }),
     Min(min),
@@ -132,9 +189,10 @@ export const Instant = ({ required = true, ...doc }: FieldDoc & Presence = {}) =
     ApiProperty({
       type: String,
       format: 'date-time',
+      pattern: INSTANT_DOC.source,
       required,
       example: '2025-06-01T08:00:00Z',
-      ...doc,
+      ...docOf(doc),
     }),
     presence(required),
     ValidateBy({
@@ -151,7 +209,7 @@ export const Instant = ({ required = true, ...doc }: FieldDoc & Presence = {}) =
 export const Nested = (type: () => new () => object, doc: FieldDoc = {}) =>
   applyDecorators(
     // A lazy type for the OpenAPI document is recognised by the name of its function: `type`.
-    ApiProperty({ type: () => type(), ...doc }),
+    ApiProperty({ type: () => type(), ...docOf(doc) }),
     presence(true),
     IsObject({ message: '$property must be an object' }),
     ValidateNested(),
@@ -161,7 +219,7 @@ export const Nested = (type: () => new () => object, doc: FieldDoc = {}) =>
 /** A query parameter holding a whole number; anything else (even '') stays a string and fails. */
 export const QueryInteger = (min: number, max: number, doc: FieldDoc = {}) =>
   applyDecorators(
-    ApiProperty({ type: 'integer', required: false, minimum: min, maximum: max, ...doc }),
+    ApiProperty({ type: 'integer', required: false, minimum: min, maximum: max, ...docOf(doc) }),
     presence(false),
     Transform(({ value }) => (typeof value === 'string' && /^\d+$/.test(value) ? +value : value)),
     IsInt({ message: `$property must be a whole number from ${min} to ${max}` }),

@@ -1,8 +1,7 @@
 import { ArgumentMetadata, Injectable, Param, PipeTransform } from '@nestjs/common';
 import { ValidationError } from '@truceline/domain';
 import { isUUID } from 'class-validator';
-
-const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
+import { TASK_ID } from './patterns';
 
 const invalid = (field: string, message: string) =>
   new ValidationError(`invalid path: ${field}`, [{ field, message }]);
@@ -28,5 +27,7 @@ export class TaskIdPipe implements PipeTransform<string, string> {
   }
 }
 
+/** The incident id of the path; document it with ApiIncidentId. */
 export const IncidentIdParam = () => Param('id', UuidPipe);
+/** The task id of the path; document it with ApiTaskId. */
 export const TaskIdParam = () => Param('taskId', TaskIdPipe);

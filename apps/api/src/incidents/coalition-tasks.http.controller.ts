@@ -1,8 +1,8 @@
 import { Body, Controller, Post, UseInterceptors } from '@nestjs/common';
-import { ApiBearerAuth, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { CommandContext, CommandResult, Runtime } from '@truceline/workflows';
 import { Roles } from '../auth/roles.decorator';
-import { CommandEndpoint } from '../http/api-docs';
+import { ApiIncidentId, ApiTaskId, CommandEndpoint } from '../http/api-docs';
 import { CommandHeaders } from '../http/command-context';
 import { RevisionETagInterceptor } from '../http/etag.interceptor';
 import { IncidentIdParam, TaskIdParam } from '../http/path-params';
@@ -16,7 +16,8 @@ import { dataOf, withOccurredAt } from './command-body';
  */
 @ApiTags('coalition tasks')
 @ApiBearerAuth()
-@ApiParam({ name: 'id', format: 'uuid' })
+@ApiIncidentId()
+@ApiTaskId()
 @UseInterceptors(RevisionETagInterceptor)
 @Roles('ministry')
 @Controller('v1/incidents/:id/coalition-tasks/:taskId')

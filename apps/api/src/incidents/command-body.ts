@@ -5,9 +5,8 @@ import { Instant } from '../http/dto-fields';
 export abstract class CommandBody {
   @Instant({
     required: false,
-    description:
-      'When it happened (ISO 8601 with offset); defaults to now. May lie in the past; ' +
-      'more than 5 minutes ahead is refused.',
+    description: 'When it happened (ISO 8601 with offset); defaults to now. May lie in the past.',
+    rule: 'not more than 5 minutes after the clock of the server (SPEC §2)',
   })
   occurredAt?: string;
 }

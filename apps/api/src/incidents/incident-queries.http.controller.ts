@@ -1,14 +1,15 @@
 import { Controller, Get, Query, UseInterceptors } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Actor, NotFoundError, StoredEvent } from '@truceline/domain';
 import type { IncidentPage, IncidentView } from '@truceline/projections';
 import type { Runtime } from '@truceline/workflows';
 import { CurrentActor } from '../auth/actor.decorator';
 import { Roles } from '../auth/roles.decorator';
-import { ApiProblems } from '../http/api-docs';
+import { ApiIncidentId, ApiProblems } from '../http/api-docs';
 import { RevisionETagInterceptor } from '../http/etag.interceptor';
 import { IncidentIdParam } from '../http/path-params';
 import { InjectRuntime } from '../runtime.tokens';
+import { IncidentEventsDto, IncidentPageDto, IncidentViewDto } from './incident-view.dto';
 import { ListIncidentsQueryDto } from './list-incidents.dto';
 
 /** Partners that see every coalition task (SPEC §7: the tasked member, UA and US). */
@@ -22,7 +23,8 @@ export class IncidentQueriesHttpController {
 
   @Get()
   @Roles('operator', 'auditor')
-  @ApiOperation({ summary: 'Incidents, newest first, paged by cursor' })
+  @ApiOperation({ summary: 'Incidents in the order they were reported, paged by cursor' })
+  @ApiOkResponse({ type: IncidentPageDto })
   @ApiProblems(400, 401, 403)
   list(@Query() query: ListIncidentsQueryDto): Promise<IncidentPage> {
     return this.runtime.queries.list(JSON.parse(JSON.stringify(query)));
@@ -32,7 +34,11 @@ export class IncidentQueriesHttpController {
   @Roles('operator', 'auditor', 'ministry')
   @UseInterceptors(RevisionETagInterceptor)
   @ApiOperation({ summary: 'Status, tier, tier history, obligations and coalition tasks' })
-  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({
+    type: IncidentViewDto,
+    headers: { ETag: { description: 'The revision, e.g. "4"', schema: { type: 'string' } } },
+  })
+  @ApiIncidentId()
   @ApiProblems(400, 401, 403, 404)
   async get(@IncidentIdParam() id: string, @CurrentActor() actor: Actor): Promise<IncidentView> {
     const view = await this.runtime.queries.get(id);
@@ -44,7 +50,8 @@ export class IncidentQueriesHttpController {
   @Get(':id/events')
   @Roles('operator', 'auditor')
   @ApiOperation({ summary: "The incident's stream, with occurredAt and recordedAt" })
-  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: IncidentEventsDto })
+  @ApiIncidentId()
   @ApiProblems(400, 401, 403, 404)
   async events(
     @IncidentIdParam() id: string,
@@ -67,7 +74,7 @@ function entitled(actor: Actor): boolean {
   return actor.partner !== undefined;
 }
 
-/** Receipts as the read model may list them (issue 4): each names the partner that gave it. */
+/** Receipts of notices as the read model lists them: each names the partner that gave it. */
 type WithReceipts = IncidentView & { acknowledgements?: { partner: string }[] };
 
 /**

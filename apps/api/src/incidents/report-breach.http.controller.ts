@@ -18,7 +18,7 @@ export class ReportBreachHttpController {
 
   @Post()
   @Roles('operator', 'verifier', 'service')
-  @CommandEndpoint('Report an alleged breach: opens an incident at tier 0')
+  @CommandEndpoint('Report an alleged breach: opens an incident at tier 0', { opensIncident: true })
   report(
     @Body() body: ReportBreachDto,
     @CommandHeaders() context: CommandContext,

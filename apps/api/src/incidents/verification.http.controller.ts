@@ -1,8 +1,8 @@
 import { Body, Controller, Post, UseInterceptors } from '@nestjs/common';
-import { ApiBearerAuth, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { CommandContext, CommandResult, Runtime } from '@truceline/workflows';
 import { Roles } from '../auth/roles.decorator';
-import { CommandEndpoint } from '../http/api-docs';
+import { ApiIncidentId, CommandEndpoint } from '../http/api-docs';
 import { CommandHeaders } from '../http/command-context';
 import { RevisionETagInterceptor } from '../http/etag.interceptor';
 import { IncidentIdParam } from '../http/path-params';
@@ -12,7 +12,7 @@ import { OverrideVerdictDto, SubmitFindingDto } from './verification.dto';
 
 @ApiTags('verification')
 @ApiBearerAuth()
-@ApiParam({ name: 'id', format: 'uuid' })
+@ApiIncidentId()
 @UseInterceptors(RevisionETagInterceptor)
 @Controller('v1/incidents/:id')
 export class VerificationHttpController {

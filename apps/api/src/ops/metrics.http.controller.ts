@@ -1,5 +1,5 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Public } from '../auth/roles.decorator';
 import { HttpMetrics } from './http-metrics';
@@ -13,6 +13,10 @@ export class MetricsHttpController {
   @Get()
   @ApiOperation({ summary: 'Prometheus metrics' })
   @ApiProduces('text/plain')
+  @ApiOkResponse({
+    description: 'Prometheus text exposition format',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
   async scrape(@Res({ passthrough: true }) response: Response): Promise<string> {
     response.type(this.metrics.registry.contentType);
     return this.metrics.registry.metrics();

@@ -10,7 +10,7 @@ import { FeedQueries } from '@truceline/projections';
 import { IncidentRepository } from '../incident.repository';
 import { Clock, CommandResult } from '../runtime.port';
 
-/** What a ministry may acknowledge (issue 4): a tier change, a warning or a task notice. */
+/** What a ministry may acknowledge: a tier change, a warning or a task notice. */
 export const ACKNOWLEDGEABLE = new Set([
   INCIDENT_TIER_CHANGED,
   'WarningIssued',
