@@ -153,6 +153,42 @@ describe.each(STORES.map((store): [string, StoreUnderTest] => [store.name, store
       });
     });
 
+    it('refuses a decision that could never take effect with 409 and a reason, appending nothing', async () => {
+      const id = await api.report(freshSector());
+      const decide = (decision: string) =>
+        api.post<Problem>(`/v1/incidents/${id}/decisions`, {
+          authority: 'UA NSC',
+          decision,
+          rationale: 'the plan',
+        });
+
+      // A warning can only be issued for a confirmed breach: authorizing it earlier is refused.
+      await expectNothingAppended(async () => {
+        const response = await decide('authorize-warning');
+        expectProblem(response, 409);
+        expect(response.body.reason).toBe('not-confirmed');
+      });
+      await api.command(`/v1/incidents/${id}/verdict`, { verdict: 'confirmed', reason: 'video' });
+      await api.command(`/v1/incidents/${id}/assessments`, {
+        scale: 'large-scale',
+        assessor: 'joint-cell',
+      });
+      const activation = { elements: ['US intelligence'], reference: 'OPORD-7' };
+
+      // No intervention without a decision (SPEC §5).
+      await expectNothingAppended(async () => {
+        const response = await api.post<Problem>(
+          `/v1/incidents/${id}/western-response`,
+          activation,
+        );
+        expectProblem(response, 409);
+        expect(response.body.reason).toBe('no-authorizing-decision');
+      });
+      expect((await decide('authorize-warning')).status).toBe(201);
+      expect((await decide('authorize-western-response')).status).toBe(201);
+      expect((await api.post(`/v1/incidents/${id}/western-response`, activation)).status).toBe(201);
+    });
+
     it('refuses an occurredAt more than 5 minutes ahead of the clock with 400 and accepts 4 minutes', async () => {
       const now = Date.parse(await api.clockNow());
       const at = (minutes: number) => new Date(now + minutes * MINUTE_MS).toISOString();

@@ -21,7 +21,9 @@ export class DecisionsHttpController {
   /** The plan acts on no tier automatically: each action rests on a recorded decision. */
   @Post('decisions')
   @Roles('operator')
-  @CommandEndpoint('Record a decision of an authorized party')
+  @CommandEndpoint(
+    'Record a decision of an authorized party (authorize-warning: only on a confirmed breach, else 409)',
+  )
   recordDecision(
     @IncidentIdParam() id: string,
     @Body() body: RecordDecisionDto,

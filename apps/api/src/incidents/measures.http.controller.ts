@@ -55,7 +55,9 @@ export class MeasuresHttpController {
 
   @Post('western-response')
   @Roles('operator', 'service')
-  @CommandEndpoint('Activate the Western-backed response with US support (tier 3)')
+  @CommandEndpoint(
+    'Activate the Western-backed response with US support (tier 3; 409 without a recorded authorize-western-response decision)',
+  )
   activateWesternResponse(
     @IncidentIdParam() id: string,
     @Body() body: ActivateWesternResponseDto,

@@ -105,7 +105,11 @@ export function decideIncident(
       requireConfirmed(state, 'an escalation assessment');
       return [{ type: 'EscalationAssessed', data: command.data }];
     case 'RecordDecision':
-      requireNotResolved(state);
+      // A recorded decision is never silently without effect (SPEC §5): a warning can only be
+      // issued for a confirmed breach, so its authorization waits for the confirmation.
+      if (command.data.decision === 'authorize-warning')
+        requireConfirmed(state, 'a decision authorize-warning');
+      else requireNotResolved(state);
       return [{ type: 'DecisionRecorded', data: command.data }];
     case 'AnswerTask': {
       requireNotResolved(state);
@@ -131,6 +135,12 @@ export function decideIncident(
         refuse(
           'not-large-scale',
           'the Western-backed force responds at tier 3 (large-scale attack)',
+        );
+      // No intervention without a decision: the plan does not act automatically (SPEC §5).
+      if (!state.decisions.some((d) => d.decision === 'authorize-western-response'))
+        refuse(
+          'no-authorizing-decision',
+          'a Western response needs a recorded decision authorize-western-response on the incident',
         );
       if (!command.data.elements.some((e) => /\bUS\b/.test(e)))
         refuse('no-us-element', 'the activation must include at least one US element');

@@ -1,6 +1,7 @@
 import {
   breachData,
   confirmed,
+  decisionRecorded,
   DEFAULT_SECTOR,
   findingBy,
   h,
@@ -20,7 +21,7 @@ import {
 import { Actor } from '../events/envelope';
 import { ForbiddenError, IllegalStateError, NotFoundError } from '../errors/errors';
 import { decideIncident } from './decide';
-import { IncidentEvent, VerificationFindingSubmitted } from '../events/events';
+import { Decision, IncidentEvent, VerificationFindingSubmitted } from '../events/events';
 import { IncidentCommand } from './commands';
 
 const spec = incidentSpec();
@@ -290,11 +291,33 @@ describe(decideIncident.name, () => {
   });
 
   describe('ActivateWesternResponse', () => {
-    it('activates the Western-backed force at tier 3', () => {
+    const authorized = decisionRecorded('authorize-western-response');
+
+    it('activates the Western-backed force at tier 3 once a decision authorized it', () => {
       spec
-        .given(reported(), confirmed(), assessed('large-scale'))
+        .given(reported(), confirmed(), assessed('large-scale'), authorized)
         .when(activateWesternResponse)
         .then([{ type: 'WesternResponseActivated', data: activateWesternResponse.data }]);
+    });
+
+    it('activates it under a decision recorded before tier 3', () => {
+      spec
+        .given(reported(), confirmed(), authorized, assessed('large-scale'))
+        .when(activateWesternResponse)
+        .then([{ type: 'WesternResponseActivated', data: activateWesternResponse.data }]);
+    });
+
+    it.each([
+      ['no decision', []],
+      [
+        'only other decisions',
+        [decisionRecorded('authorize-warning'), decisionRecorded('authorize-coalition-deployment')],
+      ],
+    ])('refuses it with %s (409 no-authorizing-decision)', (_name, decisions) => {
+      spec
+        .given(reported(), confirmed(), assessed('large-scale'), ...decisions)
+        .when(activateWesternResponse)
+        .thenThrows(IllegalStateError, 'no-authorizing-decision');
     });
 
     it.each([
@@ -315,7 +338,7 @@ describe(decideIncident.name, () => {
       'refuses an activation without a US element %j (409 no-us-element)',
       (elements) => {
         spec
-          .given(reported(), confirmed(), assessed('large-scale'))
+          .given(reported(), confirmed(), assessed('large-scale'), authorized)
           .when({ type: 'ActivateWesternResponse', data: { elements, reference: 'op-2' } })
           .thenThrows(IllegalStateError, 'no-us-element');
       },
@@ -323,15 +346,51 @@ describe(decideIncident.name, () => {
   });
 
   describe('RecordDecision', () => {
+    const dataOf = (decision: Decision) => ({
+      authority: 'joint-council',
+      decision,
+      rationale: 'the plan',
+    });
+    const decisionOf = (decision: Decision): IncidentCommand => ({
+      type: 'RecordDecision',
+      data: dataOf(decision),
+    });
+
+    it('records a decision authorize-warning once the breach is confirmed', () => {
+      spec
+        .given(reported(), confirmed())
+        .when(recordDecision)
+        .then([{ type: 'DecisionRecorded', data: recordDecision.data }]);
+    });
+
+    it.each([
+      ['while verifying', [reported()], 'not-confirmed'],
+      ['after rejection', [reported(), rejected()], 'incident-rejected'],
+    ])(
+      'refuses authorize-warning %s: it could never take effect (409 %s)',
+      (_name, facts, reason) => {
+        spec
+          .given(...facts)
+          .when(recordDecision)
+          .thenThrows(IllegalStateError, reason);
+      },
+    );
+
     it.each([
       ['while verifying', [reported()]],
       ['after rejection', [reported(), rejected()]],
       ['once open', [reported(), confirmed()]],
-    ])('records a decision %s', (_name, facts) => {
-      spec
-        .given(...facts)
-        .when(recordDecision)
-        .then([{ type: 'DecisionRecorded', data: recordDecision.data }]);
+    ])('records other decisions %s', (_name, facts) => {
+      for (const decision of <Decision[]>[
+        'authorize-coalition-deployment',
+        'authorize-western-response',
+        'stand-down',
+        'other',
+      ])
+        spec
+          .given(...facts)
+          .when(decisionOf(decision))
+          .then([{ type: 'DecisionRecorded', data: dataOf(decision) }]);
     });
   });
 
