@@ -23,6 +23,7 @@ import {
   eventually,
   ReceivedNotice,
   startWebhookReceiver,
+  testWebhookSecret,
   WebhookReceiver,
 } from '../libs/workflows/src/notification/webhook-receiver.testing';
 import { sharedScenarioFile } from './support/shared-scenarios';
@@ -35,7 +36,7 @@ import { sharedScenarioFile } from './support/shared-scenarios';
  */
 const JWT_SECRET = 'e2e-webhooks-secret-of-at-least-32-characters';
 const PARTNERS = knownPartners(POLICY_V1); // DE, EU, FR, GB, IS, NO, PL, TR, UA, US
-const secretOf = (partner: string) => `${partner.toLowerCase()}-hmac-secret-for-e2e-tests`;
+const secretOf = (partner: string) => testWebhookSecret(`${partner}-e2e`);
 /** Configured with a secret the receiver does not share: every request to it must be refused. */
 const MISCONFIGURED = 'NL';
 /** Answers 500 to the first two attempts of every notice. */
@@ -123,7 +124,7 @@ describe.each(engines)('partner webhooks in the seed scenario on %s', (_engine, 
     database = await createDatabase();
     receiver = await startWebhookReceiver({
       ...Object.fromEntries(PARTNERS.map((p) => [p, secretOf(p)])),
-      [MISCONFIGURED]: 'the-secret-nl-really-agreed-to',
+      [MISCONFIGURED]: testWebhookSecret('the secret NL really agreed to'),
     });
     receiver.respondWith((r) => (r.partner === FLAKY && r.attempt <= 2 ? 500 : 204));
     system = await startSystem(receiver, database.url);

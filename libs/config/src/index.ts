@@ -1,7 +1,7 @@
 export { CLOCK_MODES, LOG_LEVELS, MIN_PRODUCTION_SECRET_LENGTH } from './environment';
 export type { ClockMode, LogLevel } from './environment';
 export { loadConfig, ConfigError } from './load-config';
-export type { TrucelineConfig, ConfigProblem } from './load-config';
+export type { TrucelineConfig, ConfigProblem, JwksSettings } from './load-config';
 export { devSecretPath } from './dev-secret';
 export { signToken, ROLES_WITH_PARTNER } from './sign-token';
 export type { TokenClaims } from './sign-token';
@@ -10,7 +10,10 @@ export {
   parsePartners,
   PartnersFileError,
   DEFAULT_WARNING_CHANNEL,
-  MIN_WEBHOOK_SECRET_LENGTH,
+  WEBHOOK_SECRET_PATTERN,
+  MIN_WEBHOOK_KEY_BYTES,
+  MAX_WEBHOOK_KEY_BYTES,
+  MAX_WEBHOOK_SECRETS,
 } from './partners';
 export type {
   PartnerDirectory,

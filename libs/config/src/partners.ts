@@ -1,31 +1,39 @@
 import 'reflect-metadata';
 import { plainToInstance, Type } from 'class-transformer';
 import {
+  IsDefined,
   IsNotEmpty,
   IsObject,
   IsOptional,
   IsString,
   IsUrl,
-  MinLength,
   ValidateNested,
   validateSync,
   ValidationError,
 } from 'class-validator';
 import { readFileSync } from 'node:fs';
 
-/** HMAC-SHA256 keys shorter than this are guessable; partners get at least 128 bits. */
-export const MIN_WEBHOOK_SECRET_LENGTH = 16;
+/**
+ * Standard Webhooks secrets: `whsec_` + base64 of 24 to 64 random bytes (at least 192 bits), the
+ * form its libraries take as they are. `openssl rand -base64 32 | sed 's/^/whsec_/'` makes one.
+ */
+export const WEBHOOK_SECRET_PATTERN = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
+export const MIN_WEBHOOK_KEY_BYTES = 24;
+export const MAX_WEBHOOK_KEY_BYTES = 64;
+/** Old and new while a secret rotates; more would only be a forgotten one. */
+export const MAX_WEBHOOK_SECRETS = 2;
 
 export interface WarningChannelSetting {
   readonly channel: string;
   readonly recipient: string;
 }
 
-/** Where a partner's notices go and the key they are signed with (SPEC §5, §8). */
+/** Where a partner's notices go and the keys they are signed with (SPEC §5, §8). */
 export interface PartnerWebhook {
   readonly partner: string;
   readonly webhookUrl: string;
-  readonly secret: string;
+  /** One secret, or two while it rotates: every request carries a signature per secret. */
+  readonly secrets: readonly string[];
 }
 
 /** The validated TRUCELINE_PARTNERS_FILE: frozen, like the rest of the configuration. */
@@ -79,11 +87,29 @@ class PartnerEntry {
   )
   webhookUrl!: string;
 
-  @IsString()
-  @MinLength(MIN_WEBHOOK_SECRET_LENGTH, {
-    message: `must be a string of at least ${MIN_WEBHOOK_SECRET_LENGTH} characters`,
-  })
-  secret!: string;
+  // A string, or a list while the secret rotates: checked below, class-validator has no unions.
+  @IsDefined({ message: 'is required' })
+  secret!: unknown;
+}
+
+const SECRET_FORM =
+  `must be whsec_ followed by the base64 of ${MIN_WEBHOOK_KEY_BYTES} to ${MAX_WEBHOOK_KEY_BYTES} ` +
+  `random bytes (openssl rand -base64 32 | sed 's/^/whsec_/'), or a list of ` +
+  `${MAX_WEBHOOK_SECRETS} such secrets while one rotates`;
+
+/** The secrets of one entry, or a problem; a secret is never echoed. */
+function secretsOf(value: unknown): string[] | string {
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_WEBHOOK_SECRETS) {
+    return SECRET_FORM;
+  }
+  for (const secret of list) {
+    if (typeof secret !== 'string' || !WEBHOOK_SECRET_PATTERN.test(secret)) return SECRET_FORM;
+    const bytes = Buffer.from(secret.slice('whsec_'.length), 'base64').length;
+    if (bytes < MIN_WEBHOOK_KEY_BYTES || bytes > MAX_WEBHOOK_KEY_BYTES) return SECRET_FORM;
+  }
+  if (new Set(list).size !== list.length) return 'lists the same secret twice';
+  return list as string[];
 }
 
 class PartnersFile {
@@ -109,7 +135,8 @@ const STRICT = {
 
 /**
  * Reads TRUCELINE_PARTNERS_FILE (SPEC §8) once at boot:
- * `{ "warningChannel"?: { channel, recipient }, "partners": { "<CODE>": { webhookUrl, secret } } }`.
+ * `{ "warningChannel"?: { channel, recipient }, "partners": { "<CODE>": { webhookUrl, secret } } }`
+ * where `secret` is a Standard Webhooks secret, or a list of two while it rotates.
  * Without a file: no webhooks and the default warning channel. Throws PartnersFileError naming
  * every bad field.
  */
@@ -152,9 +179,17 @@ export function parsePartners(json: unknown, source = 'partners'): PartnerDirect
     }
     const entry = plainToInstance(PartnerEntry, value);
     const entryProblems = validateSync(entry, STRICT).flatMap((e) => toProblems(e, field));
+    const secrets = 'secret' in value ? secretsOf(entry.secret) : [];
+    if (typeof secrets === 'string') {
+      entryProblems.push({ field: `${field}.secret`, message: secrets });
+    }
     problems.push(...entryProblems);
-    if (entryProblems.length === 0) {
-      webhooks.push({ partner: code, webhookUrl: entry.webhookUrl, secret: entry.secret });
+    if (entryProblems.length === 0 && typeof secrets !== 'string') {
+      webhooks.push({
+        partner: code,
+        webhookUrl: entry.webhookUrl,
+        secrets: Object.freeze([...secrets]),
+      });
     }
   }
   if (problems.length > 0) throw new PartnersFileError(source, problems);

@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_WARNING_CHANNEL, loadPartners, PartnersFileError } from './partners';
 
-const GB = { webhookUrl: 'https://hooks.example.org/truceline', secret: 'gb-secret-0123456789' };
-const PL = { webhookUrl: 'http://10.0.4.7:8443/notices', secret: 'pl-secret-0123456789' };
+const secret = (fill: number, bytes = 32) =>
+  `whsec_${Buffer.alloc(bytes, fill).toString('base64')}`;
+const GB = { webhookUrl: 'https://hooks.example.org/truceline', secret: secret(1) };
+const PL = { webhookUrl: 'http://10.0.4.7:8443/notices', secret: secret(2) };
 
 describe(loadPartners.name, () => {
   let dir: string;
@@ -46,8 +48,8 @@ describe(loadPartners.name, () => {
 
     expect(sut.warningChannel).toEqual({ channel: 'osce-permanent-council', recipient: 'RU-MFA' });
     expect([...sut.webhooks.values()]).toEqual([
-      { partner: 'GB', ...GB },
-      { partner: 'PL', ...PL },
+      { partner: 'GB', webhookUrl: GB.webhookUrl, secrets: [GB.secret] },
+      { partner: 'PL', webhookUrl: PL.webhookUrl, secrets: [PL.secret] },
     ]);
     expect(Object.isFrozen(sut)).toBe(true);
   });
@@ -56,7 +58,38 @@ describe(loadPartners.name, () => {
     const sut = loadPartners(fileWith({ partners: { GB } }));
 
     expect(sut.warningChannel).toEqual(DEFAULT_WARNING_CHANNEL);
-    expect(sut.webhooks.get('GB')?.secret).toBe(GB.secret);
+    expect(sut.webhooks.get('GB')?.secrets).toEqual([GB.secret]);
+  });
+
+  it('takes the old and the new secret while one rotates', () => {
+    const sut = loadPartners(
+      fileWith({ partners: { GB: { ...GB, secret: [secret(1), secret(3)] } } }),
+    );
+
+    expect(sut.webhooks.get('GB')?.secrets).toEqual([secret(1), secret(3)]);
+  });
+
+  it.each([
+    ['a plain string', 'gb-secret-0123456789-abcdef'],
+    ['too few key bytes', secret(1, 23)],
+    ['too many key bytes', secret(1, 65)],
+    ['no whsec_ prefix', Buffer.alloc(32, 1).toString('base64')],
+    ['not base64', 'whsec_not*base64*at*all*0123456789'],
+    ['an empty list', []],
+    ['three secrets', [secret(1), secret(2), secret(3)]],
+    ['the same secret twice', [secret(1), secret(1)]],
+    ['a number', 42],
+  ])('refuses %s as a secret, without echoing it', (_name, bad) => {
+    const problems = problemsOf({ partners: { GB: { ...GB, secret: bad } } });
+
+    expect(problems.map((p) => p.field)).toEqual(['partners.GB.secret']);
+    if (typeof bad === 'string') expect(JSON.stringify(problems)).not.toContain(bad);
+  });
+
+  it('requires a secret', () => {
+    const problems = problemsOf({ partners: { GB: { webhookUrl: GB.webhookUrl } } });
+
+    expect(problems).toEqual([{ field: 'partners.GB.secret', message: 'is required' }]);
   });
 
   it('names every bad field in one error, without echoing secrets', () => {
@@ -65,7 +98,7 @@ describe(loadPartners.name, () => {
       partners: {
         GB: { webhookUrl: 'ftp://hooks.example.org', secret: 'short-secret' },
         gb: PL,
-        FR: { webhookUrl: 'https://fr.example.org', secret: 'fr-secret-0123456789', extra: 1 },
+        FR: { webhookUrl: 'https://fr.example.org', secret: secret(4), extra: 1 },
         DE: 'https://de.example.org',
       },
       retries: 3,

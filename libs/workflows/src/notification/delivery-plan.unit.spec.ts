@@ -20,7 +20,11 @@ const webhooksOf = (...partners: string[]): ReadonlyMap<string, PartnerWebhook> 
   new Map(
     partners.map((partner) => [
       partner,
-      { partner, webhookUrl: `https://${partner.toLowerCase()}.example.org/hook`, secret: 's' },
+      {
+        partner,
+        webhookUrl: `https://${partner.toLowerCase()}.example.org/hook`,
+        secrets: ['whsec_c2VjcmV0'],
+      },
     ]),
   );
 

@@ -22,13 +22,18 @@ import { IncidentRepository } from '../incident.repository';
 import { NOTIFICATION_ACTOR, NotificationService } from '../notification.service';
 import { WebhookDeliveryOptions, WebhookDeliveryWorker } from './webhook-delivery.worker';
 import { WebhookOutbox } from './webhook-outbox';
-import { eventually, startWebhookReceiver, WebhookReceiver } from './webhook-receiver.testing';
+import {
+  eventually,
+  startWebhookReceiver,
+  testWebhookSecret,
+  WebhookReceiver,
+} from './webhook-receiver.testing';
 
 const OPERATOR: Actor = { id: 'operator-1', role: 'operator' };
 const SECRETS: Record<string, string> = Object.fromEntries(
   ['DE', 'FR', 'GB', 'IS', 'NO', 'PL', 'TR', 'UA', 'US', 'EU'].map((p) => [
     p,
-    `${p.toLowerCase()}-webhook-secret-${p.charCodeAt(0)}${p.charCodeAt(1)}`,
+    testWebhookSecret(`${p}-webhook-delivery`),
   ]),
 );
 /** Fast retries, a short timeout: the guarantees under test do not depend on the numbers. */
@@ -110,7 +115,7 @@ describe.each(engines)('webhook delivery on %s', (_engine, createDatabase) => {
     new Map(
       partners.map((partner) => [
         partner,
-        { partner, webhookUrl: receiver.urlFor(partner), secret: SECRETS[partner] },
+        { partner, webhookUrl: receiver.urlFor(partner), secrets: [SECRETS[partner]] },
       ]),
     );
 
@@ -289,8 +294,48 @@ describe.each(engines)('webhook delivery on %s', (_engine, createDatabase) => {
     expect(errors).toEqual([]);
   });
 
+  it('keeps delivering through a secret rotation, verified with the old and then the new secret', async () => {
+    const OLD = testWebhookSecret('GB-before-rotation');
+    const NEW = testWebhookSecret('GB-after-rotation');
+    receiver = await startWebhookReceiver({ GB: OLD });
+    const gb = (secrets: string[]) =>
+      new Map([['GB', { partner: 'GB', webhookUrl: receiver.urlFor('GB'), secrets }]]);
+    /** One notice (tier 0 to GB) sent by a worker holding `secrets`, answered by the receiver. */
+    const deliverWith = async (secrets: string[]) => {
+      const webhooks = gb(secrets);
+      const { incidentId } = await incident([reported()], webhooks);
+      const worker = startWorker(webhooks);
+      await eventually(() =>
+        expect(receiver.received.filter((r) => r.notice.incidentId === incidentId)).toHaveLength(1),
+      );
+      await deliveredCount(incidentId, 1);
+      await worker.stop();
+      return receiver.received.find((r) => r.notice.incidentId === incidentId)!;
+    };
+
+    const before = await deliverWith([OLD]);
+    expect(before.signature.split(' ')).toHaveLength(1);
+    // Rotation: the partners file lists both; the ministry still holds the old secret…
+    const during = await deliverWith([OLD, NEW]);
+    expect(during.signature.split(' ')).toHaveLength(2);
+    // …then switches to the new one, with no notice refused in between.
+    receiver.holdSecret('GB', NEW);
+    await deliverWith([OLD, NEW]);
+    await deliverWith([NEW]);
+    expect(receiver.rejected).toEqual([]);
+
+    // Once the old secret is dropped, a receiver still holding it refuses, and nothing is recorded.
+    receiver.holdSecret('GB', OLD);
+    const webhooks = gb([NEW]);
+    const { incidentId } = await incident([reported()], webhooks);
+    startWorker(webhooks);
+    await eventually(() => expect(receiver.rejected.length).toBeGreaterThanOrEqual(1));
+    expect(receiver.rejected.every((r) => r.reason === 'bad-signature')).toBe(true);
+    expect(await records(incidentId)).toEqual([]);
+  });
+
   it('is refused by a receiver that holds another secret, and records nothing', async () => {
-    receiver = await startWebhookReceiver({ ...SECRETS, GB: 'a-different-secret-for-gb' });
+    receiver = await startWebhookReceiver({ ...SECRETS, GB: testWebhookSecret('another') });
     const webhooks = webhooksFor('GB');
     const { incidentId } = await incident([reported()], webhooks);
 

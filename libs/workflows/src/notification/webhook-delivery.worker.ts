@@ -65,8 +65,8 @@ type Outcome = { ok: true } | { ok: false; error: string };
  * Sends the outbox's due deliveries to the partners' webhooks (SPEC §5).
  *
  * Guarantees: at-least-once delivery (a row stays due until its partner answers 2xx; a crash
- * between send and bookkeeping means a resend, deduplicated by the receiver on
- * X-Truceline-Delivery) and an exactly-once record: NotificationDelivered gets the id
+ * between send and bookkeeping means a resend, deduplicated by the receiver on webhook-id)
+ * and an exactly-once record: NotificationDelivered gets the id
  * `deterministicId(deliveryId, 'delivered')`, so recording a resent delivery is a no-op.
  * Requests run concurrently with per-partner limits and a timeout, and a failed delivery waits
  * out its backoff without holding a slot: a slow or down partner never delays the others.
@@ -194,7 +194,7 @@ export class WebhookDeliveryWorker {
     try {
       const response = await fetch(webhook.webhookUrl, {
         method: 'POST',
-        headers: webhookHeaders(delivery.deliveryId, webhook.secret, delivery.body, this.now()),
+        headers: webhookHeaders(delivery.deliveryId, webhook.secrets, delivery.body, this.now()),
         body: delivery.body,
         // A redirect would carry a signed notice to an endpoint nobody configured.
         redirect: 'manual',

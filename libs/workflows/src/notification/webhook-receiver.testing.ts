@@ -1,19 +1,31 @@
+import { createHash } from 'node:crypto';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
 import { WebhookNotice } from './delivery-plan';
-import { verifyWebhook, WEBHOOK_HEADERS, WebhookVerification } from './webhook-signature';
+import { WEBHOOK_HEADERS } from './webhook-signature';
 
 /**
  * Test support, not production code: a partner's webhook endpoint as a real HTTP server on
- * 127.0.0.1, one path per partner (`/hooks/<CODE>`). It checks every request the way
- * docs/webhooks.md tells partners to — signature over the raw body with that partner's secret,
- * timestamp within the replay window — answers 401 to anything that fails, and keeps what it
- * accepted and what it refused for the test to inspect.
+ * 127.0.0.1, one path per partner (`/hooks/<CODE>`). It checks every request as a ministry's
+ * receiver would, with the reference Standard Webhooks library and the secret that partner
+ * holds — signature over id, timestamp and raw body, timestamp within 5 minutes — answers 401
+ * to anything that fails, and keeps what it accepted and what it refused for the test to inspect.
  */
+
+/** A deterministic Standard Webhooks secret for tests: `whsec_` + base64 SHA-256(label). */
+export const testWebhookSecret = (label: string): string =>
+  `whsec_${createHash('sha256').update(label).digest('base64')}`;
+
+export type VerificationFailure =
+  'missing-headers' | 'malformed' | 'outside-window' | 'bad-signature';
+
 export interface ReceivedNotice {
   partner: string;
   deliveryId: string;
   timestamp: number;
+  /** The webhook-signature header as received: one `v1,…` per secret the sender holds. */
+  signature: string;
   notice: WebhookNotice;
   /** 1 for the first request carrying this delivery id, 2 for its first retry, … */
   attempt: number;
@@ -23,7 +35,7 @@ export interface ReceivedNotice {
 export interface RejectedRequest {
   partner: string;
   deliveryId: string | undefined;
-  reason: Extract<WebhookVerification, { ok: false }>['reason'] | 'unknown-partner' | 'bad-body';
+  reason: VerificationFailure | 'unknown-partner' | 'bad-body';
 }
 
 /** How the endpoint answers an accepted request: a status, optionally after a delay. */
@@ -40,12 +52,15 @@ export interface WebhookReceiver {
   /** Accepted requests whose answer was 2xx: what the partner took in. */
   accepted(): ReceivedNotice[];
   respondWith(respond: Respond): void;
+  /** The partner's receiver now holds this secret (its side of a rotation). */
+  holdSecret(partner: string, secret: string): void;
   close(): Promise<void>;
 }
 
 export async function startWebhookReceiver(
-  secrets: Readonly<Record<string, string>>,
+  initialSecrets: Readonly<Record<string, string>>,
 ): Promise<WebhookReceiver> {
+  const secrets: Record<string, string> = { ...initialSecrets };
   const received: ReceivedNotice[] = [];
   const rejected: RejectedRequest[] = [];
   const answered = new Map<ReceivedNotice, number>();
@@ -58,25 +73,22 @@ export async function startWebhookReceiver(
     void (async () => {
       const body = await rawBody(request);
       const partner = /^\/hooks\/([A-Z]{2})$/.exec(request.url ?? '')?.[1] ?? '';
-      const deliveryId = header(request, WEBHOOK_HEADERS.delivery);
+      const deliveryId = header(request, WEBHOOK_HEADERS.id);
       const reject = (reason: RejectedRequest['reason']) => {
         rejected.push({ partner, deliveryId, reason });
         response.writeHead(401).end();
       };
       const secret = secrets[partner];
       if (request.method !== 'POST' || secret === undefined) return reject('unknown-partner');
-      const verification = verifyWebhook({
-        secret,
-        body,
-        timestamp: header(request, WEBHOOK_HEADERS.timestamp),
-        signature: header(request, WEBHOOK_HEADERS.signature),
-      });
-      if (!verification.ok) return reject(verification.reason);
       let notice: WebhookNotice;
       try {
-        notice = JSON.parse(body.toString('utf8')) as WebhookNotice;
-      } catch {
-        return reject('bad-body');
+        notice = new Webhook(secret).verify(body, {
+          [WEBHOOK_HEADERS.id]: header(request, WEBHOOK_HEADERS.id) ?? '',
+          [WEBHOOK_HEADERS.timestamp]: header(request, WEBHOOK_HEADERS.timestamp) ?? '',
+          [WEBHOOK_HEADERS.signature]: header(request, WEBHOOK_HEADERS.signature) ?? '',
+        }) as WebhookNotice;
+      } catch (error) {
+        return reject(failureOf(error));
       }
       if (
         request.headers['content-type'] !== 'application/json' ||
@@ -87,7 +99,8 @@ export async function startWebhookReceiver(
       const entry: ReceivedNotice = {
         partner,
         deliveryId: notice.deliveryId,
-        timestamp: verification.timestamp,
+        timestamp: Number(header(request, WEBHOOK_HEADERS.timestamp)),
+        signature: header(request, WEBHOOK_HEADERS.signature) ?? '',
         notice,
         attempt: received.filter((r) => r.deliveryId === notice.deliveryId).length + 1,
         receivedAt: Date.now(),
@@ -116,6 +129,9 @@ export async function startWebhookReceiver(
       }),
     respondWith: (next) => {
       respond = next;
+    },
+    holdSecret: (partner, secret) => {
+      secrets[partner] = secret;
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -149,6 +165,16 @@ function delay(ms: number, cancelled: Promise<void>): Promise<void> {
     new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
     cancelled,
   ]).finally(() => clearTimeout(timer));
+}
+
+/** The library's error messages, as reasons a test can assert on. */
+function failureOf(error: unknown): VerificationFailure | 'bad-body' {
+  const message = (error as Error).message ?? '';
+  if (/Missing required headers/.test(message)) return 'missing-headers';
+  if (/timestamp too (old|new)/.test(message)) return 'outside-window';
+  if (/No matching signature/.test(message)) return 'bad-signature';
+  if (/Invalid Signature Headers/.test(message)) return 'malformed';
+  return 'bad-body';
 }
 
 const header = (request: IncomingMessage, name: string): string | undefined => {
