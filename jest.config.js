@@ -18,8 +18,8 @@ const transform = {
 };
 const moduleNameMapper = { '^@truceline/(.*)$': '<rootDir>/libs/$1/src' };
 const common = {
-  // NestJS 12 ships ES modules only: let swc turn them into CommonJS for jest.
-  transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],
+  // NestJS 12 and jose ship ES modules only: let swc turn them into CommonJS for jest.
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|jose)/)'],
   transform,
   moduleNameMapper,
   testEnvironment: 'node',

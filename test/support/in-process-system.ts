@@ -5,6 +5,7 @@ import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../../apps/api/src/app';
+import type { ApiOptions } from '../../apps/api/src/app.module';
 
 export interface InProcessSystem {
   baseUrl: string;
@@ -25,6 +26,10 @@ export interface InProcessOptions {
    * started on it restarts on the same data. By default a temporary dir removed on close.
    */
   dataDir?: string;
+  /** More variables of SPEC §8 (e.g. TRUCELINE_JWKS_URL), as an operator would set them. */
+  env?: Record<string, string>;
+  /** What the API takes besides the configuration (e.g. how fast the JWKS may be refetched). */
+  api?: ApiOptions;
 }
 
 const JWT_SECRET = 'e2e-scenarios-secret-of-at-least-32-characters';
@@ -46,6 +51,7 @@ export async function startInProcessSystem(
     DATABASE_URL: options.databaseUrl,
     PORT: '0',
     LOG_LEVEL: 'warn',
+    ...options.env,
   });
   const cleanUp = () => {
     if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
@@ -55,7 +61,7 @@ export async function startInProcessSystem(
     runtime = await createRuntime(config, {
       logger: { log: () => undefined, error: (message, error) => console.error(message, error) },
     });
-    const app = await createApp(runtime, config);
+    const app = await createApp(runtime, config, options.api);
     await app.listen(0, '127.0.0.1');
     const { port } = app.getHttpServer().address() as AddressInfo;
     const started = runtime;

@@ -2,7 +2,8 @@ import { DynamicModule, Module, Type } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import type { TrucelineConfig } from '@truceline/config';
 import type { Runtime } from '@truceline/workflows';
-import { AuthGuard } from './auth/auth.guard';
+import { AuthGuard, TOKEN_VERIFIER } from './auth/auth.guard';
+import { JwksTiming, tokenVerifierFor } from './auth/token-verifier';
 import { FEED_STREAM_TIMING, FeedsHttpController } from './feeds/feeds.http.controller';
 import { HEARTBEAT_MS, POLL_MS } from './feeds/feed-stream';
 import { ExerciseClockHttpController } from './exercise/exercise-clock.http.controller';
@@ -22,10 +23,20 @@ import { HttpMetrics } from './ops/http-metrics';
 import { MetricsHttpController } from './ops/metrics.http.controller';
 import { CONFIG, RUNTIME } from './runtime.tokens';
 
+/** What a deployment does not configure but a test may tune. */
+export interface ApiOptions {
+  /** How the identity provider's key set is cached and refreshed (TRUCELINE_JWKS_URL). */
+  jwksTiming?: JwksTiming;
+}
+
 @Module({})
 export class AppModule {
   /** The API over a runtime built elsewhere (main.ts, or a test's own implementation). */
-  static register(runtime: Runtime, config: TrucelineConfig): DynamicModule {
+  static register(
+    runtime: Runtime,
+    config: TrucelineConfig,
+    options: ApiOptions = {},
+  ): DynamicModule {
     const controllers: Type[] = [
       ReportBreachHttpController,
       VerificationHttpController,
@@ -50,6 +61,8 @@ export class AppModule {
         { provide: CONFIG, useValue: config },
         { provide: FEED_STREAM_TIMING, useValue: { heartbeatMs: HEARTBEAT_MS, pollMs: POLL_MS } },
         HttpMetrics,
+        // One verifier for the app's life: the identity provider's keys are cached in it.
+        { provide: TOKEN_VERIFIER, useValue: tokenVerifierFor(config, options.jwksTiming) },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import type { LogLevel, TrucelineConfig } from '@truceline/config';
 import type { Runtime } from '@truceline/workflows';
-import { AppModule } from './app.module';
+import { ApiOptions, AppModule } from './app.module';
 import { setupOpenApi } from './http/api-docs';
 import { bodyShapeGuard, mediaTypeGuard, methodGuard, RouteLayer } from './http/request-guards';
 import { HttpMetrics } from './ops/http-metrics';
@@ -27,9 +27,10 @@ const NEST_LOG_LEVELS: Record<LogLevel, NestLogLevel[]> = {
 export async function createApp(
   runtime: Runtime,
   config: TrucelineConfig,
+  options: ApiOptions = {},
 ): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.register(runtime, config),
+    AppModule.register(runtime, config, options),
     {
       // Distributed mode: JSON lines like every other process; embedded: Nest's readable lines.
       logger: config.kafkaBrokers?.length

@@ -43,7 +43,9 @@ function printBanner(config: TrucelineConfig): void {
     `Truceline API listening on port ${config.port} (clock: ${config.clock})`,
     `API docs: http://127.0.0.1:${config.port}/docs`,
   ];
-  if (config.jwtSecretGenerated) {
+  if (config.jwks) {
+    lines.push(`Bearer tokens: RS256/ES256 of ${config.jwks.issuer} (keys: ${config.jwks.url})`);
+  } else if (config.jwtSecretGenerated) {
     const token = signToken(
       config.jwtSecret,
       { sub: 'dev-operator', role: 'operator' },

@@ -6,6 +6,7 @@ import {
   IsISO8601,
   IsOptional,
   IsString,
+  IsUrl,
   Matches,
   Max,
   MinLength,
@@ -73,6 +74,22 @@ export class Environment {
   })
   TRUCELINE_JWT_SECRET?: string;
 
+  /** The identity provider's JWKS (SPEC §6): RS256/ES256 tokens instead of the shared secret. */
+  @IsOptional()
+  @IsUrl(
+    { protocols: ['http', 'https'], require_protocol: true, require_tld: false },
+    { message: 'must be an http:// or https:// URL' },
+  )
+  TRUCELINE_JWKS_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  TRUCELINE_JWT_ISSUER?: string;
+
+  @IsOptional()
+  @IsString()
+  TRUCELINE_JWT_AUDIENCE?: string;
+
   @IsOptional()
   @IsIn(CLOCK_MODES, { message: `must be one of: ${CLOCK_MODES.join(', ')}` })
   TRUCELINE_CLOCK?: ClockMode;
@@ -126,6 +143,9 @@ export const VARIABLES = [
   'DATABASE_URL',
   'KAFKA_BROKERS',
   'TRUCELINE_JWT_SECRET',
+  'TRUCELINE_JWKS_URL',
+  'TRUCELINE_JWT_ISSUER',
+  'TRUCELINE_JWT_AUDIENCE',
   'TRUCELINE_CLOCK',
   'TRUCELINE_CLOCK_START',
   'TRUCELINE_PARTNERS_FILE',

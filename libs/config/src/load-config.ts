@@ -10,9 +10,15 @@ export interface TrucelineConfig {
   readonly dataDir: string;
   readonly databaseUrl?: string;
   readonly kafkaBrokers?: readonly string[];
+  /** The HS256 key; empty when tokens come from an identity provider and none was given. */
   readonly jwtSecret: string;
   /** True when no TRUCELINE_JWT_SECRET was given and the persisted development secret is used. */
   readonly jwtSecretGenerated: boolean;
+  /**
+   * Tokens of an identity provider (SPEC §6): when set, bearer tokens are RS256/ES256 checked
+   * against this JWKS and the issuer and audience, and the shared secret signs nothing accepted.
+   */
+  readonly jwks?: JwksSettings;
   readonly clock: ClockMode;
   readonly clockStart?: string;
   readonly partnersFile?: string;
@@ -23,6 +29,12 @@ export interface TrucelineConfig {
   readonly metricsPort?: number;
   /** TRUCELINE_SERVICE_INSTANCE: this instance's name in logs. */
   readonly serviceInstance?: string;
+}
+
+export interface JwksSettings {
+  readonly url: string;
+  readonly issuer: string;
+  readonly audience: string;
 }
 
 export interface ConfigProblem {
@@ -57,14 +69,25 @@ export function loadConfig(env: Record<string, string | undefined>): TrucelineCo
   if (problems.length > 0) throw new ConfigError(problems);
 
   const dataDir = parsed.TRUCELINE_DATA_DIR ?? './data';
-  const jwtSecret = parsed.TRUCELINE_JWT_SECRET ?? readOrCreateDevSecret(dataDir);
+  // With an identity provider no token is checked against a shared secret: none is generated.
+  const identityProvider = parsed.TRUCELINE_JWKS_URL !== undefined;
+  const jwtSecret =
+    parsed.TRUCELINE_JWT_SECRET ?? (identityProvider ? '' : readOrCreateDevSecret(dataDir));
   return Object.freeze({
     port: parsed.PORT ?? 3000,
     dataDir,
     databaseUrl: parsed.DATABASE_URL,
     kafkaBrokers: parsed.KAFKA_BROKERS && Object.freeze([...parsed.KAFKA_BROKERS]),
     jwtSecret,
-    jwtSecretGenerated: parsed.TRUCELINE_JWT_SECRET === undefined,
+    jwtSecretGenerated: parsed.TRUCELINE_JWT_SECRET === undefined && !identityProvider,
+    jwks:
+      parsed.TRUCELINE_JWKS_URL === undefined
+        ? undefined
+        : Object.freeze({
+            url: parsed.TRUCELINE_JWKS_URL,
+            issuer: parsed.TRUCELINE_JWT_ISSUER!,
+            audience: parsed.TRUCELINE_JWT_AUDIENCE!,
+          }),
     clock: parsed.TRUCELINE_CLOCK ?? 'system',
     clockStart: parsed.TRUCELINE_CLOCK_START
       ? new Date(parsed.TRUCELINE_CLOCK_START).toISOString()
@@ -96,11 +119,22 @@ function toProblems(error: ValidationError): ConfigProblem[] {
 /** Rules that involve more than one variable, or the filesystem. */
 function crossChecks(env: Environment): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  if (env.NODE_ENV === 'production' && env.TRUCELINE_JWT_SECRET === undefined) {
+  const jwks = env.TRUCELINE_JWKS_URL !== undefined;
+  if (env.NODE_ENV === 'production' && env.TRUCELINE_JWT_SECRET === undefined && !jwks) {
     problems.push({
       variable: 'TRUCELINE_JWT_SECRET',
-      message: 'required when NODE_ENV=production (a generated development secret is not used)',
+      message:
+        'required when NODE_ENV=production unless TRUCELINE_JWKS_URL is set (a generated development secret is not used)',
     });
+  }
+  // An identity provider's token is only ours if it was issued for us, by the provider we trust.
+  for (const variable of ['TRUCELINE_JWT_ISSUER', 'TRUCELINE_JWT_AUDIENCE'] as const) {
+    if (jwks && env[variable] === undefined) {
+      problems.push({ variable, message: 'required when TRUCELINE_JWKS_URL is set' });
+    }
+    if (!jwks && env[variable] !== undefined) {
+      problems.push({ variable, message: 'only applies with TRUCELINE_JWKS_URL: set it as well' });
+    }
   }
   if (env.TRUCELINE_CLOCK_START !== undefined && env.TRUCELINE_CLOCK !== 'exercise') {
     problems.push({

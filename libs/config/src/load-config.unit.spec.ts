@@ -156,6 +156,46 @@ describe(loadConfig.name, () => {
     expect(problems).toEqual([{ variable: 'TRUCELINE_PARTNERS_FILE', message: 'file not found' }]);
   });
 
+  describe('identity provider', () => {
+    const IDP = {
+      TRUCELINE_JWKS_URL: 'https://idp.example.org/realms/truceline/certs',
+      TRUCELINE_JWT_ISSUER: 'https://idp.example.org/realms/truceline',
+      TRUCELINE_JWT_AUDIENCE: 'truceline-api',
+    };
+
+    it('reads the JWKS URL, issuer and audience, and generates no development secret', () => {
+      const sut = loadConfig({ ...IDP, NODE_ENV: 'production', TRUCELINE_DATA_DIR: dataDir });
+
+      expect(sut.jwks).toEqual({
+        url: IDP.TRUCELINE_JWKS_URL,
+        issuer: IDP.TRUCELINE_JWT_ISSUER,
+        audience: IDP.TRUCELINE_JWT_AUDIENCE,
+      });
+      expect(sut.jwtSecretGenerated).toBe(false);
+      expect(() => statSync(devSecretPath(dataDir))).toThrow(/ENOENT/);
+    });
+
+    it('requires the issuer and the audience with the JWKS URL', () => {
+      const problems = problemsOf({ TRUCELINE_JWKS_URL: IDP.TRUCELINE_JWKS_URL });
+
+      expect(problems.map((p) => p.variable).sort()).toEqual([
+        'TRUCELINE_JWT_AUDIENCE',
+        'TRUCELINE_JWT_ISSUER',
+      ]);
+    });
+
+    it('refuses an issuer or audience without a JWKS URL, and a JWKS URL that is not http(s)', () => {
+      expect(
+        problemsOf({ TRUCELINE_JWT_SECRET: SECRET, TRUCELINE_JWT_ISSUER: 'x' }).map(
+          (p) => p.variable,
+        ),
+      ).toEqual(['TRUCELINE_JWT_ISSUER']);
+      expect(problemsOf({ ...IDP, TRUCELINE_JWKS_URL: 'file:///etc/jwks.json' })).toEqual([
+        { variable: 'TRUCELINE_JWKS_URL', message: 'must be an http:// or https:// URL' },
+      ]);
+    });
+  });
+
   describe('production', () => {
     it('refuses to start without TRUCELINE_JWT_SECRET', () => {
       const problems = problemsOf({ NODE_ENV: 'production', TRUCELINE_DATA_DIR: dataDir });

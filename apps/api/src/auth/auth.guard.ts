@@ -1,11 +1,13 @@
-import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ROLES_WITH_PARTNER, TrucelineConfig } from '@truceline/config';
+import { ROLES_WITH_PARTNER } from '@truceline/config';
 import { Actor, ForbiddenError, Role, ROLES, TrucelineError } from '@truceline/domain';
 import type { Request } from 'express';
-import { JsonWebTokenError, TokenExpiredError, verify } from 'jsonwebtoken';
-import { InjectConfig } from '../runtime.tokens';
 import { PUBLIC_KEY, ROLES_KEY } from './roles.decorator';
+import { TokenVerifier, VerifiedClaims } from './token-verifier';
+
+/** The TokenVerifier the guard checks signatures with (HS256 or the identity provider's JWKS). */
+export const TOKEN_VERIFIER = Symbol('TokenVerifier');
 
 export interface AuthenticatedRequest extends Request {
   actor?: Actor;
@@ -15,7 +17,8 @@ const PARTNER_CODE = /^[A-Z]{2}$/;
 const unauthorized = (message: string) => new TrucelineError('unauthorized', message);
 
 /**
- * Every route needs a bearer token (HS256, SPEC §6) unless marked @Public(), and a role listed
+ * Every route needs a bearer token (SPEC §6: HS256, or the identity provider's RS256/ES256)
+ * unless marked @Public(), and a role listed
  * in its @Roles(). A route with neither is refused: forgetting the decorator must not open it.
  * No or invalid token → 401; a valid token with the wrong role → 403.
  */
@@ -23,15 +26,15 @@ const unauthorized = (message: string) => new TrucelineError('unauthorized', mes
 export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    @InjectConfig() private readonly config: TrucelineConfig,
+    @Inject(TOKEN_VERIFIER) private readonly verifier: TokenVerifier,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
 
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const actor = authenticate(request.headers.authorization, this.config.jwtSecret);
+    const actor = await authenticate(request.headers.authorization, this.verifier);
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets) ?? [];
     if (!roles.includes(actor.role)) {
       throw new ForbiddenError(`the ${actor.role} role may not do this`, 'role');
@@ -42,20 +45,17 @@ export class AuthGuard implements CanActivate {
 }
 
 /** The actor of an `Authorization: Bearer <JWT>` header, or a 401 saying what is wrong. */
-export function authenticate(header: string | undefined, secret: string): Actor {
+export async function authenticate(
+  header: string | undefined,
+  verifier: TokenVerifier,
+): Promise<Actor> {
   const token = /^Bearer ([^\s]+)$/i.exec(header?.trim() ?? '')?.[1];
   if (!token) throw unauthorized('a bearer token is required (Authorization: Bearer <JWT>)');
+  return actorOf(await verifier.verify(token));
+}
 
-  let claims: Record<string, unknown>;
-  try {
-    const verified = verify(token, secret, { algorithms: ['HS256'] });
-    if (typeof verified === 'string') throw new JsonWebTokenError('payload is not an object');
-    claims = verified;
-  } catch (error) {
-    if (error instanceof TokenExpiredError) throw unauthorized('the token has expired');
-    throw unauthorized('the token is not valid');
-  }
-
+/** Truceline's claims (SPEC §6), whoever signed the token. */
+function actorOf(claims: VerifiedClaims): Actor {
   // A token that never expires would stay valid for ever once leaked (SPEC §6).
   if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) {
     throw unauthorized('the token must carry an exp claim');

@@ -1,9 +1,10 @@
 import { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { loadConfig, signToken } from '@truceline/config';
+import { signToken } from '@truceline/config';
 import { ForbiddenError, TrucelineError } from '@truceline/domain';
 import { sign } from 'jsonwebtoken';
 import { AuthenticatedRequest, AuthGuard } from './auth.guard';
+import { hs256Verifier } from './token-verifier';
 import { Public, Roles } from './roles.decorator';
 
 const SECRET = 'a-guard-test-secret-long-enough-for-hs256';
@@ -39,33 +40,35 @@ const contextFor = (
 const bearer = (token: string) => `Bearer ${token}`;
 
 describe(AuthGuard.name, () => {
-  const sut = new AuthGuard(new Reflector(), loadConfig({ TRUCELINE_JWT_SECRET: SECRET }));
+  const sut = new AuthGuard(new Reflector(), hs256Verifier(SECRET));
 
-  const refusal = (handler: Parameters<typeof contextFor>[0], authorization?: string) => {
+  const refusal = async (handler: Parameters<typeof contextFor>[0], authorization?: string) => {
     try {
-      sut.canActivate(contextFor(handler, authorization).context);
+      await sut.canActivate(contextFor(handler, authorization).context);
     } catch (error) {
       return error as TrucelineError;
     }
     throw new Error('expected the guard to refuse');
   };
 
-  it('lets a @Public() route through without a token', () => {
-    expect(sut.canActivate(contextFor('health').context)).toBe(true);
+  it('lets a @Public() route through without a token', async () => {
+    expect(await sut.canActivate(contextFor('health').context)).toBe(true);
   });
 
-  it('puts the verified actor on the request', () => {
+  it('puts the verified actor on the request', async () => {
     const token = signToken(SECRET, { sub: 'v-1', role: 'verifier', partner: 'FR' });
     const { context, request } = contextFor('partnersOnly', bearer(token));
 
-    expect(sut.canActivate(context)).toBe(true);
+    expect(await sut.canActivate(context)).toBe(true);
     expect(request.actor).toEqual({ id: 'v-1', role: 'verifier', partner: 'FR' });
   });
 
-  it("uses the controller's roles when the handler has none", () => {
+  it("uses the controller's roles when the handler has none", async () => {
     const token = signToken(SECRET, { sub: 'o-1', role: 'operator' });
 
-    expect(sut.canActivate(contextFor('operatorsByDefault', bearer(token)).context)).toBe(true);
+    expect(await sut.canActivate(contextFor('operatorsByDefault', bearer(token)).context)).toBe(
+      true,
+    );
   });
 
   it.each([
@@ -91,25 +94,25 @@ describe(AuthGuard.name, () => {
       'a malformed partner',
       bearer(sign({ sub: 'x', role: 'ministry', partner: 'gbr' }, SECRET, LIVE)),
     ],
-  ])('answers 401 for %s', (_case, authorization) => {
-    const error = refusal('partnersOnly', authorization);
+  ])('answers 401 for %s', async (_case, authorization) => {
+    const error = await refusal('partnersOnly', authorization);
 
     expect(error).toBeInstanceOf(TrucelineError);
     expect(error.code).toBe('unauthorized');
   });
 
-  it('answers 403 for a valid token with a role the route does not allow', () => {
+  it('answers 403 for a valid token with a role the route does not allow', async () => {
     const token = signToken(SECRET, { sub: 'a-1', role: 'auditor' });
 
-    const error = refusal('partnersOnly', bearer(token));
+    const error = await refusal('partnersOnly', bearer(token));
 
     expect(error).toBeInstanceOf(ForbiddenError);
     expect(error.details).toEqual({ reason: 'role' });
   });
 
-  it('refuses a route that declares no roles, even to a valid token', () => {
+  it('refuses a route that declares no roles, even to a valid token', async () => {
     const token = signToken(SECRET, { sub: 'o-1', role: 'operator' });
 
-    expect(refusal('forgotten', bearer(token))).toBeInstanceOf(ForbiddenError);
+    expect(await refusal('forgotten', bearer(token))).toBeInstanceOf(ForbiddenError);
   });
 });
