@@ -1,4 +1,5 @@
 import { parseArgs, UsageError } from './args';
+import { auditCommand } from './audit/audit.command';
 import { CliEnvironment, CliError } from './cli-environment';
 import type { CliIo } from './cli-io';
 import { scenarioCommand } from './scenario.command';
@@ -6,7 +7,19 @@ import { tokenCommand } from './token.command';
 import { NOT_AVAILABLE_YET, USAGE } from './usage';
 
 /** Options that take a value, across commands: everything else is a bare flag. */
-const VALUED = new Set(['url', 'secret', 'run-id', 'role', 'partner', 'sub', 'ttl']);
+const VALUED = new Set([
+  'url',
+  'secret',
+  'run-id',
+  'role',
+  'partner',
+  'sub',
+  'ttl',
+  'as-of',
+  'format',
+  'out',
+  'token',
+]);
 
 /**
  * Runs one command line and returns the exit code: 0 done, 1 failed (a scenario failed, a
@@ -28,6 +41,8 @@ export async function runCli(
         return await scenarioCommand(args, env, io);
       case 'token':
         return tokenCommand(args, env, io);
+      case 'audit':
+        return await auditCommand(args, env, io);
       case undefined:
         io[args.options.help ? 'out' : 'err'](USAGE);
         return args.options.help ? 0 : 2;

@@ -19,10 +19,10 @@ describe('runCli', () => {
     for (const command of ['scenario', 'token', 'replay', 'audit', 'verify', 'export']) {
       expect(usage).toContain(`  ${command}`);
     }
-    expect(usage).toMatch(/Not available yet[^]*replay[^]*audit[^]*verify[^]*export/);
+    expect(usage).toMatch(/Not available yet[^]*replay[^]*verify[^]*export/);
   });
 
-  it.each(['replay', 'audit', 'verify', 'export'])(
+  it.each(['replay', 'verify', 'export'])(
     'says %s is not available yet and exits with 2',
     async (command) => {
       const io = capture();
@@ -32,6 +32,33 @@ describe('runCli', () => {
       expect(io.stdout).toEqual([]);
     },
   );
+
+  it.each([
+    [['audit'], /audit needs an INCIDENT_ID/],
+    [['audit', 'incident-42'], /INCIDENT_ID must be a UUID/],
+    [['audit', '2d7e0c8e-7c35-4a43-9a51-0d3b8c1f2a60', '--as-of', 'yesterday'], /--as-of must be/],
+    [['audit', '2d7e0c8e-7c35-4a43-9a51-0d3b8c1f2a60', '--format', 'pdf'], /json or html/],
+    [['audit', '2d7e0c8e-7c35-4a43-9a51-0d3b8c1f2a60', '--colour'], /unknown option: --colour/],
+  ])('refuses audit %j before asking anyone: usage error, exit 2', async (argv, message) => {
+    const io = capture();
+
+    expect(await runCli(argv, { TRUCELINE_JWT_SECRET: SECRET }, io)).toBe(2);
+    expect(io.stderr.join('\n')).toMatch(message);
+    expect(io.stdout).toEqual([]);
+  });
+
+  it('says clearly when the API cannot be reached: exit 1', async () => {
+    const io = capture();
+
+    const code = await runCli(
+      ['audit', '2d7e0c8e-7c35-4a43-9a51-0d3b8c1f2a60', '--url', 'http://127.0.0.1:9'],
+      { TRUCELINE_JWT_SECRET: SECRET },
+      io,
+    );
+
+    expect(code).toBe(1);
+    expect(io.stderr.join('\n')).toMatch(/cannot reach the API at http:\/\/127.0.0.1:9/);
+  });
 
   it('exits with 2 on an unknown command or no command', async () => {
     expect(await runCli(['frobnicate'], {}, capture())).toBe(2);

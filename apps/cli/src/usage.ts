@@ -1,5 +1,5 @@
 /** Commands of SPEC §9 that later work builds; until then they say so and exit with 2. */
-export const NOT_AVAILABLE_YET = ['replay', 'audit', 'verify', 'export'] as const;
+export const NOT_AVAILABLE_YET = ['replay', 'verify', 'export'] as const;
 
 export const USAGE = `Usage: truceline <command> [options]   (or: npm run cli -- <command> [options])
 
@@ -14,12 +14,20 @@ Commands:
   token --role ROLE [--partner CODE] [--sub SUBJECT] [--ttl SECONDS] [--secret S]
       Prints a bearer token the API accepts (roles: operator, verifier, ministry, auditor,
       service; verifier and ministry need --partner).
+  audit INCIDENT_ID [--as-of ISO] [--format json|html] [--out FILE] [--url URL] [--secret S | --token T]
+      The incident and its decision trail as they could be known at --as-of (on the recordedAt
+      clock; default now): timeline with late-recorded facts, tier changes with the rule and
+      policy version, decisions, obligations met or missed and by whom, notifications.
+      --format  json (default) or html: one self-contained file with the timeline chart, the
+                tables and an EXERCISE banner for drill data, for reading and printing
+      --out     write to FILE instead of printing
+      --token   an auditor's bearer token; by default the CLI signs one with the API's secret
+                (--secret, TRUCELINE_JWT_SECRET, or the development secret as for scenario)
   help
       Shows this text.
 
 Not available yet (exit code 2):
   replay [--projection NAME|all] [--until ISO|POSITION]
-  audit INCIDENT_ID [--as-of ISO] [--format json|html] [--out FILE]
   verify
   export INCIDENT_ID --out FILE
 `;
