@@ -37,4 +37,101 @@ export const EVENT_STORE_MIGRATIONS: string[] = [
   );
   INSERT INTO log_head (singleton, position) VALUES (true, 0);
   `,
+  `
+  -- Concurrent appends. Positions now come from a sequence, taken under a lock held only for the
+  -- few microseconds of taking them (not until COMMIT), together with the appending
+  -- transaction's id: among appends, transaction id order is position order. Readers take only
+  -- rows whose transaction id is below every transaction still in flight, so the rows they see
+  -- are always a gap-free prefix of what will ever commit (see SqlEventStore).
+  CREATE SEQUENCE event_positions AS bigint;
+  SELECT setval('event_positions', greatest(position, 1), position > 0) FROM log_head;
+  DROP TABLE log_head;
+
+  -- Rows stored before this step belong to long-finished transactions: 0 is below every horizon.
+  ALTER TABLE events ADD COLUMN transaction_id xid8 NOT NULL DEFAULT '0';
+  ALTER TABLE events ALTER COLUMN transaction_id SET DEFAULT pg_current_xact_id();
+
+  -- One append in one round trip: idempotent retry, expected revision, positions, rows.
+  CREATE FUNCTION truceline_append(
+    p_stream_id text,
+    p_expected text,
+    p_events jsonb,
+    p_recorded_at timestamptz,
+    p_schema_version integer
+  ) RETURNS TABLE (
+    outcome text,
+    stream_revision integer,
+    "position" bigint,
+    id uuid,
+    stream_id text,
+    revision integer,
+    type text,
+    schema_version integer,
+    occurred_at timestamptz,
+    recorded_at timestamptz,
+    data jsonb,
+    metadata jsonb
+  ) LANGUAGE plpgsql AS $append$
+  #variable_conflict use_column
+  DECLARE
+    n integer := jsonb_array_length(p_events);
+    current_revision integer;
+    last_position bigint;
+  BEGIN
+    -- Appends to one stream queue here until COMMIT (a stream's revision order is its position
+    -- order); appends to other streams go on. An advisory lock, not a row lock: taking it gives
+    -- the transaction no id yet (see below).
+    PERFORM pg_advisory_xact_lock(1953853540, hashtext(p_stream_id));
+
+    -- A retried append is answered with what is stored, before any revision check.
+    RETURN QUERY
+      SELECT 'stored', NULL::integer, e.position, e.id, e.stream_id, e.revision, e.type,
+             e.schema_version, e.occurred_at, e.recorded_at, e.data, e.metadata
+      FROM events e
+      WHERE e.id IN (SELECT (x->>'id')::uuid FROM jsonb_array_elements(p_events) x)
+      ORDER BY e.position;
+    IF FOUND THEN RETURN; END IF;
+
+    SELECT s.revision INTO current_revision FROM streams s WHERE s.stream_id = p_stream_id;
+    IF NOT (p_expected = 'any'
+            OR (p_expected = 'no-stream' AND current_revision IS NULL)
+            OR (p_expected = 'exists' AND current_revision IS NOT NULL)
+            OR p_expected = coalesce(current_revision::text, 'no-stream')) THEN
+      RETURN QUERY SELECT 'conflict', current_revision, NULL::bigint, NULL::uuid, NULL::text,
+        NULL::integer, NULL::text, NULL::integer, NULL::timestamptz, NULL::timestamptz,
+        NULL::jsonb, NULL::jsonb;
+      RETURN;
+    END IF;
+
+    -- The transaction's id and its positions are taken together under one lock, released at
+    -- once: of two appends, the one with the lower transaction id holds the lower positions.
+    -- Nothing above wrote, so the transaction has no id before this point.
+    PERFORM pg_advisory_lock(1953853541, 0);
+    BEGIN
+      PERFORM pg_current_xact_id();
+      SELECT max(nextval('event_positions')) INTO last_position FROM generate_series(1, n);
+    EXCEPTION WHEN OTHERS OR QUERY_CANCELED THEN
+      -- A session lock outlives the transaction: never leave it behind.
+      PERFORM pg_advisory_unlock(1953853541, 0);
+      RAISE;
+    END;
+    PERFORM pg_advisory_unlock(1953853541, 0);
+
+    INSERT INTO streams AS s (stream_id, revision)
+      VALUES (p_stream_id, coalesce(current_revision, -1) + n)
+      ON CONFLICT (stream_id) DO UPDATE SET revision = EXCLUDED.revision;
+    INSERT INTO events (position, id, stream_id, revision, type, schema_version, occurred_at,
+                        recorded_at, data, metadata, transaction_id)
+      SELECT last_position - n + x.ord, (x.e->>'id')::uuid, p_stream_id,
+             coalesce(current_revision, -1) + x.ord::integer, x.e->>'type', p_schema_version,
+             (x.e->>'occurredAt')::timestamptz, p_recorded_at, x.e->'data', x.e->'metadata',
+             pg_current_xact_id()
+      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(e, ord);
+
+    RETURN QUERY SELECT 'appended', coalesce(current_revision, -1) + 1, last_position,
+      NULL::uuid, NULL::text, NULL::integer, NULL::text, NULL::integer, NULL::timestamptz,
+      NULL::timestamptz, NULL::jsonb, NULL::jsonb;
+  END
+  $append$;
+  `,
 ];

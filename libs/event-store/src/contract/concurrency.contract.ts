@@ -1,4 +1,5 @@
-import { ConcurrencyError } from '@truceline/domain';
+import { ConcurrencyError, NewEvent } from '@truceline/domain';
+import { EventStore } from '../event-store.port';
 import {
   ContractContext,
   deferred,
@@ -16,57 +17,37 @@ export function concurrencyContract({ sut, fixture }: ContractContext): void {
   describe('concurrency', () => {
     /*
      * Writer A holds its transaction open (beforeCommit) after taking its positions; B and C
-     * start appending meanwhile and a reader reads the log. PostgreSQL runs them on other
-     * connections: B and C block on A's head lock and the reader answers at once from committed
-     * data. PGlite has one connection: B, C and the reader queue behind A. Either way nothing
-     * may commit behind A's back, and no reader may see an event positioned after A's while A
-     * is uncommitted, which would make a tailing reader skip A for good.
+     * append to other streams meanwhile and a reader reads the log. PostgreSQL runs them on
+     * other connections: B and C commit at once (appends to different streams do not queue),
+     * while the reader must not see them — their positions lie after A's, and a tailing reader
+     * that took them would skip A for good. PGlite has one connection: B, C and the reader
+     * queue behind A.
      */
-    it('never lets a reader see past a writer in flight: positions follow commit order', async () => {
+    it('never lets a reader see past a writer in flight, while other writers commit', async () => {
       const head = await sut().headPosition();
-      const inFlight = deferred();
-      const release = deferred();
-      const eventsOfA = newEvents(2);
-      const writerA = track(
-        sut().append(streamName('a'), eventsOfA, {
-          expectedRevision: 'no-stream',
-          beforeCommit: async () => {
-            inFlight.resolve();
-            await release.promise;
-          },
-        }),
-      );
-      await inFlight.promise;
-      const writerB = track(
-        sut().append(streamName('b'), newEvents(1), { expectedRevision: 'any' }),
-      );
-      const writerC = track(
-        sut().append(streamName('c'), newEvents(1), { expectedRevision: 'any' }),
-      );
-      const reader = track(sut().readAll({ after: head }));
-      await sleep(300); // time for B, C and the reader to reach the engine and block or answer
-      const whileAInFlight = {
-        writerASettled: writerA.settled,
-        writerBSettled: writerB.settled,
-        writerCSettled: writerC.settled,
-        readerAnswered: reader.settled,
-        readerSaw: reader.value,
-      };
-      release.resolve();
-      const [a, b, c] = await Promise.all([writerA.promise, writerB.promise, writerC.promise]);
-      const readerSaw = await reader.promise;
-
-      expect(whileAInFlight).toMatchObject({
-        writerASettled: false,
-        writerBSettled: false,
-        writerCSettled: false,
-      });
-      if (fixture().readsDuringWrites) {
-        expect(whileAInFlight.readerAnswered).toBe(true);
-        expect(whileAInFlight.readerSaw).toEqual([]);
+      const held = holdWriter(sut, newEvents(2));
+      await held.inFlight;
+      let readerSawWhileHeld: unknown;
+      let writerB, writerC;
+      try {
+        writerB = track(sut().append(streamName('b'), newEvents(1), { expectedRevision: 'any' }));
+        writerC = track(sut().append(streamName('c'), newEvents(1), { expectedRevision: 'any' }));
+        if (fixture().readsDuringWrites) {
+          await within(Promise.all([writerB.promise, writerC.promise]), 5_000, 'B and C commit');
+          readerSawWhileHeld = await sut().readAll({ after: head });
+        } else {
+          const reader = track(sut().readAll({ after: head }));
+          await sleep(300); // time for B, C and the reader to reach the engine and queue
+          expect([writerB.settled, writerC.settled, reader.settled]).toEqual([false, false, false]);
+          readerSawWhileHeld = [];
+        }
+        expect(held.writer.settled).toBe(false);
+      } finally {
+        held.release(); // never leave a transaction open for the rest of the suite
       }
-      // Whatever the reader got, whenever it got it, is a gap-free run from the head onwards.
-      expect(readerSaw.map((e) => e.position)).toEqual(range(head + 1, readerSaw.length));
+      const [a, b, c] = await Promise.all([held.writer.promise, writerB.promise, writerC.promise]);
+
+      expect(readerSawWhileHeld).toEqual([]);
       expect(a.events.map((e) => e.position)).toEqual([head + 1, head + 2]);
       expect([b.position, c.position].sort((x, y) => x - y)).toEqual([head + 3, head + 4]);
       const all = await sut().readAll({ after: head });
@@ -74,6 +55,51 @@ export function concurrencyContract({ sut, fixture }: ContractContext): void {
       expect(all.map((e) => e.id)).toEqual(
         expect.arrayContaining([...a.events, ...b.events, ...c.events].map((e) => e.id)),
       );
+    });
+
+    it('keeps a tailing reader gap-free across a held transaction under 8 concurrent writers', async () => {
+      const head = await sut().headPosition();
+      const held = holdWriter(sut, newEvents(1));
+      await held.inFlight;
+      const writers = range(0, 8).map(async (writer) => {
+        const stream = streamName(`writer-${writer}`);
+        for (let i = 0; i < 5; i++) {
+          await sut().append(stream, newEvents(2), {
+            expectedRevision: i === 0 ? 'no-stream' : i * 2 - 1,
+          });
+        }
+      });
+      const total = 1 + 8 * 5 * 2;
+      const seen: number[] = [];
+      let tailing = true;
+      const reader = (async () => {
+        while (tailing && seen.length < total) {
+          const page = await sut().readAll({ after: seen.at(-1) ?? head, limit: 7 });
+          seen.push(...page.map((e) => e.position));
+        }
+      })();
+
+      try {
+        if (fixture().readsDuringWrites) {
+          await within(Promise.all(writers), 10_000, '8 writers commit beside a held one');
+          await sleep(50);
+          // Every writer committed, yet all their positions lie behind A's: the reader waits.
+          expect(seen).toEqual([]);
+        } else {
+          await sleep(200);
+        }
+        expect(held.writer.settled).toBe(false);
+      } finally {
+        held.release();
+      }
+      await held.writer.promise;
+      await Promise.all(writers);
+      await within(reader, 10_000, 'the reader catches up').finally(() => (tailing = false));
+
+      // Every position once, in order, none skipped — A's included.
+      expect(seen).toEqual(range(head + 1, total));
+      const all = await sut().readAll({ after: head });
+      expect(all.map((e) => e.position)).toEqual(seen);
     });
 
     it('lets exactly one of 50 writers win each revision: losers get ConcurrencyError', async () => {
@@ -131,4 +157,35 @@ export function concurrencyContract({ sut, fixture }: ContractContext): void {
       ).toEqual(range(0, 50));
     });
   });
+}
+
+/** An append held open inside its transaction, after its positions were taken. */
+function holdWriter(sut: () => EventStore, events: NewEvent[]) {
+  const inFlight = deferred();
+  const release = deferred();
+  const writer = track(
+    sut().append(streamName('held'), events, {
+      expectedRevision: 'no-stream',
+      beforeCommit: async () => {
+        inFlight.resolve();
+        await release.promise;
+      },
+    }),
+  );
+  return { inFlight: inFlight.promise, writer, release: () => release.resolve() };
+}
+
+/** The promise, or a clear failure once `ms` passed (a test waiting on a serialized engine). */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
