@@ -18,8 +18,8 @@ const transform = {
 };
 const moduleNameMapper = { '^@truceline/(.*)$': '<rootDir>/libs/$1/src' };
 const common = {
-  // NestJS 12 and jose ship ES modules only: let swc turn them into CommonJS for jest.
-  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|jose)/)'],
+  // NestJS 12, jose and canonicalize ship ES modules only: let swc turn them into CommonJS for jest.
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|jose|canonicalize)/)'],
   transform,
   moduleNameMapper,
   testEnvironment: 'node',
