@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { generateSigningKey } from '@truceline/ledger';
 
 const DEV_SECRET_FILE = '.dev-jwt-secret';
+const DEV_SIGNING_KEY_FILE = '.dev-signing-key';
 
 /** Where a development instance keeps its generated JWT secret. */
 export const devSecretPath = (dataDir: string): string => join(dataDir, DEV_SECRET_FILE);
@@ -14,11 +16,29 @@ export const devSecretPath = (dataDir: string): string => join(dataDir, DEV_SECR
  * instance accepts. Never used in production (`loadConfig` refuses to start there without one).
  */
 export function readOrCreateDevSecret(dataDir: string): string {
-  const path = devSecretPath(dataDir);
+  return readOrCreate(devSecretPath(dataDir), () => randomBytes(32).toString('base64url'));
+}
+
+/** Where a development instance keeps its generated checkpoint signing key. */
+export const devSigningKeyPath = (dataDir: string): string => join(dataDir, DEV_SIGNING_KEY_FILE);
+
+/**
+ * The development Ed25519 key that signs log checkpoints (SPEC §10), kept beside the JWT
+ * secret: `<dataDir>/.dev-signing-key`, created on first use under the origin
+ * `truceline/dev-<random>` so two development instances never pass for one log.
+ */
+export function readOrCreateDevSigningKey(dataDir: string): string {
+  return readOrCreate(devSigningKeyPath(dataDir), () =>
+    generateSigningKey(`truceline/dev-${randomBytes(4).toString('hex')}`),
+  );
+}
+
+/** The content of `path`, or `create()`'s written there (mode 0600) when there is none. */
+function readOrCreate(path: string, create: () => string): string {
   const existing = readIfPresent(path);
   if (existing) return existing;
-  mkdirSync(dataDir, { recursive: true });
-  const secret = randomBytes(32).toString('base64url');
+  mkdirSync(dirname(path), { recursive: true });
+  const secret = create();
   try {
     if (existing === '') {
       // An empty file (e.g. an interrupted first start) is replaced, and made private again.

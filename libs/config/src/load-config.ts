@@ -1,7 +1,8 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
 import { existsSync } from 'node:fs';
-import { readOrCreateDevSecret } from './dev-secret';
+import { isTrucelineOrigin, parseSigningKey, SigningKeyError } from '@truceline/ledger';
+import { readOrCreateDevSecret, readOrCreateDevSigningKey } from './dev-secret';
 import { ClockMode, Environment, LogLevel, VARIABLES } from './environment';
 
 /** The validated configuration of one process (SPEC §8). Frozen: nothing changes it after boot. */
@@ -22,6 +23,7 @@ export interface TrucelineConfig {
   readonly clock: ClockMode;
   readonly clockStart?: string;
   readonly partnersFile?: string;
+  /** TRUCELINE_SIGNING_KEY (a note signer key); unset: `signingKeyOf` uses the development key. */
   readonly signingKey?: string;
   readonly production: boolean;
   readonly logLevel: LogLevel;
@@ -111,6 +113,27 @@ function readVariables(env: Record<string, string | undefined>): Record<string, 
   return variables;
 }
 
+/**
+ * The key that signs log checkpoints: TRUCELINE_SIGNING_KEY, else the development key of the
+ * data directory (created on first use, as the JWT secret is).
+ */
+export function signingKeyOf(config: TrucelineConfig): string {
+  return config.signingKey ?? readOrCreateDevSigningKey(config.dataDir);
+}
+
+/** Why a TRUCELINE_SIGNING_KEY cannot sign Truceline checkpoints; null when it can. */
+function signingKeyProblem(text: string): string | null {
+  try {
+    const signer = parseSigningKey(text);
+    return isTrucelineOrigin(signer.name)
+      ? null
+      : `the key name must be the log's origin, truceline/<deployment> (got ${signer.name})`;
+  } catch (error) {
+    if (error instanceof SigningKeyError) return error.message;
+    throw error;
+  }
+}
+
 function toProblems(error: ValidationError): ConfigProblem[] {
   const [message] = Object.values(error.constraints ?? {});
   return message ? [{ variable: error.property, message }] : [];
@@ -140,6 +163,15 @@ function crossChecks(env: Environment): ConfigProblem[] {
     problems.push({
       variable: 'TRUCELINE_CLOCK_START',
       message: 'only applies to the exercise clock: set TRUCELINE_CLOCK=exercise as well',
+    });
+  }
+  if (env.TRUCELINE_SIGNING_KEY !== undefined) {
+    const problem = signingKeyProblem(env.TRUCELINE_SIGNING_KEY);
+    if (problem) problems.push({ variable: 'TRUCELINE_SIGNING_KEY', message: problem });
+  } else if (env.NODE_ENV === 'production') {
+    problems.push({
+      variable: 'TRUCELINE_SIGNING_KEY',
+      message: 'required when NODE_ENV=production (a generated development key is not used)',
     });
   }
   if (env.TRUCELINE_PARTNERS_FILE !== undefined && !existsSync(env.TRUCELINE_PARTNERS_FILE)) {

@@ -1,10 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { devSecretPath } from './dev-secret';
-import { ConfigError, loadConfig } from './load-config';
+import { generateSigningKey, parseSigningKey } from '@truceline/ledger';
+import { devSecretPath, devSigningKeyPath } from './dev-secret';
+import { ConfigError, loadConfig, signingKeyOf } from './load-config';
 
 const SECRET = 'a-test-secret-that-is-long-enough-for-hs256';
+const SIGNING_KEY = generateSigningKey('truceline/config-spec');
 
 describe(loadConfig.name, () => {
   let dataDir: string;
@@ -56,7 +58,7 @@ describe(loadConfig.name, () => {
       TRUCELINE_CLOCK: 'exercise',
       TRUCELINE_CLOCK_START: '2025-06-01T10:00:00+02:00',
       TRUCELINE_PARTNERS_FILE: partnersFile,
-      TRUCELINE_SIGNING_KEY: 'ed25519-key',
+      TRUCELINE_SIGNING_KEY: SIGNING_KEY,
       NODE_ENV: 'production',
       LOG_LEVEL: 'debug',
     });
@@ -71,7 +73,7 @@ describe(loadConfig.name, () => {
       clock: 'exercise',
       clockStart: '2025-06-01T08:00:00.000Z',
       partnersFile,
-      signingKey: 'ed25519-key',
+      signingKey: SIGNING_KEY,
       production: true,
       logLevel: 'debug',
     });
@@ -115,6 +117,7 @@ describe(loadConfig.name, () => {
       'PORT',
       'TRUCELINE_CLOCK',
       'TRUCELINE_JWT_SECRET',
+      'TRUCELINE_SIGNING_KEY',
     ]);
     expect(() => loadConfig({ PORT: 'abc', TRUCELINE_JWT_SECRET: SECRET })).toThrow(
       /Invalid environment:\n {2}- PORT: /,
@@ -197,11 +200,12 @@ describe(loadConfig.name, () => {
   });
 
   describe('production', () => {
-    it('refuses to start without TRUCELINE_JWT_SECRET', () => {
+    it('refuses to start without TRUCELINE_JWT_SECRET and TRUCELINE_SIGNING_KEY', () => {
       const problems = problemsOf({ NODE_ENV: 'production', TRUCELINE_DATA_DIR: dataDir });
 
       expect(problems).toEqual([
         { variable: 'TRUCELINE_JWT_SECRET', message: expect.stringContaining('production') },
+        { variable: 'TRUCELINE_SIGNING_KEY', message: expect.stringContaining('production') },
       ]);
     });
 
@@ -213,7 +217,40 @@ describe(loadConfig.name, () => {
 
     it('accepts short secrets outside production only', () => {
       expect(loadConfig({ TRUCELINE_JWT_SECRET: 'dev' }).jwtSecret).toBe('dev');
-      expect(problemsOf({ NODE_ENV: 'production', TRUCELINE_JWT_SECRET: 'dev' })).toHaveLength(1);
+      expect(
+        problemsOf({
+          NODE_ENV: 'production',
+          TRUCELINE_JWT_SECRET: 'dev',
+          TRUCELINE_SIGNING_KEY: SIGNING_KEY,
+        }),
+      ).toHaveLength(1);
+    });
+  });
+
+  describe('signing key', () => {
+    it.each([
+      ['not a key', /signer key/],
+      [generateSigningKey('someone-else'), /truceline\/<deployment>/],
+      [SIGNING_KEY.replace(/\+[0-9a-f]{8}\+/, '+00000000+'), /key hash/],
+    ])('reports TRUCELINE_SIGNING_KEY=%s', (key, message) => {
+      expect(problemsOf({ TRUCELINE_JWT_SECRET: SECRET, TRUCELINE_SIGNING_KEY: key })).toEqual([
+        { variable: 'TRUCELINE_SIGNING_KEY', message: expect.stringMatching(message) },
+      ]);
+    });
+
+    it('without one, a development key is created once in the data directory, mode 0600', () => {
+      const config = loadConfig({ TRUCELINE_JWT_SECRET: SECRET, TRUCELINE_DATA_DIR: dataDir });
+
+      const sut = signingKeyOf(config);
+
+      expect(parseSigningKey(sut).name).toMatch(/^truceline\/dev-[0-9a-f]{8}$/);
+      expect(signingKeyOf(config)).toBe(sut);
+      expect(statSync(devSigningKeyPath(dataDir)).mode & 0o777).toBe(0o600);
+      expect(
+        signingKeyOf(
+          loadConfig({ TRUCELINE_JWT_SECRET: SECRET, TRUCELINE_SIGNING_KEY: SIGNING_KEY }),
+        ),
+      ).toBe(SIGNING_KEY);
     });
   });
 

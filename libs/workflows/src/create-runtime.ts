@@ -1,4 +1,4 @@
-import { loadPartners, type TrucelineConfig } from '@truceline/config';
+import { loadPartners, signingKeyOf, type TrucelineConfig } from '@truceline/config';
 import { incidentStreamId, StoredEvent } from '@truceline/domain';
 import {
   EventStore,
@@ -7,6 +7,7 @@ import {
   SqlEventStore,
   Subscription,
 } from '@truceline/event-store';
+import { Ledger, migrateLedger, parseSigningKey } from '@truceline/ledger';
 import {
   buildIncidentAudit,
   FEED_PROJECTION,
@@ -79,6 +80,9 @@ export class EmbeddedRuntime implements Runtime {
   /** The partner feeds (SPEC §7), set by create before the runtime is handed out. */
   feeds!: PartnerFeeds;
 
+  /** The tamper-evident log (SPEC §10): its sealer runs behind the appends of every process. */
+  ledger!: Ledger;
+
   /**
    * Commands answer once the incident view shows their effect (read-your-writes), so a client
    * that reads the incident right after a 201 sees its own command and a current ETag.
@@ -98,6 +102,7 @@ export class EmbeddedRuntime implements Runtime {
     const logger = options.logger ?? consoleLogger;
     // Read before anything opens: a bad partners file fails the boot with nothing to clean up.
     const partners = loadPartners(config.partnersFile);
+    const signer = parseSigningKey(signingKeyOf(config));
     const sql = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
     const clock: Clock = await openClock(sql, config, (message) =>
       (logger.warn ?? logger.log).call(logger, message),
@@ -107,6 +112,7 @@ export class EmbeddedRuntime implements Runtime {
     await migrateIncidentView(sql);
     await migratePartnerFeed(sql);
     await migrateIdempotency(sql);
+    await migrateLedger(sql);
     const policies = new PolicyRegistry(store);
     await policies.load();
     const views = new IncidentViews(sql);
@@ -129,6 +135,10 @@ export class EmbeddedRuntime implements Runtime {
       policies,
       logger,
     );
+    runtime.ledger = new Ledger(sql, store, signer, {
+      now: () => clock.now(),
+      onError: (e) => logger.error('sealing the log failed; retrying', e),
+    });
 
     const projection = new IncidentProjection(sql, policies);
     // A new projection version starts from an empty checkpoint: rebuild its rows from the log.
@@ -178,6 +188,7 @@ export class EmbeddedRuntime implements Runtime {
         delivery.start();
       }
     }
+    runtime.ledger.sealer.start();
     await runtime.settle();
     if (clock instanceof ExerciseClock)
       clock.follow(CLOCK_FOLLOW_INTERVAL_MS, (e) =>
@@ -252,6 +263,7 @@ export class EmbeddedRuntime implements Runtime {
     if (this.clock instanceof ExerciseClock) await this.clock.unfollow();
     await this.scheduler?.stop();
     await this.webhookDelivery?.stop();
+    await this.ledger.sealer.stop();
     await Promise.all(this.subscriptions.map((s) => s.stop()));
     await this.store.close();
     await this.sql.close();

@@ -1,5 +1,6 @@
 import { Actor, IncidentCommand, StoredEvent } from '@truceline/domain';
 import { EventStore } from '@truceline/event-store';
+import type { CheckpointView, EventsProof } from '@truceline/ledger';
 import {
   AuditOptions,
   FeedEntry,
@@ -82,6 +83,27 @@ export interface FeedPort {
   onAppended(listener: () => void): () => void;
 }
 
+/** The tamper-evident log (SPEC §10): signed checkpoints and proofs. */
+export interface LedgerPort {
+  /** The log's public key in C2SP vkey form. */
+  readonly verifierKey: string;
+  /** The latest signed checkpoint covering every event committed so far (signed on demand). */
+  latest(): Promise<CheckpointView | null>;
+  /**
+   * The latest signed checkpoint covering every event up to `position` — for an audit, the
+   * highest position among the events it lists; signed on demand when none covers it yet.
+   * Null when nothing is committed at that position.
+   */
+  covering(position: number): Promise<CheckpointView | null>;
+  /** RFC 9162 consistency proof (base64); ValidationError for sizes the log has not sealed. */
+  consistency(from: number, to: number): Promise<string[]>;
+  /**
+   * Inclusion proofs of `events` against the checkpoint of `treeSize` (default: the latest
+   * covering them all); ValidationError when no checkpoint has that size.
+   */
+  prove(events: StoredEvent[], treeSize?: number): Promise<EventsProof | null>;
+}
+
 /** Everything an app's edge needs, built once at boot by the composition root. */
 export interface Runtime {
   clock: Clock;
@@ -90,6 +112,8 @@ export interface Runtime {
   queries: IncidentQueries;
   /** Absent where the runtime serves no partner feeds (the API answers 503). */
   feeds?: FeedPort;
+  /** Absent where the runtime does not seal the log (the API answers 503). */
+  ledger?: LedgerPort;
   /** True once the store answers and projections have caught up at least once. */
   isReady(): Promise<boolean>;
   close(): Promise<void>;

@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import { NewEvent } from '@truceline/domain';
+import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { createTestDatabase, TestDatabase } from '@truceline/testing';
+import { Ledger } from './ledger';
+import { migrateLedger } from './ledger.schema';
+import { ProofError, verifyConsistency, verifyInclusion } from './merkle/verify';
+import { parseCheckpoint } from './note/checkpoint';
+import { openNote } from './note/signed-note';
+import { generateSigningKey, parseSigningKey, parseVerifierKey } from './note/signing-key';
+import { leafHashOf } from './leaf';
+import { verifyLog } from './verify-log';
+
+const event = (n: number): NewEvent => ({
+  id: randomUUID(),
+  type: 'LedgerTested',
+  occurredAt: '2026-03-02T04:00:00.000Z',
+  data: { n, text: `event ${n} — ✓` },
+  metadata: {
+    correlationId: randomUUID(),
+    causationId: null,
+    actor: { id: 'ledger-spec', role: 'service' },
+    policyVersion: 1,
+  },
+});
+
+const fromB64 = (s: string) => Buffer.from(s, 'base64');
+
+describe.each([
+  ['PGlite', false],
+  ['PostgreSQL', true],
+])('%s: Ledger', (_engine, postgres) => {
+  let database: TestDatabase | undefined;
+  let sql: SqlClient;
+  let store: SqlEventStore;
+  const signer = parseSigningKey(generateSigningKey('truceline/ledger-spec'));
+  const verifier = parseVerifierKey(signer.verifierKey);
+  let sut: Ledger;
+
+  beforeAll(async () => {
+    database = postgres ? await createTestDatabase() : undefined;
+    sql = await openDatabase(database ? { databaseUrl: database.url } : { inMemory: true });
+    store = new SqlEventStore(sql);
+    await store.init();
+    await migrateLedger(sql);
+    sut = new Ledger(sql, store, signer, { pollIntervalMs: 20, checkpointIntervalMs: 60_000 });
+  });
+  afterAll(async () => {
+    await sut.sealer.stop();
+    await store.close();
+    await sql.close();
+    await database?.drop();
+  });
+
+  it('seals what was appended, signs a checkpoint on demand, and proves each event in it', async () => {
+    const appended = [];
+    for (let i = 0; i < 5; i++) {
+      appended.push(
+        ...(
+          await store.append(`s-${i % 2}`, [event(i), event(i + 100)], { expectedRevision: 'any' })
+        ).events,
+      );
+    }
+
+    const first = await sut.latest();
+
+    expect(first).not.toBeNull();
+    const text = openNote(first!.checkpoint, verifier);
+    expect(parseCheckpoint(text)).toEqual({
+      origin: 'truceline/ledger-spec',
+      treeSize: 10,
+      rootHash: fromB64(first!.rootHash),
+    });
+    expect(first!.verifierKey).toBe(signer.verifierKey);
+    const proof = await sut.prove(appended.slice(2, 6));
+    expect(proof!.checkpoint).toEqual(first);
+    for (const { event: e, leafIndex, leafHash, inclusionProof } of proof!.proofs) {
+      expect(fromB64(leafHash)).toEqual(leafHashOf(e));
+      verifyInclusion(
+        leafIndex,
+        10,
+        leafHashOf(e),
+        inclusionProof.map(fromB64),
+        fromB64(first!.rootHash),
+      );
+    }
+    expect(proof!.proofs.map((p) => p.leafIndex)).toEqual([2, 3, 4, 5]);
+  });
+
+  it('keeps every checkpoint consistent with the ones before, and verifies', async () => {
+    const before = (await sut.latest())!;
+    await store.append('s-2', [event(7), event(8), event(9)], { expectedRevision: 'any' });
+    const after = (await sut.latest())!;
+
+    const proof = await sut.consistency(before.treeSize, after.treeSize);
+
+    expect(after.treeSize).toBe(before.treeSize + 3);
+    verifyConsistency(
+      before.treeSize,
+      after.treeSize,
+      fromB64(before.rootHash),
+      fromB64(after.rootHash),
+      proof.map(fromB64),
+    );
+    expect(() =>
+      verifyConsistency(
+        before.treeSize,
+        after.treeSize,
+        fromB64(after.rootHash),
+        fromB64(after.rootHash),
+        proof.map(fromB64),
+      ),
+    ).toThrow(ProofError);
+    const report = await verifyLog(sql, verifier);
+    expect(report).toMatchObject({
+      ok: true,
+      events: 13,
+      sealed: 13,
+      unsealed: 0,
+      checkpoints: 2,
+      problems: [],
+    });
+    await expect(sut.consistency(5, 99)).rejects.toMatchObject({ code: 'validation' });
+  });
+
+  it('signs by itself while events arrive, and never twice for one tree size', async () => {
+    const quick = new Ledger(sql, store, signer, { pollIntervalMs: 10, checkpointIntervalMs: 50 });
+    quick.sealer.start();
+    try {
+      const { position } = await store.append('s-3', [event(1)], { expectedRevision: 'any' });
+      const signedSize = async () => {
+        const { rows } = await sql.query<{ n: string }>(
+          'SELECT max(tree_size) AS n FROM ledger_checkpoints',
+        );
+        return Number(rows[0].n);
+      };
+      for (const deadline = Date.now() + 5_000; Date.now() < deadline;) {
+        if ((await signedSize()) >= position) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(await signedSize()).toBe(position);
+    } finally {
+      await quick.sealer.stop();
+    }
+  });
+
+  it('refuses to rewrite leaves or checkpoints through ordinary statements', async () => {
+    await expect(sql.query('UPDATE ledger_leaves SET leaf_hash = leaf_hash')).rejects.toThrow(
+      /append-only/,
+    );
+    await expect(sql.query('DELETE FROM ledger_checkpoints')).rejects.toThrow(/append-only/);
+  });
+
+  it('answers a tree size no checkpoint has with a validation error', async () => {
+    await expect(sut.prove([], 3)).rejects.toMatchObject({ code: 'validation' });
+  });
+});
+
+describe('PostgreSQL: sealing beside concurrent writers', () => {
+  let database: TestDatabase;
+  let sql: SqlClient;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    sql = await openDatabase({ databaseUrl: database.url, poolSize: 12 });
+    const store = new SqlEventStore(sql);
+    await store.init();
+    await migrateLedger(sql);
+  });
+  afterAll(async () => {
+    await sql.close();
+    await database.drop();
+  });
+
+  it('two sealers and eight writers: one tree of every event in position order', async () => {
+    const store = new SqlEventStore(sql);
+    const signer = parseSigningKey(generateSigningKey('truceline/ledger-race'));
+    const sealers = [1, 2].map(
+      () =>
+        new Ledger(sql, store, signer, {
+          pollIntervalMs: 5,
+          checkpointIntervalMs: 30,
+          batchSize: 7,
+        }),
+    );
+    sealers.forEach((s) => s.sealer.start());
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, w) => {
+        for (let i = 0; i < 15; i++) {
+          await store.append(`w-${w}`, [event(i)], {
+            expectedRevision: 'any',
+            // Holds some writers in flight while later ones could commit: none may be skipped.
+            beforeCommit: i % 5 === 0 ? () => new Promise((r) => setTimeout(r, 15)) : undefined,
+          });
+        }
+      }),
+    );
+    await Promise.all(sealers.map((s) => s.latest()));
+    await Promise.all(sealers.map((s) => s.sealer.stop()));
+
+    const report = await verifyLog(sql, parseVerifierKey(signer.verifierKey));
+
+    expect(report).toMatchObject({ ok: true, events: 120, sealed: 120, unsealed: 0 });
+    expect(report.checkpoints).toBeGreaterThan(1);
+  });
+});
