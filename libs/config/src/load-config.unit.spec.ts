@@ -167,7 +167,12 @@ describe(loadConfig.name, () => {
     };
 
     it('reads the JWKS URL, issuer and audience, and generates no development secret', () => {
-      const sut = loadConfig({ ...IDP, NODE_ENV: 'production', TRUCELINE_DATA_DIR: dataDir });
+      const sut = loadConfig({
+        ...IDP,
+        NODE_ENV: 'production',
+        TRUCELINE_DATA_DIR: dataDir,
+        TRUCELINE_SIGNING_KEY: SIGNING_KEY,
+      });
 
       expect(sut.jwks).toEqual({
         url: IDP.TRUCELINE_JWKS_URL,
