@@ -1,11 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import {
-  CAPABILITIES,
-  DECISIONS,
-  NOTIFICATION_SUBJECTS,
-  OBLIGATION_KINDS,
-  ROLES,
-} from '@truceline/domain';
+import { DECISIONS, NOTIFICATION_SUBJECTS, OBLIGATION_KINDS, ROLES } from '@truceline/domain';
 import type {
   AuditActor,
   AuditDecision,
@@ -13,11 +7,9 @@ import type {
   AuditObligation,
   AuditTierChange,
   AuditTimelineEntry,
-  IncidentAudit,
-  IncidentView,
 } from '@truceline/projections';
 import { Instant } from '../http/dto-fields';
-import { INCIDENT_STATUSES } from './list-incidents.dto';
+import { IncidentViewDto } from './incident-view.dto';
 
 /** GET /v1/incidents/{id}/audit */
 export class AuditQueryDto {
@@ -35,69 +27,11 @@ export class AuditQueryDto {
 const TIERS = [0, 1, 2, 3];
 const dateTime = { type: String, format: 'date-time' } as const;
 
-class TierHistoryEntryDto {
-  @ApiProperty({ type: 'integer', enum: TIERS }) tier!: number;
-  @ApiProperty({ ...dateTime, description: 'occurredAt of the event that caused it' }) at!: string;
-  @ApiProperty(dateTime) recordedAt!: string;
-  @ApiProperty({ format: 'uuid', description: 'The event that caused it' }) causedBy!: string;
-  @ApiProperty({ type: 'integer', minimum: 1 }) policyVersion!: number;
-}
-
-class ViewObligationDto {
-  @ApiProperty({ enum: OBLIGATION_KINDS }) kind!: IncidentView['obligations'][number]['kind'];
-  @ApiProperty(dateTime) dueAt!: string;
-  @ApiProperty({ enum: ['open', 'met', 'missed', 'closed'] })
-  status!: IncidentView['obligations'][number]['status'];
-  @ApiPropertyOptional(dateTime) satisfiedAt?: string;
-  @ApiPropertyOptional(dateTime) missedAt?: string;
-  @ApiPropertyOptional({ description: 'Coalition acknowledgements: the task id' }) refId?: string;
-  @ApiPropertyOptional({
-    description: 'Met by an event recorded after its DeadlineMissed (present only when true)',
-  })
-  recordedLate?: boolean;
-}
-
-class CoalitionTaskDto {
-  @ApiProperty() taskId!: string;
-  @ApiProperty({ type: 'integer', enum: [2, 3] }) tier!: 2 | 3;
-  @ApiProperty({ example: 'GB' }) member!: string;
-  @ApiProperty({ enum: CAPABILITIES })
-  capability!: IncidentView['coalitionTasks'][number]['capability'];
-  @ApiProperty(dateTime) dueAt!: string;
-  @ApiProperty({ enum: ['assigned', 'acknowledged', 'declined', 'completed'] })
-  status!: IncidentView['coalitionTasks'][number]['status'];
-}
-
-class AcknowledgementDto {
-  @ApiProperty({ example: 'GB' }) partner!: string;
-  @ApiProperty({ format: 'uuid', description: 'The notice acknowledged' }) eventId!: string;
-  @ApiProperty(dateTime) at!: string;
-}
-
-/** The body of GET /v1/incidents/{id}; in the audit, the incident as it could be known at asOf. */
-export class IncidentViewDto implements IncidentView {
-  @ApiProperty({ format: 'uuid' }) incidentId!: string;
-  @ApiProperty({ enum: INCIDENT_STATUSES }) status!: IncidentView['status'];
-  @ApiProperty({ type: 'integer', enum: TIERS }) tier!: IncidentView['tier'];
-  @ApiProperty() sector!: string;
-  @ApiProperty({ type: 'integer', minimum: 0 }) revision!: number;
-  @ApiProperty(dateTime) firstViolationAt!: string;
-  @ApiProperty({ description: 'Drill data (SPEC §2)' }) exercise!: boolean;
-  @ApiProperty({ type: [TierHistoryEntryDto] }) tierHistory!: TierHistoryEntryDto[];
-  @ApiProperty({ type: [ViewObligationDto] }) obligations!: ViewObligationDto[];
-  @ApiProperty({ type: [CoalitionTaskDto] }) coalitionTasks!: CoalitionTaskDto[];
-  @ApiPropertyOptional({
-    type: [AcknowledgementDto],
-    description: 'Receipts of notices, present once there is one (a ministry sees its own)',
-  })
-  acknowledgements?: AcknowledgementDto[];
-}
-
 class AuditActorDto implements AuditActor {
   @ApiPropertyOptional({ description: "The token's subject; withheld from ministries" })
   id?: string;
   @ApiProperty({ enum: ROLES }) role!: AuditActor['role'];
-  @ApiPropertyOptional({ example: 'UA' }) partner?: string;
+  @ApiPropertyOptional({ pattern: '^[A-Z]{2}$' }) partner?: string;
 }
 
 class AuditTimelineEntryDto implements AuditTimelineEntry {
@@ -177,14 +111,15 @@ class AuditObligationDto implements AuditObligation {
 }
 
 class AuditNotificationDto implements AuditNotification {
-  @ApiProperty({ example: 'GB' }) partner!: string;
+  @ApiProperty({ pattern: '^[A-Z]{2}$' }) partner!: string;
   @ApiProperty({ enum: NOTIFICATION_SUBJECTS }) subject!: AuditNotification['subject'];
   @ApiPropertyOptional({ type: 'integer', enum: TIERS }) tier?: number;
   @ApiPropertyOptional(dateTime) deliveredAt?: string;
   @ApiPropertyOptional(dateTime) acknowledgedAt?: string;
 }
 
-export class IncidentAuditDto implements IncidentAudit {
+/** For the OpenAPI document only: the controller returns the projection's own IncidentAudit. */
+export class IncidentAuditDto {
   @ApiProperty({ format: 'uuid' }) incidentId!: string;
   @ApiProperty({ ...dateTime, description: 'The instant the audit was built as of' }) asOf!: string;
   @ApiProperty({ description: 'Drill data (SPEC §2): reports show an EXERCISE banner' })

@@ -1,11 +1,11 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Actor, NotFoundError } from '@truceline/domain';
 import type { IncidentAudit, IncidentView } from '@truceline/projections';
 import type { Runtime } from '@truceline/workflows';
 import { CurrentActor } from '../auth/actor.decorator';
 import { Roles } from '../auth/roles.decorator';
-import { ApiProblems } from '../http/api-docs';
+import { ApiIncidentId, ApiProblems } from '../http/api-docs';
 import { IncidentIdParam } from '../http/path-params';
 import { InjectRuntime } from '../runtime.tokens';
 import { AuditQueryDto, IncidentAuditDto } from './incident-audit.dto';
@@ -28,7 +28,7 @@ export class IncidentAuditHttpController {
       'met it or when it was missed, every notice delivered and acknowledged. A ministry reads ' +
       'only what its feed releases to it; an incident it may not see is a 404, as an unknown one.',
   })
-  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiIncidentId()
   @ApiOkResponse({ type: IncidentAuditDto })
   @ApiProblems(400, 401, 403, 404)
   async audit(
