@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   });
   const relay = new EventRelay({ sql, kafka, logger });
   // The feeds are projected by the API processes; this publishes them, one leader at a time.
-  const policies = new PolicyRegistry(store);
+  const policies = new PolicyRegistry(store, { exercise: config.clock === 'exercise' });
   await policies.load();
   const feedRelay = new FeedRelay({
     sql,

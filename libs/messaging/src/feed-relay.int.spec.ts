@@ -98,17 +98,20 @@ describe(FeedRelay.name, () => {
     await sql.close();
   });
 
+  const tierNotice = {
+    seq: 7,
+    id: 'id-1',
+    type: 'IncidentTierChanged',
+    incidentId: 'inc-1',
+    occurredAt: '2026-03-02T04:00:00.000Z',
+    recordedAt: '2026-03-02T05:00:00.000Z',
+    position: 42,
+    exercise: false,
+    data: { tier: 1 },
+  };
+
   it('maps an entry to a CloudEvents binary-mode message with its seq', () => {
-    const sut = toFeedMessage('PL', {
-      seq: 7,
-      id: 'id-1',
-      type: 'IncidentTierChanged',
-      incidentId: 'inc-1',
-      occurredAt: '2026-03-02T04:00:00.000Z',
-      recordedAt: '2026-03-02T05:00:00.000Z',
-      position: 42,
-      data: { tier: 1 },
-    });
+    const sut = toFeedMessage('PL', tierNotice);
 
     expect(sut).toEqual({
       key: 'inc-1',
@@ -124,6 +127,13 @@ describe(FeedRelay.name, () => {
         ce_position: '42',
       }),
     });
+  });
+
+  it('marks drill data with the ce_exercise header, and only drill data', () => {
+    expect(toFeedMessage('PL', { ...tierNotice, exercise: true }).headers).toMatchObject({
+      ce_exercise: 'true',
+    });
+    expect(toFeedMessage('PL', tierNotice).headers).not.toHaveProperty('ce_exercise');
   });
 
   it('resumes from each partner checkpoint: a second relay publishes only what is new', async () => {

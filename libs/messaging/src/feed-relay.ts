@@ -52,6 +52,8 @@ export function toFeedMessage(partner: string, entry: FeedEntry): OutgoingKafkaM
       ce_seq: String(entry.seq),
       ce_position: String(entry.position),
       ce_recordedat: entry.recordedAt,
+      // Drill data is marked as on the events topic (SPEC §2, §7).
+      ...(entry.exercise ? { ce_exercise: 'true' } : {}),
     },
   };
 }

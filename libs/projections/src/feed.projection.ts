@@ -16,7 +16,7 @@ import { deterministicId, migrate, SqlClient } from '@truceline/event-store';
 import { PolicyRegistry } from './policy.registry';
 
 /** Bump when the rules or the table change: the feeds are then rebuilt from the log. */
-export const FEED_PROJECTION_VERSION = 1;
+export const FEED_PROJECTION_VERSION = 2;
 export const FEED_PROJECTION = `projection:feeds:v${FEED_PROJECTION_VERSION}`;
 
 const MIGRATIONS = [
@@ -43,6 +43,8 @@ const MIGRATIONS = [
      name text PRIMARY KEY,
      position bigint NOT NULL
    );`,
+  // Drill data is marked on every surface (SPEC §2); version 2 rebuilds the feeds with the mark.
+  `ALTER TABLE partner_feed ADD COLUMN IF NOT EXISTS exercise boolean NOT NULL DEFAULT false`,
 ];
 
 export async function migratePartnerFeed(sql: SqlClient): Promise<void> {
@@ -174,8 +176,8 @@ export class FeedProjection {
     entry: Entry,
   ): Promise<void> {
     await tx.query(
-      `INSERT INTO partner_feed (partner, seq, event_id, incident_id, type, occurred_at, recorded_at, position, data)
-       SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8
+      `INSERT INTO partner_feed (partner, seq, event_id, incident_id, type, occurred_at, recorded_at, position, data, exercise)
+       SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9
          FROM partner_feed WHERE partner = $1
        ON CONFLICT (partner, event_id) DO NOTHING`,
       [
@@ -187,6 +189,8 @@ export class FeedProjection {
         event.recordedAt,
         event.position,
         JSON.stringify(entry.data),
+        // A notice derived from a drill's event is drill data too.
+        event.metadata.exercise === true,
       ],
     );
   }

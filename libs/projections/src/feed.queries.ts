@@ -9,6 +9,8 @@ export interface FeedEntry {
   occurredAt: string;
   recordedAt: string;
   position: number;
+  /** Drill data (SPEC §2): produced in exercise mode; a ministry must never take it for real. */
+  exercise: boolean;
   data: unknown;
 }
 
@@ -22,10 +24,12 @@ interface FeedRow {
   occurred_at: unknown;
   recorded_at: unknown;
   position: string | number;
+  exercise: boolean;
   data: unknown;
 }
 
-const COLUMNS = 'seq, event_id, type, incident_id, occurred_at, recorded_at, position, data';
+const COLUMNS =
+  'seq, event_id, type, incident_id, occurred_at, recorded_at, position, exercise, data';
 const iso = (v: unknown): string =>
   v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString();
 
@@ -37,6 +41,7 @@ const toEntry = (row: FeedRow): FeedEntry => ({
   occurredAt: iso(row.occurred_at),
   recordedAt: iso(row.recorded_at),
   position: Number(row.position),
+  exercise: row.exercise === true,
   data: typeof row.data === 'string' ? (JSON.parse(row.data) as unknown) : row.data,
 });
 

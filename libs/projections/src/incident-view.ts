@@ -51,6 +51,8 @@ export interface IncidentSummary {
   sector: string;
   firstViolationAt: Iso;
   revision: number;
+  /** Drill data (SPEC §2): recorded in exercise mode. */
+  exercise: boolean;
 }
 
 export interface IncidentPage {

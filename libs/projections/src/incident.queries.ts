@@ -82,9 +82,10 @@ export class IncidentViews {
       sector: string;
       first_violation_at: unknown;
       revision: number;
+      exercise: boolean;
       created_position: string | number;
     }>(
-      `SELECT incident_id, status, tier, sector, first_violation_at, revision, created_position
+      `SELECT incident_id, status, tier, sector, first_violation_at, revision, exercise, created_position
          FROM incident_view ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
          ORDER BY created_position LIMIT $${params.length}`,
       params,
@@ -99,6 +100,7 @@ export class IncidentViews {
         sector: r.sector,
         firstViolationAt: iso(r.first_violation_at),
         revision: r.revision,
+        exercise: r.exercise === true,
       })),
       nextCursor: rows.length > limit && last ? encodeCursor(Number(last.created_position)) : null,
     };

@@ -16,7 +16,14 @@ import { deterministicId, EventStore } from '@truceline/event-store';
 export class PolicyRegistry {
   private readonly versions = new Map<number, EscalationPolicy>();
 
-  constructor(private readonly store: EventStore) {}
+  /**
+   * `exercise`: the process runs on the exercise clock, so a policy it adopts is drill data and
+   * marked as such (SPEC §2), as every other event it appends.
+   */
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: { exercise?: boolean } = {},
+  ) {}
 
   async load(): Promise<void> {
     const events = await this.store.readStream(POLICY_STREAM);
@@ -31,6 +38,7 @@ export class PolicyRegistry {
           causationId: null,
           actor: { id: 'truceline', role: 'service' },
           policyVersion: POLICY_V1.version,
+          ...(this.options.exercise ? { exercise: true } : {}),
         },
       };
       await this.store.append(POLICY_STREAM, [adopted], { expectedRevision: 'any' });

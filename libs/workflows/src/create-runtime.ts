@@ -113,7 +113,7 @@ export class EmbeddedRuntime implements Runtime {
     await migratePartnerFeed(sql);
     await migrateIdempotency(sql);
     await migrateLedger(sql);
-    const policies = new PolicyRegistry(store);
+    const policies = new PolicyRegistry(store, { exercise: clock.mode === 'exercise' });
     await policies.load();
     const views = new IncidentViews(sql);
     const incidents = new IncidentRepository(store, policies, clock);

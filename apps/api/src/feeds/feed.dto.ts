@@ -48,6 +48,10 @@ export class FeedEntryDto {
   @ApiProperty({ type: 'integer', minimum: 1, description: 'Position in the log' })
   position!: number;
   @ApiProperty({
+    description: 'Drill data: produced in exercise mode, never a real breach (SPEC §2)',
+  })
+  exercise!: boolean;
+  @ApiProperty({
     type: 'object',
     additionalProperties: true,
     description: 'What the partner may see',

@@ -51,6 +51,7 @@ export class IncidentSummaryDto {
   @ApiProperty() sector!: string;
   @ApiProperty({ format: 'date-time' }) firstViolationAt!: string;
   @ApiProperty({ type: 'integer', minimum: 1 }) revision!: number;
+  @ApiProperty({ description: 'Recorded in exercise mode (SPEC §2)' }) exercise!: boolean;
 }
 
 export class IncidentPageDto {
@@ -65,7 +66,6 @@ export class IncidentPageDto {
 }
 
 export class IncidentViewDto extends IncidentSummaryDto {
-  @ApiProperty({ description: 'Recorded in exercise mode (SPEC §2)' }) exercise!: boolean;
   @ApiProperty({ type: [TierChangeDto] }) tierHistory!: TierChangeDto[];
   @ApiProperty({ type: [ObligationDto] }) obligations!: ObligationDto[];
   @ApiProperty({ type: [CoalitionTaskDto] }) coalitionTasks!: CoalitionTaskDto[];

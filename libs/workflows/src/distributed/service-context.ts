@@ -42,7 +42,7 @@ export class ServiceContext {
       await store.init();
       // The API's projection fills the views; migrating here lets a service start first.
       await migrateIncidentView(sql);
-      const policies = new PolicyRegistry(store);
+      const policies = new PolicyRegistry(store, { exercise: clock.mode === 'exercise' });
       await policies.load();
       if (clock instanceof ExerciseClock) {
         clock.follow(options.clockFollowIntervalMs ?? 500, (error) =>

@@ -9,6 +9,7 @@ export const feedEntry = (seq: number, overrides: Partial<FeedEntry> = {}): Feed
   occurredAt: '2025-06-01T08:00:00.000Z',
   recordedAt: '2025-06-01T08:00:01.000Z',
   position: seq * 10,
+  exercise: false,
   data: { channel: 'hotline' },
   ...overrides,
 });
