@@ -27,10 +27,16 @@ export interface LocalKafkaOptions {
   /** KRaft controller port; a free one when absent. */
   controllerPort?: number;
   /**
-   * SASL/SCRAM-SHA-256 on the client listener, StandardAuthorizer, no access without an ACL.
-   * The users are created at format time; `superUser` (one of them) may do anything.
+   * SASL on the client listener (SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN, every user under each),
+   * StandardAuthorizer, no access without an ACL. The SCRAM users are created at format time;
+   * `superUser` (one of them) may do anything.
    */
   sasl?: { users: SaslUser[]; superUser: string };
+  /**
+   * TLS on the client listener (SASL_SSL with `sasl`, SSL without): a throwaway CA and a broker
+   * certificate for 127.0.0.1 are generated with openssl for this run; clients trust `tls.caFile`.
+   */
+  tls?: boolean;
   /** Directory for the broker log, kept after stop(); by default the log lives and dies with the run. */
   logDir?: string;
   /** More server.properties entries (they win over the defaults). */
@@ -47,6 +53,8 @@ export interface LocalKafka {
   version: string;
   /** Client SASL settings of the super user, when started with `sasl`. */
   sasl?: SASLOptions;
+  /** The CA that signed the broker's certificate (PEM), when started with `tls`. */
+  tls?: { caFile: string };
   /** The broker's storage (log.dirs), inside the run's temporary directory. */
   dataDir: string;
   logFile: string;
@@ -164,13 +172,13 @@ export async function startLocalKafka(opts: LocalKafkaOptions = {}): Promise<Loc
 /** Fails loudly unless the brokers answer a kafkajs admin client (listTopics). */
 export async function checkKafka(
   brokers: string[],
-  opts: { sasl?: SASLOptions; timeoutMs?: number } = {},
+  opts: { sasl?: SASLOptions; ssl?: { ca: Buffer[] }; timeoutMs?: number } = {},
 ): Promise<void> {
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
   let lastError: unknown;
   do {
     try {
-      await listTopics(brokers, opts.sasl);
+      await listTopics(brokers, opts.sasl, opts.ssl);
       return;
     } catch (error) {
       lastError = error;
@@ -203,7 +211,8 @@ async function startOnce(
   const logDir = opts.logDir ? resolve(opts.logDir) : dir;
   await mkdir(logDir, { recursive: true });
   const logFile = join(logDir, `kafka-${port}.log`);
-  const properties = serverProperties(dataDir, port, controllerPort, opts);
+  const tls = opts.tls ? await generateCertificates(join(dir, 'tls')) : undefined;
+  const properties = serverProperties(dataDir, port, controllerPort, opts, tls);
   await writeFile(config, `${properties.map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
   const jvmCommon = [
     '-Djava.awt.headless=true',
@@ -244,7 +253,9 @@ async function startOnce(
   try {
     const format = ['format', '-t', clusterId(), '-c', config];
     for (const user of opts.sasl?.users ?? []) {
-      format.push('--add-scram', `SCRAM-SHA-256=[name=${user.name},password=${user.password}]`);
+      for (const mechanism of ['SCRAM-SHA-256', 'SCRAM-SHA-512']) {
+        format.push('--add-scram', `${mechanism}=[name=${user.name},password=${user.password}]`);
+      }
     }
     // A short-lived tool: the fastest JVM start matters more than its throughput.
     const toolJvm = ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', ...jvmCommon];
@@ -275,6 +286,7 @@ async function startOnce(
 
   const brokers = [`${HOST}:${port}`];
   const admin = opts.sasl ? superUserSasl(opts.sasl) : undefined;
+  const clientTls = tls ? { ca: [await readFile(tls.caFile)] } : undefined;
   const deadline = started + (opts.timeoutMs ?? 60_000);
   let waitingFor = `"${READY_LINE}" in the broker log`;
   try {
@@ -285,7 +297,11 @@ async function startOnce(
       await sleep(100);
     }
     waitingFor = 'an answer to a kafkajs admin listTopics';
-    await checkKafka(brokers, { sasl: admin, timeoutMs: Math.max(deadline - Date.now(), 1_000) });
+    await checkKafka(brokers, {
+      sasl: admin,
+      ssl: clientTls,
+      timeoutMs: Math.max(deadline - Date.now(), 1_000),
+    });
   } catch (error) {
     await terminate();
     const tail = await logTail(logFile);
@@ -301,6 +317,7 @@ async function startOnce(
     brokers,
     version,
     sasl: admin,
+    tls: tls ? { caFile: tls.caFile } : undefined,
     dataDir,
     logFile,
     pid: child.pid as number,
@@ -315,8 +332,9 @@ function serverProperties(
   port: number,
   controllerPort: number,
   opts: LocalKafkaOptions,
+  tls?: Certificates,
 ): [string, string][] {
-  const listener = opts.sasl ? 'SASL_PLAINTEXT' : 'PLAINTEXT';
+  const listener = `${opts.sasl ? 'SASL_' : ''}${tls ? 'SSL' : 'PLAINTEXT'}`;
   const entries: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
@@ -346,21 +364,99 @@ function serverProperties(
   if (opts.sasl) {
     const { users, superUser } = opts.sasl;
     const admin = users.find((user) => user.name === superUser) as SaslUser;
-    const jaas =
+    const scram =
       'org.apache.kafka.common.security.scram.ScramLoginModule required ' +
       `username="${admin.name}" password="${admin.password}";`;
+    // PLAIN checks passwords against the JAAS line's user_<name> entries.
+    const plain =
+      'org.apache.kafka.common.security.plain.PlainLoginModule required ' +
+      `username="${admin.name}" password="${admin.password}" ` +
+      users.map((user) => `user_${user.name}="${user.password}"`).join(' ') +
+      ';';
+    const name = listener.toLowerCase();
     Object.assign(entries, {
-      'sasl.enabled.mechanisms': 'SCRAM-SHA-256',
+      'sasl.enabled.mechanisms': 'SCRAM-SHA-256,SCRAM-SHA-512,PLAIN',
       'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-256',
-      'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config': jaas,
+      [`listener.name.${name}.scram-sha-256.sasl.jaas.config`]: scram,
+      [`listener.name.${name}.scram-sha-512.sasl.jaas.config`]: scram,
+      [`listener.name.${name}.plain.sasl.jaas.config`]: plain,
       'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
       'allow.everyone.if.no.acl.found': false,
       // The broker reaches its controller over the loopback CONTROLLER listener, unauthenticated.
       'super.users': `User:${admin.name};User:ANONYMOUS`,
     });
   }
+  if (tls) {
+    Object.assign(entries, {
+      // PEM files: the broker's key (PKCS#8, unencrypted) and certificate chain in one file,
+      // and the CA it trusts for its own inter-broker connections.
+      'ssl.keystore.type': 'PEM',
+      'ssl.keystore.location': tls.keystoreFile,
+      'ssl.truststore.type': 'PEM',
+      'ssl.truststore.location': tls.caFile,
+      'ssl.endpoint.identification.algorithm': 'https',
+    });
+  }
   Object.assign(entries, opts.properties ?? {});
   return Object.entries(entries).map(([key, value]) => [key, String(value)]);
+}
+
+interface Certificates {
+  caFile: string;
+  /** The broker's private key followed by its certificate, PEM. */
+  keystoreFile: string;
+}
+
+/**
+ * A CA and a broker certificate for 127.0.0.1 (and localhost), valid for two days, made with
+ * openssl in `dir`. EC P-256 keys: generated in milliseconds, accepted by Kafka and Node.
+ */
+async function generateCertificates(dir: string): Promise<Certificates> {
+  await mkdir(dir, { recursive: true });
+  const hint = 'openssl is needed to generate the test certificates (apt-get install openssl)';
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  await run(
+    'openssl',
+    ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2']
+      .concat(['-subj', '/CN=Truceline test CA', '-addext', 'basicConstraints=critical,CA:TRUE'])
+      .concat(['-addext', 'keyUsage=critical,keyCertSign,cRLSign']),
+    dir,
+    hint,
+  );
+  await run(
+    'openssl',
+    ['req', ...ec, '-keyout', 'broker.key', '-out', 'broker.csr', '-subj', '/CN=127.0.0.1'],
+    dir,
+    hint,
+  );
+  await writeFile(
+    join(dir, 'broker.ext'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n',
+  );
+  await run(
+    'openssl',
+    ['x509', '-req', '-in', 'broker.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key'].concat([
+      '-CAcreateserial',
+      '-out',
+      'broker.pem',
+      '-days',
+      '2',
+      '-extfile',
+      'broker.ext',
+    ]),
+    dir,
+    hint,
+  );
+  // Kafka reads a PEM key store as the PKCS#8 key then the chain, in one file.
+  const key = await readFile(join(dir, 'broker.key'), 'utf8');
+  if (!key.includes('BEGIN PRIVATE KEY')) throw new Error('openssl wrote no PKCS#8 key');
+  const chain = [
+    await readFile(join(dir, 'broker.pem'), 'utf8'),
+    await readFile(join(dir, 'ca.pem'), 'utf8'),
+  ];
+  const keystoreFile = join(dir, 'broker-keystore.pem');
+  await writeFile(keystoreFile, `${key.trim()}\n${chain.map((c) => c.trim()).join('\n')}\n`);
+  return { caFile: join(dir, 'ca.pem'), keystoreFile };
 }
 
 function checkSaslOptions(sasl: NonNullable<LocalKafkaOptions['sasl']>): void {
@@ -390,11 +486,16 @@ function clusterId(): string {
   }
 }
 
-async function listTopics(brokers: string[], sasl?: SASLOptions): Promise<string[]> {
+async function listTopics(
+  brokers: string[],
+  sasl?: SASLOptions,
+  ssl?: { ca: Buffer[] },
+): Promise<string[]> {
   const kafka = new Kafka({
     clientId: 'truceline-local-kafka',
     brokers,
     sasl,
+    ssl,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 3_000,
     requestTimeout: 5_000,

@@ -25,6 +25,8 @@ export interface TopologyOptions {
   jwtSecret: string;
   /** How many instances of verification run in its one group (named verification-a, -b, …). */
   verificationInstances: number;
+  /** More variables for one process (by name: api, relay, scheduler, verification-a, …). */
+  envOf?: (process: string) => Record<string, string>;
 }
 
 /**
@@ -50,7 +52,7 @@ export async function startDistributedTopology(
   const api = group.add({
     name: 'api',
     entry: DISTRIBUTED_APPS.api,
-    env: { ...common, PORT: String(port) },
+    env: { ...common, PORT: String(port), ...options.envOf?.('api') },
     readyUrl: `${baseUrl}/health/ready`,
   });
   const service = async (name: string, entry: string, instance: string) => {
@@ -58,7 +60,12 @@ export async function startDistributedTopology(
     return group.add({
       name,
       entry,
-      env: { ...common, METRICS_PORT: String(metricsPort), TRUCELINE_SERVICE_INSTANCE: instance },
+      env: {
+        ...common,
+        METRICS_PORT: String(metricsPort),
+        TRUCELINE_SERVICE_INSTANCE: instance,
+        ...options.envOf?.(name),
+      },
       readyUrl: `http://127.0.0.1:${metricsPort}/health/ready`,
     });
   };

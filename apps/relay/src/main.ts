@@ -2,6 +2,7 @@ import { loadConfig } from '@truceline/config';
 import { FEED_PARTNERS } from '@truceline/domain';
 import { openDatabase, SqlEventStore } from '@truceline/event-store';
 import {
+  checkKafkaAccess,
   createKafka,
   createLogger,
   EventRelay,
@@ -34,7 +35,10 @@ async function main(): Promise<void> {
     brokers: [...config.kafkaBrokers],
     clientId: 'truceline-relay',
     logger,
+    security: config.kafkaSecurity,
   });
+  // Wrong credentials or an untrusted broker certificate: stop now, saying which setting.
+  await checkKafkaAccess(kafka, config.kafkaSecurity);
   const relay = new EventRelay({ sql, kafka, logger });
   // The feeds are projected by the API processes; this publishes them, one leader at a time.
   const policies = new PolicyRegistry(store, { exercise: config.clock === 'exercise' });

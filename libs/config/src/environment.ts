@@ -20,6 +20,9 @@ export type ClockMode = (typeof CLOCK_MODES)[number];
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+export const KAFKA_SASL_MECHANISMS = ['scram-sha-256', 'scram-sha-512', 'plain'] as const;
+export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number];
+
 /** RFC 7518 §3.2: an HS256 key must be at least as long as the hash (256 bits). */
 export const MIN_PRODUCTION_SECRET_LENGTH = 32;
 
@@ -65,6 +68,33 @@ export class Environment {
     message: 'must be a comma-separated list of host:port',
   })
   KAFKA_BROKERS?: string[];
+
+  @IsOptional()
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' ? value.toLowerCase() : value,
+  )
+  @IsIn(KAFKA_SASL_MECHANISMS, { message: `must be one of: ${KAFKA_SASL_MECHANISMS.join(', ')}` })
+  KAFKA_SASL_MECHANISM?: KafkaSaslMechanism;
+
+  @IsOptional()
+  @IsString()
+  KAFKA_SASL_USERNAME?: string;
+
+  @IsOptional()
+  @IsString()
+  KAFKA_SASL_PASSWORD?: string;
+
+  @IsOptional()
+  @IsString()
+  KAFKA_SSL_CA_FILE?: string;
+
+  @IsOptional()
+  @IsString()
+  KAFKA_SSL_CERT_FILE?: string;
+
+  @IsOptional()
+  @IsString()
+  KAFKA_SSL_KEY_FILE?: string;
 
   @IsOptional()
   @IsString()
@@ -142,6 +172,12 @@ export const VARIABLES = [
   'TRUCELINE_DATA_DIR',
   'DATABASE_URL',
   'KAFKA_BROKERS',
+  'KAFKA_SASL_MECHANISM',
+  'KAFKA_SASL_USERNAME',
+  'KAFKA_SASL_PASSWORD',
+  'KAFKA_SSL_CA_FILE',
+  'KAFKA_SSL_CERT_FILE',
+  'KAFKA_SSL_KEY_FILE',
   'TRUCELINE_JWT_SECRET',
   'TRUCELINE_JWKS_URL',
   'TRUCELINE_JWT_ISSUER',

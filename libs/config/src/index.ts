@@ -1,7 +1,12 @@
-export { CLOCK_MODES, LOG_LEVELS, MIN_PRODUCTION_SECRET_LENGTH } from './environment';
-export type { ClockMode, LogLevel } from './environment';
+export {
+  CLOCK_MODES,
+  KAFKA_SASL_MECHANISMS,
+  LOG_LEVELS,
+  MIN_PRODUCTION_SECRET_LENGTH,
+} from './environment';
+export type { ClockMode, KafkaSaslMechanism, LogLevel } from './environment';
 export { loadConfig, ConfigError, signingKeyOf } from './load-config';
-export type { TrucelineConfig, ConfigProblem, JwksSettings } from './load-config';
+export type { TrucelineConfig, ConfigProblem, JwksSettings, KafkaSecurity } from './load-config';
 export { devSecretPath, devSigningKeyPath } from './dev-secret';
 export { signToken, ROLES_WITH_PARTNER } from './sign-token';
 export type { TokenClaims } from './sign-token';

@@ -3,7 +3,7 @@ import { validateSync, ValidationError } from 'class-validator';
 import { existsSync } from 'node:fs';
 import { isTrucelineOrigin, parseSigningKey, SigningKeyError } from '@truceline/ledger';
 import { readOrCreateDevSecret, readOrCreateDevSigningKey } from './dev-secret';
-import { ClockMode, Environment, LogLevel, VARIABLES } from './environment';
+import { ClockMode, Environment, KafkaSaslMechanism, LogLevel, VARIABLES } from './environment';
 
 /** The validated configuration of one process (SPEC §8). Frozen: nothing changes it after boot. */
 export interface TrucelineConfig {
@@ -11,6 +11,8 @@ export interface TrucelineConfig {
   readonly dataDir: string;
   readonly databaseUrl?: string;
   readonly kafkaBrokers?: readonly string[];
+  /** SASL and TLS towards the brokers (SPEC §8); absent: plaintext, unauthenticated. */
+  readonly kafkaSecurity?: KafkaSecurity;
   /** The HS256 key; empty when tokens come from an identity provider and none was given. */
   readonly jwtSecret: string;
   /** True when no TRUCELINE_JWT_SECRET was given and the persisted development secret is used. */
@@ -31,6 +33,20 @@ export interface TrucelineConfig {
   readonly metricsPort?: number;
   /** TRUCELINE_SERVICE_INSTANCE: this instance's name in logs. */
   readonly serviceInstance?: string;
+}
+
+export interface KafkaSecurity {
+  readonly sasl?: {
+    readonly mechanism: KafkaSaslMechanism;
+    readonly username: string;
+    readonly password: string;
+  };
+  /** TLS is on when any of these is set; the CA alone is server-authenticated TLS. */
+  readonly ssl?: {
+    readonly caFile?: string;
+    readonly certFile?: string;
+    readonly keyFile?: string;
+  };
 }
 
 export interface JwksSettings {
@@ -80,6 +96,7 @@ export function loadConfig(env: Record<string, string | undefined>): TrucelineCo
     dataDir,
     databaseUrl: parsed.DATABASE_URL,
     kafkaBrokers: parsed.KAFKA_BROKERS && Object.freeze([...parsed.KAFKA_BROKERS]),
+    kafkaSecurity: kafkaSecurityOf(parsed),
     jwtSecret,
     jwtSecretGenerated: parsed.TRUCELINE_JWT_SECRET === undefined && !identityProvider,
     jwks:
@@ -101,6 +118,26 @@ export function loadConfig(env: Record<string, string | undefined>): TrucelineCo
     metricsPort: parsed.METRICS_PORT,
     serviceInstance: parsed.TRUCELINE_SERVICE_INSTANCE,
   });
+}
+
+function kafkaSecurityOf(env: Environment): KafkaSecurity | undefined {
+  const sasl =
+    env.KAFKA_SASL_MECHANISM === undefined
+      ? undefined
+      : Object.freeze({
+          mechanism: env.KAFKA_SASL_MECHANISM,
+          username: env.KAFKA_SASL_USERNAME!,
+          password: env.KAFKA_SASL_PASSWORD!,
+        });
+  const files = {
+    caFile: env.KAFKA_SSL_CA_FILE,
+    certFile: env.KAFKA_SSL_CERT_FILE,
+    keyFile: env.KAFKA_SSL_KEY_FILE,
+  };
+  const ssl = Object.values(files).some((file) => file !== undefined)
+    ? Object.freeze(files)
+    : undefined;
+  return sasl || ssl ? Object.freeze({ sasl, ssl }) : undefined;
 }
 
 /** Only the variables of SPEC §8; blank values count as unset. */
@@ -174,8 +211,54 @@ function crossChecks(env: Environment): ConfigProblem[] {
       message: 'required when NODE_ENV=production (a generated development key is not used)',
     });
   }
+  problems.push(...kafkaSecurityProblems(env));
   if (env.TRUCELINE_PARTNERS_FILE !== undefined && !existsSync(env.TRUCELINE_PARTNERS_FILE)) {
     problems.push({ variable: 'TRUCELINE_PARTNERS_FILE', message: 'file not found' });
+  }
+  return problems;
+}
+
+/** SASL needs all three settings; a client certificate needs its key; every file must exist. */
+function kafkaSecurityProblems(env: Environment): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const sasl = ['KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] as const;
+  const saslGiven = sasl.filter((variable) => env[variable] !== undefined);
+  if (saslGiven.length > 0) {
+    for (const variable of sasl) {
+      if (env[variable] === undefined) {
+        problems.push({ variable, message: `required with ${saslGiven.join(' and ')}` });
+      }
+    }
+  }
+  if ((env.KAFKA_SSL_CERT_FILE === undefined) !== (env.KAFKA_SSL_KEY_FILE === undefined)) {
+    const missing =
+      env.KAFKA_SSL_CERT_FILE === undefined ? 'KAFKA_SSL_CERT_FILE' : 'KAFKA_SSL_KEY_FILE';
+    problems.push({
+      variable: missing,
+      message: 'a client certificate and its key go together: set both or neither',
+    });
+  }
+  for (const variable of [
+    'KAFKA_SSL_CA_FILE',
+    'KAFKA_SSL_CERT_FILE',
+    'KAFKA_SSL_KEY_FILE',
+  ] as const) {
+    const file = env[variable];
+    if (file !== undefined && !existsSync(file))
+      problems.push({ variable, message: 'file not found' });
+  }
+  const anyGiven = [
+    ...sasl,
+    'KAFKA_SSL_CA_FILE',
+    'KAFKA_SSL_CERT_FILE',
+    'KAFKA_SSL_KEY_FILE',
+  ] as const;
+  if (env.KAFKA_BROKERS === undefined) {
+    for (const variable of anyGiven) {
+      if (env[variable] !== undefined) {
+        problems.push({ variable, message: 'only applies with KAFKA_BROKERS: set it as well' });
+      }
+    }
   }
   return problems;
 }

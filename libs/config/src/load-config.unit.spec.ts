@@ -159,6 +159,66 @@ describe(loadConfig.name, () => {
     expect(problems).toEqual([{ variable: 'TRUCELINE_PARTNERS_FILE', message: 'file not found' }]);
   });
 
+  describe('Kafka security', () => {
+    const BROKERS = { TRUCELINE_JWT_SECRET: SECRET, KAFKA_BROKERS: '127.0.0.1:9093' };
+    const file = (name: string) => {
+      const path = join(dataDir, name);
+      writeFileSync(path, '-----BEGIN CERTIFICATE-----\n');
+      return path;
+    };
+
+    it('reads SASL and TLS settings, the mechanism in any case', () => {
+      const ca = file('ca.pem');
+      const sut = loadConfig({
+        ...BROKERS,
+        KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+        KAFKA_SASL_USERNAME: 'relay',
+        KAFKA_SASL_PASSWORD: 'relay-password',
+        KAFKA_SSL_CA_FILE: ca,
+      });
+
+      expect(sut.kafkaSecurity).toEqual({
+        sasl: { mechanism: 'scram-sha-512', username: 'relay', password: 'relay-password' },
+        ssl: { caFile: ca, certFile: undefined, keyFile: undefined },
+      });
+    });
+
+    it('has none without the variables: plaintext as before', () => {
+      expect(loadConfig(BROKERS).kafkaSecurity).toBeUndefined();
+    });
+
+    it('names every half-given or wrong setting', () => {
+      const problems = problemsOf({
+        ...BROKERS,
+        KAFKA_SASL_MECHANISM: 'gssapi',
+        KAFKA_SASL_PASSWORD: 'p',
+        KAFKA_SSL_CERT_FILE: file('cert.pem'),
+        KAFKA_SSL_CA_FILE: join(dataDir, 'missing-ca.pem'),
+      });
+
+      expect(problems).toEqual(
+        expect.arrayContaining([
+          { variable: 'KAFKA_SASL_MECHANISM', message: expect.stringContaining('scram-sha-256') },
+          { variable: 'KAFKA_SASL_USERNAME', message: expect.stringContaining('required') },
+          { variable: 'KAFKA_SSL_KEY_FILE', message: expect.stringContaining('set both') },
+          { variable: 'KAFKA_SSL_CA_FILE', message: 'file not found' },
+        ]),
+      );
+      expect(JSON.stringify(problems)).not.toContain('"p"');
+    });
+
+    it('refuses them without KAFKA_BROKERS', () => {
+      expect(
+        problemsOf({ TRUCELINE_JWT_SECRET: SECRET, KAFKA_SSL_CA_FILE: file('ca.pem') }),
+      ).toEqual([
+        {
+          variable: 'KAFKA_SSL_CA_FILE',
+          message: 'only applies with KAFKA_BROKERS: set it as well',
+        },
+      ]);
+    });
+  });
+
   describe('identity provider', () => {
     const IDP = {
       TRUCELINE_JWKS_URL: 'https://idp.example.org/realms/truceline/certs',

@@ -1,7 +1,10 @@
 import { Writable } from 'node:stream';
 import { logLevel } from 'kafkajs';
 import pino from 'pino';
-import { createKafka, parseBrokers, pinoLogCreator } from './kafka-client';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createKafka, kafkaSecurityOptions, parseBrokers, pinoLogCreator } from './kafka-client';
 
 /** A pino logger whose JSON lines land in `lines`. */
 function aCapturingLogger(level = 'debug') {
@@ -87,5 +90,45 @@ describe(parseBrokers.name, () => {
       '127.0.0.1:9092',
       '127.0.0.1:9094',
     ]);
+  });
+});
+
+describe(kafkaSecurityOptions.name, () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'truceline-kafka-tls-'));
+    for (const name of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(dir, name), name);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is nothing without settings: plaintext, unauthenticated', () => {
+    expect(kafkaSecurityOptions(undefined)).toEqual({});
+  });
+
+  it('passes SASL through and reads the TLS files, verifying the brokers', () => {
+    const sut = kafkaSecurityOptions({
+      sasl: { mechanism: 'plain', username: 'gb', password: 'pw' },
+      ssl: {
+        caFile: join(dir, 'ca.pem'),
+        certFile: join(dir, 'cert.pem'),
+        keyFile: join(dir, 'key.pem'),
+      },
+    });
+
+    expect(sut).toEqual({
+      sasl: { mechanism: 'plain', username: 'gb', password: 'pw' },
+      ssl: {
+        rejectUnauthorized: true,
+        ca: [Buffer.from('ca.pem')],
+        cert: Buffer.from('cert.pem'),
+        key: Buffer.from('key.pem'),
+      },
+    });
+  });
+
+  it('turns TLS on with the CA alone', () => {
+    expect(kafkaSecurityOptions({ ssl: { caFile: join(dir, 'ca.pem') } })).toEqual({
+      ssl: { rejectUnauthorized: true, ca: [Buffer.from('ca.pem')] },
+    });
   });
 });

@@ -3,6 +3,7 @@ import { StoredEvent } from '@truceline/domain';
 import {
   ConsumedMessage,
   consumerGroupOf,
+  checkKafkaAccess,
   createKafka,
   createLogger,
   EventConsumer,
@@ -98,15 +99,19 @@ export class RunningService {
     let consumer: EventConsumer | undefined;
     let worker: ServiceWorker | undefined;
     try {
+      const kafka = createKafka({
+        brokers: [...brokers],
+        clientId: `truceline-${definition.name}`,
+        logger,
+        security: config.kafkaSecurity,
+      });
+      // Wrong credentials or an untrusted broker certificate: stop now, saying which setting.
+      await checkKafkaAccess(kafka, config.kafkaSecurity);
       const created = (worker = await definition.create(context, logger));
       consumer = await EventConsumer.start({
         groupId: consumerGroupOf(definition.name),
         ...options.consumer,
-        kafka: createKafka({
-          brokers: [...brokers],
-          clientId: `truceline-${definition.name}`,
-          logger,
-        }),
+        kafka,
         sql: context.sql,
         logger,
         registry,
