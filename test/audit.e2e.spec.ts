@@ -108,6 +108,19 @@ describe('truceline audit (exercise mode, embedded store)', () => {
     });
     if (!story.passed) throw new Error(`the story did not run:\n${log.join('\n')}`);
     incidentId = story.incidents[''];
+    // GB's ministry acknowledges the tier 1 notice of its feed (at 41 h, on the exercise clock).
+    const feed = await api.get<{
+      entries: { id: string; type: string; incidentId: string; data: { tier?: number } }[];
+    }>('/v1/feed?limit=500', ministryOf('GB'));
+    const notice = feed.body.entries.find(
+      (e) => e.incidentId === incidentId && e.type === 'IncidentTierChanged' && e.data.tier === 1,
+    );
+    const receipt = await api.post(
+      '/v1/feed/acknowledgements',
+      { eventId: notice?.id },
+      ministryOf('GB'),
+    );
+    if (receipt.status !== 201) throw new Error(`no receipt: ${JSON.stringify(receipt)}`);
   }, 120_000);
   afterAll(() => system?.close());
 
@@ -155,6 +168,9 @@ describe('truceline audit (exercise mode, embedded store)', () => {
     expect(audit.decisions).toEqual([
       expect.objectContaining({ decision: 'other', at: at(27), recordedAt: at(27) }),
     ]);
+    expect(audit.notifications).toEqual([
+      { partner: 'GB', subject: 'tier-change', tier: 1, acknowledgedAt: at(41) },
+    ]);
   });
 
   it('refuses bad input clearly and changes nothing', async () => {
@@ -190,6 +206,10 @@ describe('truceline audit (exercise mode, embedded store)', () => {
     expect(gb.body.timeline.every((e) => e.actor.id === undefined)).toBe(true);
     expect(JSON.stringify(gb.body)).not.toContain('patrol-44');
     expect(gb.body.obligations.find((o) => o.kind === 'warning')?.status).toBe('met');
+    // A partner's receipts are its own business.
+    const fr = await api.get<IncidentAudit>(`/v1/incidents/${incidentId}/audit`, ministryOf('FR'));
+    expect(gb.body.notifications.map((n) => n.partner)).toEqual(['GB']);
+    expect(fr.body.notifications).toEqual([]);
     expect([unknown.status, beforeIt.status]).toEqual([404, 404]);
   });
 
@@ -247,7 +267,7 @@ describe('truceline audit (exercise mode, embedded store)', () => {
       expect(colours.tier).toBeGreaterThan(500);
       expect(colours.orange).toBeGreaterThan(50);
       await expect(page.locator('.exercise').textContent()).resolves.toContain('EXERCISE');
-      await expect(page.locator('table').count()).resolves.toBe(4); // no notices: no webhooks here
+      await expect(page.locator('table').count()).resolves.toBe(5);
       await expect(page.locator('.badge.late').count()).resolves.toBeGreaterThan(1);
 
       await page.screenshot({ path: png, fullPage: true });
