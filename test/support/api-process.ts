@@ -87,6 +87,17 @@ export class ApiProcess {
     await this.exited;
   }
 
+  /** SIGTERM: the orderly shutdown a host asks for; resolves once the process is gone. */
+  async stop(): Promise<void> {
+    this.child?.kill('SIGTERM');
+    await this.exited;
+  }
+
+  /** The running process's id (to read its memory), if it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid ?? undefined;
+  }
+
   /** What the processes printed so far (the last few kilobytes), for failure messages. */
   get log(): string {
     return this.output;

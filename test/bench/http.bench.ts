@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, IncomingMessage, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import autocannon from 'autocannon';
+import { signToken } from '@truceline/config';
+import { Pool } from 'pg';
+import { ApiProcess } from '../support/api-process';
+import { freePort } from '../support/free-port';
+import { LoadResult, median } from './load';
+
+const JWT_SECRET = 'bench-secret-bench-secret-bench-secret';
+const CONNECTIONS = 64;
+
+export interface HttpFigures {
+  post: LoadResult;
+  get: LoadResult;
+  rssIdleMb: number;
+  rssLoadedMb: number;
+}
+
+const report = (n: number) =>
+  JSON.stringify({
+    location: { sector: `B-${n % 997}`, frontlineKm: 512.5, lat: 47.6, lon: 35.9 },
+    category: 'artillery',
+    severity: 'major',
+    source: { kind: 'sensor', id: `sensor-${n % 1400}` },
+    summary: 'Shelling near the line of contact',
+  });
+
+/** autocannon at 64 connections; the rate is 2xx answers per second. */
+async function cannon(
+  url: string,
+  durationS: number,
+  request: (n: number) => { method: 'GET' | 'POST'; path: string; body?: string },
+  headers: Record<string, string>,
+): Promise<LoadResult> {
+  let n = 0;
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: durationS,
+    headers: { 'content-type': 'application/json', ...headers },
+    requests: [
+      {
+        setupRequest: (req: Record<string, unknown>) => {
+          const next = request(n++);
+          return { ...req, method: next.method, path: next.path, body: next.body };
+        },
+      },
+    ],
+  });
+  const ok = result['2xx'];
+  if (result.non2xx + result.errors > 0) {
+    console.warn(`  ${url}: ${result.non2xx} answers other than 2xx, ${result.errors} errors`);
+  }
+  return {
+    rate: ok / durationS,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failed: result.non2xx + result.errors,
+  };
+}
+
+const rssMb = (pid: number): number => {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+};
+
+/** Truceline's API (the built process) on PostgreSQL (`databaseUrl`) or embedded (`dataDir`). */
+export async function truclineHttp(
+  store: { databaseUrl: string } | { dataDir: string },
+  runs: number,
+  durationS: number,
+): Promise<HttpFigures> {
+  const port = await freePort();
+  const api = new ApiProcess({
+    PORT: String(port),
+    TRUCELINE_JWT_SECRET: JWT_SECRET,
+    LOG_LEVEL: 'warn',
+    ...('databaseUrl' in store
+      ? { DATABASE_URL: store.databaseUrl }
+      : { TRUCELINE_DATA_DIR: store.dataDir }),
+  });
+  api.start();
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    const auth = {
+      authorization: `Bearer ${signToken(JWT_SECRET, { role: 'operator', sub: 'bench' })}`,
+    };
+    await untilAnswering(`${url}/v1/incidents`, auth, () => api.log);
+    const pid = api.pid as number;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const rssIdleMb = rssMb(pid);
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const response = await fetch(`${url}/v1/incidents`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth },
+        body: report(i),
+      });
+      if (response.status !== 201) {
+        throw new Error(`POST /v1/incidents answered ${response.status}: ${await response.text()}`);
+      }
+      ids.push(((await response.json()) as { incidentId: string }).incidentId);
+    }
+    const post = () =>
+      cannon(
+        url,
+        durationS,
+        (n) => ({ method: 'POST', path: '/v1/incidents', body: report(n) }),
+        auth,
+      );
+    const get = () =>
+      cannon(
+        url,
+        durationS,
+        (n) => ({ method: 'GET', path: `/v1/incidents/${ids[n % ids.length]}` }),
+        auth,
+      );
+    await cannon(url, 1, () => ({ method: 'GET', path: `/v1/incidents/${ids[0]}` }), auth);
+    const posts: LoadResult[] = [];
+    const gets: LoadResult[] = [];
+    for (let run = 0; run < runs; run++) {
+      posts.push(await post());
+      gets.push(await get());
+    }
+    const rssLoadedMb = rssMb(pid);
+    return { post: median(posts), get: median(gets), rssIdleMb, rssLoadedMb };
+  } finally {
+    await api.stop();
+  }
+}
+
+async function untilAnswering(
+  url: string,
+  headers: Record<string, string>,
+  log: () => string,
+): Promise<void> {
+  const giveUpAt = Date.now() + 120_000;
+  while (Date.now() < giveUpAt) {
+    try {
+      const response = await fetch(url, { headers });
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`the API did not answer at ${url}:\n${log()}`);
+}
+
+const bodyOf = async (req: IncomingMessage): Promise<string> => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString();
+};
+
+/** The baseline: a bare Node HTTP server doing one INSERT / one SELECT per request. */
+export async function bareHttp(
+  databaseUrl: string,
+  runs: number,
+  durationS: number,
+): Promise<{ post: LoadResult; get: LoadResult }> {
+  const pool = new Pool({ connectionString: databaseUrl, max: 10 });
+  await pool.query(
+    'CREATE TABLE IF NOT EXISTS bare_incidents (id uuid PRIMARY KEY, report jsonb NOT NULL)',
+  );
+  const server: Server = createServer((req, res) => {
+    const answer = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    (async () => {
+      if (req.method === 'POST') {
+        const id = randomUUID();
+        const body = JSON.parse(await bodyOf(req)) as unknown;
+        await pool.query('INSERT INTO bare_incidents (id, report) VALUES ($1, $2)', [id, body]);
+        return answer(201, { incidentId: id });
+      }
+      const id = (req.url ?? '').split('/').pop();
+      const { rows } = await pool.query('SELECT id, report FROM bare_incidents WHERE id = $1', [
+        id,
+      ]);
+      return rows.length > 0 ? answer(200, rows[0]) : answer(404, {});
+    })().catch((error: unknown) => answer(500, { error: String(error) }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const id = randomUUID();
+      await pool.query('INSERT INTO bare_incidents (id, report) VALUES ($1, $2)', [id, report(i)]);
+      ids.push(id);
+    }
+    const posts: LoadResult[] = [];
+    const gets: LoadResult[] = [];
+    for (let run = 0; run < runs; run++) {
+      posts.push(
+        await cannon(url, durationS, (n) => ({ method: 'POST', path: '/x', body: report(n) }), {}),
+      );
+      gets.push(
+        await cannon(url, durationS, (n) => ({ method: 'GET', path: `/x/${ids[n % 50]}` }), {}),
+      );
+    }
+    return { post: median(posts), get: median(gets) };
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+    await pool.end();
+  }
+}

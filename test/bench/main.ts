@@ -1,0 +1,173 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
+import { REPO_ROOT } from '../support/shared-scenarios';
+import { appendOnPglite, appendOnPostgres, BenchSettings } from './append.bench';
+import { bareHttp, truclineHttp } from './http.bench';
+import { LoadResult } from './load';
+
+/**
+ * `npm run bench`: every figure beside its baseline measured in the same run, medians of
+ * several runs. Starts its own PostgreSQL as the tests do. BENCH_RUNS and BENCH_SECONDS shorten
+ * or lengthen it.
+ */
+interface Row {
+  figure: string;
+  truceline: string;
+  baseline: string;
+  baselineName: string;
+  ratio: number | null;
+  details?: Record<string, unknown>;
+}
+
+const settings: BenchSettings = {
+  runs: Number(process.env.BENCH_RUNS ?? 3),
+  durationMs: Number(process.env.BENCH_SECONDS ?? 4) * 1000,
+};
+const WRITERS = 8;
+
+const fmtRate = (r: LoadResult, unit: string) =>
+  `${Math.round(r.rate).toLocaleString('en')} ${unit} (p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms)`;
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const rows: Row[] = [];
+  const add = (row: Row) => {
+    rows.push(row);
+    const ratio = row.ratio === null ? '' : ` → ${row.ratio.toFixed(2)}×`;
+    console.log(`${row.figure}: ${row.truceline} | ${row.baselineName}: ${row.baseline}${ratio}`);
+  };
+  const postgres = await startThrowawayPostgres();
+  const database = async (name: string) => {
+    const client = new Client({ connectionString: postgres.url });
+    await client.connect();
+    await client.query(`CREATE DATABASE ${name}`);
+    await client.end();
+    const url = new URL(postgres.url);
+    url.pathname = `/${name}`;
+    return url.toString();
+  };
+  console.log(`bench on ${postgres.description}, ${cpus().length} cores`);
+  try {
+    for (const batch of [1, 10]) {
+      const figures = await appendOnPostgres(
+        await database(`bench_append_${batch}`),
+        batch,
+        WRITERS,
+        settings,
+      );
+      add({
+        figure: `store append, PostgreSQL, ${WRITERS} writers, batches of ${batch}`,
+        truceline: fmtRate(figures.truceline, 'events/s'),
+        baselineName: 'raw INSERT … SELECT unnest',
+        baseline: fmtRate(figures.raw, 'events/s'),
+        ratio: figures.truceline.rate / figures.raw.rate,
+        details: { ...figures },
+      });
+      if (figures.emmett) {
+        add({
+          figure: `store append vs Emmett, batches of ${batch}`,
+          truceline: fmtRate(figures.truceline, 'events/s'),
+          baselineName: 'emmett-postgresql',
+          baseline: fmtRate(figures.emmett, 'events/s'),
+          ratio: figures.truceline.rate / figures.emmett.rate,
+        });
+      }
+    }
+    const single = await appendOnPostgres(await database('bench_latency'), 1, 1, settings);
+    add({
+      figure: 'single append latency, PostgreSQL, 1 writer',
+      truceline: `p50 ${single.truceline.p50.toFixed(2)} ms, p99 ${single.truceline.p99.toFixed(2)} ms`,
+      baselineName: 'raw insert',
+      baseline: `p50 ${single.raw.p50.toFixed(2)} ms, p99 ${single.raw.p99.toFixed(2)} ms`,
+      ratio: single.raw.p99 / single.truceline.p99,
+      details: { ...single },
+    });
+    for (const batch of [1, 10]) {
+      const embedded = await appendOnPglite(batch, WRITERS, settings);
+      add({
+        figure: `store append, embedded (PGlite), ${WRITERS} writers, batches of ${batch}`,
+        truceline: fmtRate(embedded.truceline, 'events/s'),
+        baselineName: 'raw INSERT … SELECT unnest on PGlite',
+        baseline: fmtRate(embedded.raw, 'events/s'),
+        ratio: embedded.truceline.rate / embedded.raw.rate,
+        details: { ...embedded },
+      });
+    }
+
+    const seconds = settings.durationMs / 1000;
+    const httpUrl = await database('bench_http');
+    const bare = await bareHttp(await database('bench_bare'), settings.runs, seconds);
+    const onPostgres = await truclineHttp({ databaseUrl: httpUrl }, settings.runs, seconds);
+    const dataDir = await mkdtemp(join(tmpdir(), 'truceline-bench-'));
+    const embedded = await truclineHttp({ dataDir }, settings.runs, seconds).finally(() =>
+      rm(dataDir, { recursive: true, force: true }),
+    );
+    for (const [store, figures] of [
+      ['PostgreSQL', onPostgres],
+      ['embedded', embedded],
+    ] as const) {
+      add({
+        figure: `POST /v1/incidents, ${store}, 64 connections`,
+        truceline: fmtRate(figures.post, 'req/s'),
+        baselineName: 'bare Node server, one INSERT (PostgreSQL)',
+        baseline: fmtRate(bare.post, 'req/s'),
+        ratio: figures.post.rate / bare.post.rate,
+      });
+      add({
+        figure: `GET /v1/incidents/{id}, ${store}, 64 connections`,
+        truceline: fmtRate(figures.get, 'req/s'),
+        baselineName: 'bare Node server, one SELECT (PostgreSQL)',
+        baseline: fmtRate(bare.get, 'req/s'),
+        ratio: figures.get.rate / bare.get.rate,
+      });
+      add({
+        figure: `API memory (RSS), ${store}`,
+        truceline: `${figures.rssIdleMb} MB idle, ${figures.rssLoadedMb} MB after load`,
+        baselineName: 'target',
+        baseline: '250 MB',
+        ratio: 250 / Math.max(figures.rssIdleMb, figures.rssLoadedMb),
+      });
+    }
+  } finally {
+    await postgres.stop();
+  }
+
+  printTable(rows);
+  const dir = join(REPO_ROOT, 'bench/results');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${new Date().toISOString().slice(0, 10)}.json`);
+  await writeFile(
+    file,
+    `${JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        machine: { cores: cpus().length, cpu: cpus()[0]?.model, memoryGb: totalmem() / 2 ** 30 },
+        node: process.version,
+        settings,
+        seconds: Math.round((Date.now() - started) / 1000),
+        rows,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(`\nwritten to ${file} in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+function printTable(rows: Row[]): void {
+  console.log('\n| figure | Truceline | baseline | ratio |\n|---|---|---|---|');
+  for (const row of rows) {
+    const ratio = row.ratio === null ? '—' : `${row.ratio.toFixed(2)}×`;
+    console.log(
+      `| ${row.figure} | ${row.truceline} | ${row.baselineName}: ${row.baseline} | ${ratio} |`,
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
