@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path';
  * The repository's root; `shared/` (the spec and its scenarios) sits beside it. Found from
  * test/support, or from dist/test/support when run built (the benchmark).
  */
-export const REPO_ROOT = [resolve(__dirname, '../..'), resolve(__dirname, '../../..')].find(
-  (dir) => existsSync(join(dir, 'package.json')),
+export const REPO_ROOT = [resolve(__dirname, '../..'), resolve(__dirname, '../../..')].find((dir) =>
+  existsSync(join(dir, 'package.json')),
 ) as string;
 export const SHARED_SCENARIOS_DIR = resolve(REPO_ROOT, '../shared/scenarios');
 
