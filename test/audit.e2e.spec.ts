@@ -1,3 +1,4 @@
+import { openNote, parseCheckpoint, parseVerifierKey } from '@truceline/ledger';
 import type { IncidentAudit } from '@truceline/projections';
 import { readScenarioFile, runScenario, Scenario, ScenarioResult } from '@truceline/testing';
 import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -173,6 +174,19 @@ describe('truceline audit (exercise mode, embedded store)', () => {
     ]);
   });
 
+  it('carries the signed checkpoint of the log covering the events it lists', async () => {
+    const { checkpoint, timeline } = await auditJson('--as-of', at(41));
+    if (!checkpoint) throw new Error('the audit carries no checkpoint');
+
+    // Signed by the key the log publishes, over the tree size and root hash it states.
+    const body = parseCheckpoint(
+      openNote(checkpoint.checkpoint, parseVerifierKey(checkpoint.verifierKey)),
+    );
+    expect(body.treeSize).toBe(checkpoint.treeSize);
+    expect(body.rootHash.toString('base64')).toBe(checkpoint.rootHash);
+    expect(checkpoint.treeSize).toBeGreaterThanOrEqual(timeline.length);
+  });
+
   it('refuses bad input clearly and changes nothing', async () => {
     const unknown = await cli('2d7e0c8e-7c35-4a43-9a51-0d3b8c1f2a60');
     const badAsOf = await cli(incidentId, '--as-of', 'last tuesday');
@@ -269,6 +283,9 @@ describe('truceline audit (exercise mode, embedded store)', () => {
       await expect(page.locator('.exercise').textContent()).resolves.toContain('EXERCISE');
       await expect(page.locator('table').count()).resolves.toBe(5);
       await expect(page.locator('.badge.late').count()).resolves.toBeGreaterThan(1);
+      await expect(page.locator('.checkpoint pre').first().textContent()).resolves.toMatch(
+        /^truceline\/.+\n\d+\n/,
+      );
 
       await page.screenshot({ path: png, fullPage: true });
       await page.emulateMedia({ media: 'print' });

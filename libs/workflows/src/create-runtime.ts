@@ -10,6 +10,7 @@ import {
 import { Ledger, migrateLedger, parseSigningKey } from '@truceline/ledger';
 import {
   buildIncidentAudit,
+  eventsKnownAt,
   FEED_PROJECTION,
   FeedProjection,
   FeedQueries,
@@ -227,11 +228,13 @@ export class EmbeddedRuntime implements Runtime {
         // Policies adopted since boot are picked up from the log before the fold looks them up.
         if (events.some((e) => !this.policies.has(e.metadata.policyVersion)))
           await this.policies.load();
-        return buildIncidentAudit(events, {
-          asOf: asOf ?? this.clock.now(),
-          policyOf: this.policies.of,
-          viewer,
-        });
+        const at = asOf ?? this.clock.now();
+        const audit = buildIncidentAudit(events, { asOf: at, policyOf: this.policies.of, viewer });
+        if (!audit) return null;
+        // Signed on demand when no checkpoint covers the last event the audit read yet (SPEC §10).
+        const last = Math.max(...eventsKnownAt(events, at).map((e) => e.position));
+        const checkpoint = await this.ledger.covering(last);
+        return checkpoint ? { ...audit, checkpoint } : audit;
       },
     };
   }

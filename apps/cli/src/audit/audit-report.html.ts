@@ -75,7 +75,6 @@ const STATUS_CLASS: Record<string, string> = {
 export function renderAuditReport(audit: IncidentAudit, options: ReportOptions): string {
   const { knownAt } = audit;
   const typeOf = new Map(audit.timeline.map((e) => [e.eventId, e.type]));
-  const checkpoint = (audit as IncidentAudit & { checkpoint?: unknown }).checkpoint;
   const exercise = audit.exercise
     ? `<div class="exercise" role="alert">EXERCISE — drill data, not a real breach</div>`
     : '';
@@ -166,11 +165,7 @@ ${exercise}
 <section><h2>Decisions</h2>${table('Every recorded decision', ['Decision', 'Authority', 'Rationale', 'Taken', 'Recorded'], decisions, 'No decisions recorded.')}</section>
 <section><h2>Events</h2>${table('Every event, by when it occurred', ['Occurred', 'Recorded', 'Event', 'Summary', 'Actor', 'Policy'], events, 'No events.')}</section>
 <section><h2>Notifications</h2>${table('Every notice delivered and acknowledged', ['Partner', 'Subject', 'Delivered', 'Acknowledged'], notices, 'No notifications.')}</section>
-<section class="checkpoint"><h2>Signed checkpoint</h2>${
-    checkpoint === undefined
-      ? '<p class="empty">This audit carries no signed checkpoint.</p>'
-      : `<pre>${escapeHtml(typeof checkpoint === 'string' ? checkpoint : JSON.stringify(checkpoint, null, 2))}</pre>`
-  }</section>
+<section class="checkpoint"><h2>Signed checkpoint</h2>${checkpointSection(audit)}</section>
 </main>
 <footer>Generated ${escapeHtml(options.generatedAt.toISOString())} by truceline audit.${
     audit.exercise ? ' EXERCISE — drill data.' : ''
@@ -183,12 +178,27 @@ ${exercise}
 `;
 }
 
+/** The log's signed checkpoint covering every event above: what a partner verifies offline. */
+function checkpointSection({ checkpoint }: IncidentAudit): string {
+  if (!checkpoint) return '<p class="empty">This audit carries no signed checkpoint.</p>';
+  return `<p>Every event listed above is in the first ${checkpoint.treeSize} entries of the
+  log whose root hash this checkpoint signs. Verify it with the log's public key, pinned from
+  <code>GET /v1/log/checkpoint</code>.</p>
+  <dl class="facts">
+    <div><dt>Tree size</dt><dd>${checkpoint.treeSize}</dd></div>
+    <div><dt>Root hash</dt><dd class="id">${escapeHtml(checkpoint.rootHash)}</dd></div>
+  </dl>
+  <h3>Signed note</h3><pre>${escapeHtml(checkpoint.checkpoint)}</pre>
+  <h3>Verifier key</h3><pre>${escapeHtml(checkpoint.verifierKey)}</pre>`;
+}
+
 const STYLE = `
 :root { color-scheme: light; --ink: #1b1f24; --muted: #5b6470; --rule: #d6dbe1; --ok: #2e7d32; --bad: #c62828; --late: #ef6c00; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans", sans-serif; color: var(--ink); background: #fff; }
 header, main, footer { max-width: 1200px; margin: 0 auto; padding: 0 24px; }
 h1 { font-size: 26px; margin: 20px 0 0; }
+h3 { font-size: 14px; margin: 14px 0 4px; }
 h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 2px solid var(--ink); padding-bottom: 4px; }
 .subtitle { margin: 2px 0 12px; color: var(--muted); }
 .id { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }

@@ -103,9 +103,17 @@ describe(renderAuditReport.name, () => {
   });
 
   it('prints the checkpoint when the audit carries one', () => {
-    const signed = { ...audit(), checkpoint: { checkpoint: 'truceline/test\n42\nabc=\n' } };
+    const signed = audit({
+      checkpoint: {
+        checkpoint: 'truceline/test\n42\nabc=\n\n— truceline/test sig=\n',
+        treeSize: 42,
+        rootHash: 'abc=',
+        verifierKey: 'truceline/test+1234+key=',
+      },
+    });
 
-    expect(render(signed)).toContain('truceline/test');
+    expect(render(signed)).toContain('<pre>truceline/test\n42\nabc=');
+    expect(render(signed)).toContain('truceline/test+1234+key=');
     expect(render(audit())).toContain('carries no signed checkpoint');
   });
 

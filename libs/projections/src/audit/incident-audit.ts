@@ -89,6 +89,15 @@ export interface AuditNotification {
   acknowledgedAt?: Iso;
 }
 
+/** A signed checkpoint of the log (SPEC §10), as GET /v1/log/checkpoint answers it. */
+export interface AuditCheckpoint {
+  /** The C2SP signed note. */
+  checkpoint: string;
+  treeSize: number;
+  rootHash: string;
+  verifierKey: string;
+}
+
 /** The body of `GET /v1/incidents/{id}/audit` (SPEC §6). */
 export interface IncidentAudit {
   incidentId: string;
@@ -100,6 +109,8 @@ export interface IncidentAudit {
   decisions: AuditDecision[];
   obligations: AuditObligation[];
   notifications: AuditNotification[];
+  /** The latest signed checkpoint covering every event listed, where the log is sealed. */
+  checkpoint?: AuditCheckpoint;
 }
 
 export interface AuditOptions {
@@ -129,8 +140,7 @@ export function buildIncidentAudit(
   events: readonly StoredEvent[],
   options: AuditOptions,
 ): IncidentAudit | null {
-  const asOf = options.asOf.getTime();
-  const known = events.filter((event) => Date.parse(event.recordedAt) <= asOf);
+  const known = eventsKnownAt(events, options.asOf);
   if (known.length === 0) return null;
   const byId = new Map(known.map((event) => [event.id, event]));
   const viewer = options.viewer;
@@ -215,6 +225,11 @@ export function buildIncidentAudit(
       .map((o) => auditObligation(o, trails.get(obligationKey(o)))),
     notifications: notices.list(viewer?.partner),
   };
+}
+
+/** The events an audit as of `asOf` reads: those recorded at or before it (SPEC §6). */
+export function eventsKnownAt(events: readonly StoredEvent[], asOf: Date): StoredEvent[] {
+  return events.filter((event) => Date.parse(event.recordedAt) <= asOf.getTime());
 }
 
 /** Records, per obligation, the event that opened it and those that met or missed it. */
