@@ -47,9 +47,9 @@ export function bodyShapeProblems(body: unknown): { field: string; message: stri
   return problems;
 }
 
-/** After the JSON parser: 400 for a body too deep or carrying a prototype key. */
+/** After the JSON parser: 400 for a body too deep, or a body or query with a prototype key. */
 export const bodyShapeGuard: RequestHandler = (request, _response, next) => {
-  const problems = bodyShapeProblems(request.body);
+  const problems = [...bodyShapeProblems(request.body), ...bodyShapeProblems(request.query)];
   if (problems.length === 0) return next();
   const fields = [...new Set(problems.map((p) => p.field))];
   next(new ValidationError(`invalid request: ${fields.join(', ')}`, problems));

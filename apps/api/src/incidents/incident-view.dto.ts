@@ -50,7 +50,7 @@ export class IncidentSummaryDto {
   @ApiProperty({ type: 'integer', minimum: 0, maximum: 3 }) tier!: number;
   @ApiProperty() sector!: string;
   @ApiProperty({ format: 'date-time' }) firstViolationAt!: string;
-  @ApiProperty({ type: 'integer', minimum: 1 }) revision!: number;
+  @ApiProperty({ type: 'integer', minimum: 0 }) revision!: number;
   @ApiProperty({ description: 'Recorded in exercise mode (SPEC §2)' }) exercise!: boolean;
 }
 
@@ -97,7 +97,7 @@ export class StoredEventDto {
   @ApiProperty({ example: 'BreachReported' }) type!: string;
   @ApiProperty({ type: 'integer', minimum: 1 }) schemaVersion!: number;
   @ApiProperty({ example: 'incident-6f1c…' }) streamId!: string;
-  @ApiProperty({ type: 'integer', minimum: 1 }) revision!: number;
+  @ApiProperty({ type: 'integer', minimum: 0 }) revision!: number;
   @ApiProperty({ type: 'integer', minimum: 1 }) position!: number;
   @ApiProperty({ format: 'date-time' }) occurredAt!: string;
   @ApiProperty({ format: 'date-time' }) recordedAt!: string;

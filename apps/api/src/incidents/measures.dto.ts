@@ -47,7 +47,10 @@ const WesternForceElements = () =>
   applyDecorators(
     TextList(
       { minItems: 1, maxItems: 50, maxLength: 200 },
-      { example: ['US intelligence', 'US logistics', 'GB air'] },
+      {
+        example: ['US intelligence', 'US logistics', 'GB air'],
+        rule: 'at least one element names a US element: the word US, e.g. "US intelligence"',
+      },
     ),
     IncludesUsElement(),
   );
