@@ -16,7 +16,7 @@ import {
 } from './support/truceline-api';
 
 /**
- * Access enforced on every read of the HTTP API (issue 4, SPEC §6, §7): each GET route against
+ * Access enforced on every read of the HTTP API (SPEC §6, §7): each GET route against
  * each role, and a ministry's entitlement to an incident's data and to its own feed only. The
  * real system in-process; one incident escalated to tier 2, so GB and FR both hold tasks.
  */

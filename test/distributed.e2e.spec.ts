@@ -29,7 +29,7 @@ import { ProcessGroup } from './support/process-group';
 import { sharedScenarioFile, sharedScenarioFiles } from './support/shared-scenarios';
 
 /**
- * Issue 3's acceptance in distributed mode: the API, the relay, the deadline scheduler and the
+ * Distributed mode end to end: the API, the relay, the deadline scheduler and the
  * services run as separate built processes against real PostgreSQL and the test run's Kafka,
  * verification as two instances of one consumer group. The shared scenarios pass; then the seed
  * scenario runs again while each service is SIGKILLed and restarted in turn at the moment it

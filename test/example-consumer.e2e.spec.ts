@@ -8,7 +8,7 @@ import { feedTopic, toKafkaMessage } from '@truceline/messaging';
 import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
 
 /**
- * Issue 4, point 6: the ministry's example consumer (examples/ministry-feed-consumer), run for
+ * The ministry's example consumer (examples/ministry-feed-consumer), run for
  * real as its own process against the run's broker, follows the PL feed and prints the tier
  * changes — each once, in order per incident, whatever else the feed holds.
  */

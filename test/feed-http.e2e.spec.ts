@@ -12,7 +12,7 @@ import {
 } from './support/truceline-api';
 
 /**
- * A ministry's partner feed over HTTP (issue 4, SPEC §6): the seed scenario through the real
+ * A ministry's partner feed over HTTP (SPEC §6): the seed scenario through the real
  * system, followed by PL page by page and live over Server-Sent Events, with a client that
  * drops out mid-scenario and comes back with Last-Event-ID.
  */

@@ -9,7 +9,7 @@ import { InProcessSystem, startInProcessSystem } from './support/in-process-syst
 import { sharedScenarioFile } from './support/shared-scenarios';
 
 /**
- * The partner feeds after the shared seed scenario (issue 4): what PL and GB may see, receipts,
+ * The partner feeds after the shared seed scenario (SPEC §7): what PL and GB may see, receipts,
  * a rebuild from position 0, and the same ids in the same order on each partner's Kafka topic.
  */
 jest.setTimeout(180_000);

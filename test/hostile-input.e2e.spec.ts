@@ -74,16 +74,12 @@ describe.each(STORES.map((store): [string, StoreUnderTest] => [store.name, store
       for (let from = 0; from < requests.length; from += BATCH) {
         const batch = requests.slice(from, from + BATCH);
         await inParallel(batch, CONCURRENCY, async (request: HostileRequest) => {
-          // A keep-alive socket the server closed while idle fails the next request on it
-          // before it is sent: one retry on a fresh try; a second failure is a finding.
-          const sent = await send(system.baseUrl, request)
-            .catch(() => send(system.baseUrl, request))
-            .catch((error: unknown) => ({
-              status: 0,
-              headers: new Headers(),
-              contentType: '',
-              body: `${String(error)} ${String((error as { cause?: unknown }).cause)}`,
-            }));
+          const sent = await send(system.baseUrl, request).catch((error: unknown) => ({
+            status: 0,
+            headers: new Headers(),
+            contentType: '',
+            body: `${String(error)} ${String((error as { cause?: unknown }).cause)}`,
+          }));
           statuses.set(sent.status, (statuses.get(sent.status) ?? 0) + 1);
           if (request.operation) reached.add(request.operation.name);
           const account = `${describeExchange(request, sent)} (defect: ${request.defect})`;

@@ -67,8 +67,21 @@ export interface RawRequest {
   body?: string;
 }
 
-/** Sends one request; an SSE response is cut once its head has arrived. */
+/**
+ * Sends one request; an SSE response is cut once its head has arrived. A request that fails
+ * below HTTP is sent once more: client and server share this process, and when it is busy a
+ * keep-alive socket can be closed by the server's idle timer just as the client reuses it.
+ * A second failure is the caller's to report.
+ */
 export async function send(baseUrl: string, raw: RawRequest): Promise<Omit<Sent, 'request'>> {
+  try {
+    return await sendOnce(baseUrl, raw);
+  } catch {
+    return sendOnce(baseUrl, raw);
+  }
+}
+
+async function sendOnce(baseUrl: string, raw: RawRequest): Promise<Omit<Sent, 'request'>> {
   const abort = new AbortController();
   const response = await fetch(`${baseUrl}${raw.target}`, {
     method: raw.method,
