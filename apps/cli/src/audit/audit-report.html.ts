@@ -234,7 +234,7 @@ footer { color: var(--muted); font-size: 12px; margin: 28px auto 24px; }
   .chart-box { display: none; }
   #timeline-print { display: block; }
   .badge { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  h2 { break-after: avoid; }
+  h2, caption { break-after: avoid-page; }
   tr, .chart, pre { break-inside: avoid; }
   thead { display: table-header-group; }
 }
