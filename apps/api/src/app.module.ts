@@ -13,7 +13,9 @@ import { CoalitionTasksHttpController } from './incidents/coalition-tasks.http.c
 import { DecisionsHttpController } from './incidents/decisions.http.controller';
 import { EscalationHttpController } from './incidents/escalation.http.controller';
 import { IncidentAuditHttpController } from './incidents/incident-audit.http.controller';
+import { IncidentProofHttpController } from './incidents/incident-proof.http.controller';
 import { IncidentQueriesHttpController } from './incidents/incident-queries.http.controller';
+import { LogHttpController } from './log/log.http.controller';
 import { MeasuresHttpController } from './incidents/measures.http.controller';
 import { ReportBreachHttpController } from './incidents/report-breach.http.controller';
 import { ResolutionHttpController } from './incidents/resolution.http.controller';
@@ -46,6 +48,8 @@ export class AppModule {
       CoalitionTasksHttpController,
       ResolutionHttpController,
       IncidentQueriesHttpController,
+      IncidentProofHttpController,
+      LogHttpController,
       IncidentAuditHttpController,
       FeedsHttpController,
       HealthHttpController,

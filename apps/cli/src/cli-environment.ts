@@ -2,11 +2,14 @@ import { devSecretPath } from '@truceline/config';
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args';
 
-/** The variables of SPEC §8 the CLI reads: where the API listens and which key signs tokens. */
+/** The variables of SPEC §8 the CLI reads: where the API and the store are, and the keys. */
 export interface CliEnvironment {
   PORT?: string;
   TRUCELINE_JWT_SECRET?: string;
   TRUCELINE_DATA_DIR?: string;
+  /** verify and export read the store directly. */
+  DATABASE_URL?: string;
+  TRUCELINE_SIGNING_KEY?: string;
 }
 
 /** The CLI could not find what it needs; exit code 1, with the message saying what to do. */

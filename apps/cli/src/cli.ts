@@ -2,8 +2,10 @@ import { parseArgs, UsageError } from './args';
 import { auditCommand } from './audit/audit.command';
 import { CliEnvironment, CliError } from './cli-environment';
 import type { CliIo } from './cli-io';
+import { exportCommand } from './export.command';
 import { scenarioCommand } from './scenario.command';
 import { tokenCommand } from './token.command';
+import { verifyCommand } from './verify.command';
 import { NOT_AVAILABLE_YET, USAGE } from './usage';
 
 /** Options that take a value, across commands: everything else is a bare flag. */
@@ -19,6 +21,7 @@ const VALUED = new Set([
   'format',
   'out',
   'token',
+  'key',
 ]);
 
 /**
@@ -41,6 +44,10 @@ export async function runCli(
         return await scenarioCommand(args, env, io);
       case 'token':
         return tokenCommand(args, env, io);
+      case 'verify':
+        return await verifyCommand(args, env, io);
+      case 'export':
+        return await exportCommand(args, env, io);
       case 'audit':
         return await auditCommand(args, env, io);
       case undefined:

@@ -19,19 +19,37 @@ describe('runCli', () => {
     for (const command of ['scenario', 'token', 'replay', 'audit', 'verify', 'export']) {
       expect(usage).toContain(`  ${command}`);
     }
-    expect(usage).toMatch(/Not available yet[^]*replay[^]*verify[^]*export/);
+    expect(usage).toMatch(/Not available yet[^]*replay/);
   });
 
-  it.each(['replay', 'verify', 'export'])(
-    'says %s is not available yet and exits with 2',
-    async (command) => {
-      const io = capture();
+  it.each([
+    [['verify', 'extra'], /verify takes no extra/],
+    [['verify', '--key'], /--key needs a value/],
+    [['verify', '--colour'], /unknown option: --colour/],
+    [['export'], /export needs INCIDENT_ID/],
+    [['export', 'incident-42', '--out', 'f.json'], /INCIDENT_ID must be a UUID/],
+    [['export', '2d7e0c8e-7c35-4a43-9a51-0d3b8c1f2a60'], /export needs --out FILE/],
+  ])('refuses %j before opening anything: usage error, exit 2', async (argv, message) => {
+    const io = capture();
 
-      expect(await runCli([command, 'x'], {}, io)).toBe(2);
-      expect(io.stderr[0]).toBe(`truceline ${command}: not available yet.\n`);
-      expect(io.stdout).toEqual([]);
-    },
-  );
+    expect(await runCli(argv, {}, io)).toBe(2);
+    expect(io.stderr.join('\n')).toMatch(message);
+  });
+
+  it('verify without any key to check with says how to give one, exit 1', async () => {
+    const io = capture();
+
+    expect(await runCli(['verify'], { TRUCELINE_DATA_DIR: '/nonexistent-truceline' }, io)).toBe(1);
+    expect(io.stderr.join('\n')).toMatch(/--key VKEY/);
+  });
+
+  it.each(['replay'])('says %s is not available yet and exits with 2', async (command) => {
+    const io = capture();
+
+    expect(await runCli([command, 'x'], {}, io)).toBe(2);
+    expect(io.stderr[0]).toBe(`truceline ${command}: not available yet.\n`);
+    expect(io.stdout).toEqual([]);
+  });
 
   it.each([
     [['audit'], /audit needs an INCIDENT_ID/],

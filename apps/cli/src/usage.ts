@@ -1,5 +1,5 @@
 /** Commands of SPEC §9 that later work builds; until then they say so and exit with 2. */
-export const NOT_AVAILABLE_YET = ['replay', 'verify', 'export'] as const;
+export const NOT_AVAILABLE_YET = ['replay'] as const;
 
 export const USAGE = `Usage: truceline <command> [options]   (or: npm run cli -- <command> [options])
 
@@ -23,11 +23,22 @@ Commands:
       --out     write to FILE instead of printing
       --token   an auditor's bearer token; by default the CLI signs one with the API's secret
                 (--secret, TRUCELINE_JWT_SECRET, or the development secret as for scenario)
+  verify [--key VKEY] [--json]
+      Checks the whole log for tampering (SPEC §10): recomputes every leaf from the stored
+      events, checks every checkpoint's signature and root and the consistency of consecutive
+      checkpoints; prints a summary and names the first bad position. Exits 0 only when all holds.
+      --key   the log's public key as GET /v1/log/checkpoint shows it (default: the public half
+              of TRUCELINE_SIGNING_KEY, else of the development key in $TRUCELINE_DATA_DIR)
+      Reads the store directly: DATABASE_URL, else the embedded store in TRUCELINE_DATA_DIR
+      (stop that instance first: the embedded store is one process's).
+  export INCIDENT_ID --out FILE
+      Writes the incident's events with a signed checkpoint and an inclusion proof per event;
+      a partner checks it offline with \`node tools/verify-export.mjs FILE --key VKEY\`.
+      Reads the store as verify does, and signs with TRUCELINE_SIGNING_KEY (or the
+      development key) when no checkpoint covers the incident yet.
   help
       Shows this text.
 
 Not available yet (exit code 2):
   replay [--projection NAME|all] [--until ISO|POSITION]
-  verify
-  export INCIDENT_ID --out FILE
 `;
