@@ -44,59 +44,66 @@ export async function verifyLog(sql: SqlClient, verifier: NoteVerifier): Promise
   const store = new SqlEventStore(sql);
   const repository = new LedgerRepository(sql);
   const problems: LogProblem[] = [];
-  const head = await store.headPosition();
   const leaves = await repository.leaves();
+  /** Leaf hashes recomputed from the events, in position order, up to the last sealed one. */
   const recomputed: Buffer[] = [];
 
+  // Leaves are matched to events by position, so one deleted or inserted event is named once
+  // rather than shifting every comparison after it.
+  const leafAt = new Map(leaves.map((leaf) => [leaf.position, leaf]));
+  const lastSealed = leaves.length > 0 ? leaves[leaves.length - 1].position : 0;
+  const gap = leaves.findIndex((leaf, i) => leaf.leafIndex !== i);
+  if (gap >= 0) {
+    problems.push({ position: leaves[gap].position, message: `sealed leaf ${gap} is missing` });
+  }
+  const seen = new Set<number>();
   let events = 0;
-  let index = 0;
   const compare = (event: StoredEvent) => {
     events += 1;
-    if (event.position > head) {
-      problems.push({ position: event.position, message: 'an event beyond the head of the log' });
-    }
-    const leaf: SealedLeaf | undefined = leaves[index];
-    if (!leaf) return; // not sealed yet
-    if (leaf.leafIndex !== index) {
-      problems.push({ position: event.position, message: `sealed leaf ${index} is missing` });
-    } else if (leaf.position < event.position) {
-      problems.push({
-        position: leaf.position,
-        message: 'a sealed event is missing (deleted, or moved to another position)',
-      });
-    } else if (leaf.position > event.position) {
-      problems.push({ position: event.position, message: 'an event that was never sealed here' });
-    } else if (!leafHashOf(event).equals(leaf.leafHash)) {
+    seen.add(event.position);
+    const hash = leafHashOf(event);
+    if (event.position <= lastSealed) recomputed.push(hash);
+    const leaf: SealedLeaf | undefined = leafAt.get(event.position);
+    if (!leaf) {
+      if (event.position <= lastSealed) {
+        problems.push({ position: event.position, message: 'an event that was never sealed' });
+      }
+    } else if (!hash.equals(leaf.leafHash)) {
       problems.push({
         position: event.position,
         message: 'the stored event or its leaf hash differs from what was sealed',
       });
     }
-    recomputed.push(leafHashOf(event));
-    index += 1;
   };
 
   for (let after = 0; ;) {
     const batch = await store.readAll({ after, limit: BATCH });
-    if (batch.length === 0) break;
     batch.forEach(compare);
+    if (batch.length < BATCH) break;
     after = batch[batch.length - 1].position;
   }
-  if (leaves.length > index) {
-    problems.push({
-      position: leaves[index].position,
-      message: `${leaves.length - index} sealed event(s) missing from the end of the log`,
-    });
+  for (const leaf of leaves) {
+    if (!seen.has(leaf.position)) {
+      problems.push({
+        position: leaf.position,
+        message: 'a sealed event is missing (deleted, or moved to another position)',
+      });
+    }
   }
+  const localized = problems.length > 0;
 
   // The tree as the events say it should be; only sizes every event of which exists.
-  const tree = new MerkleTree(recomputed.slice(0, Math.min(index, leaves.length)));
+  const tree = new MerkleTree(recomputed);
   const checkpoints = await repository.checkpoints();
   let previous: { size: number; root: Buffer } | null = null;
   for (const checkpoint of checkpoints) {
     const problem = checkCheckpoint(checkpoint, verifier, tree, previous);
     if (problem) {
-      problems.push({ ...problem, checkpoint: checkpoint.treeSize });
+      // An event already named above explains a root that no longer matches: only a change
+      // made to an event and its leaf alike is left to the checkpoints to localize.
+      const { position, ...rest } = problem;
+      const at = localized ? {} : position === undefined ? {} : { position };
+      problems.push({ ...rest, ...at, checkpoint: checkpoint.treeSize });
     } else {
       previous = { size: checkpoint.treeSize, root: checkpoint.rootHash };
     }
@@ -107,7 +114,7 @@ export async function verifyLog(sql: SqlClient, verifier: NoteVerifier): Promise
     ok: problems.length === 0,
     events,
     sealed: leaves.length,
-    unsealed: Math.max(0, events - leaves.length),
+    unsealed: Math.max(0, events - recomputed.length),
     checkpoints: checkpoints.length,
     problems,
     firstBadPosition: positions.length > 0 ? Math.min(...positions) : undefined,
