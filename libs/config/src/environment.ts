@@ -150,6 +150,14 @@ export class Environment {
   @IsIn(LOG_LEVELS, { message: `must be one of: ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL?: LogLevel;
 
+  /** How long an Idempotency-Key is remembered (SPEC §8), in hours: 1 h to a year. */
+  @IsOptional()
+  @Transform(integer)
+  @IsInt({ message: 'must be a whole number of hours between 1 and 8760' })
+  @Min(1, { message: 'must be a whole number of hours between 1 and 8760' })
+  @Max(8760, { message: 'must be a whole number of hours between 1 and 8760' })
+  TRUCELINE_IDEMPOTENCY_TTL_HOURS?: number;
+
   /** Port of a service process's /metrics and /health/live; 0 picks a free one. */
   @IsOptional()
   @Transform(integer)
@@ -186,6 +194,7 @@ export const VARIABLES = [
   'TRUCELINE_CLOCK_START',
   'TRUCELINE_PARTNERS_FILE',
   'TRUCELINE_SIGNING_KEY',
+  'TRUCELINE_IDEMPOTENCY_TTL_HOURS',
   'NODE_ENV',
   'LOG_LEVEL',
   'METRICS_PORT',

@@ -28,6 +28,8 @@ export interface TrucelineConfig {
   /** TRUCELINE_SIGNING_KEY (a note signer key); unset: `signingKeyOf` uses the development key. */
   readonly signingKey?: string;
   readonly production: boolean;
+  /** TRUCELINE_IDEMPOTENCY_TTL_HOURS: how long an Idempotency-Key is remembered (default 24). */
+  readonly idempotencyTtlHours: number;
   readonly logLevel: LogLevel;
   /** A service process's metrics port (METRICS_PORT); each service has its own default. */
   readonly metricsPort?: number;
@@ -114,6 +116,7 @@ export function loadConfig(env: Record<string, string | undefined>): TrucelineCo
     partnersFile: parsed.TRUCELINE_PARTNERS_FILE,
     signingKey: parsed.TRUCELINE_SIGNING_KEY,
     production: parsed.NODE_ENV === 'production',
+    idempotencyTtlHours: parsed.TRUCELINE_IDEMPOTENCY_TTL_HOURS ?? 24,
     logLevel: parsed.LOG_LEVEL ?? 'info',
     metricsPort: parsed.METRICS_PORT,
     serviceInstance: parsed.TRUCELINE_SERVICE_INSTANCE,

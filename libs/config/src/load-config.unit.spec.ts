@@ -40,6 +40,7 @@ describe(loadConfig.name, () => {
       partnersFile: undefined,
       signingKey: undefined,
       production: false,
+      idempotencyTtlHours: 24,
       logLevel: 'info',
     });
     expect(Object.isFrozen(sut)).toBe(true);
@@ -61,6 +62,7 @@ describe(loadConfig.name, () => {
       TRUCELINE_SIGNING_KEY: SIGNING_KEY,
       NODE_ENV: 'production',
       LOG_LEVEL: 'debug',
+      TRUCELINE_IDEMPOTENCY_TTL_HOURS: '48',
     });
 
     expect(sut).toEqual({
@@ -75,6 +77,7 @@ describe(loadConfig.name, () => {
       partnersFile,
       signingKey: SIGNING_KEY,
       production: true,
+      idempotencyTtlHours: 48,
       logLevel: 'debug',
     });
   });

@@ -118,7 +118,9 @@ export class EmbeddedRuntime implements Runtime {
     await policies.load();
     const views = new IncidentViews(sql);
     const incidents = new IncidentRepository(store, policies, clock);
-    const commands = new IncidentCommandService(incidents, views, policies, clock, sql);
+    const commands = new IncidentCommandService(incidents, views, policies, clock, sql, {
+      ttlHours: config.idempotencyTtlHours,
+    });
     // With Kafka the services run as their own processes, fed by the relay (SPEC §8 KAFKA_BROKERS).
     const withServices = options.services ?? !config.kafkaBrokers?.length;
     const scheduler = withServices

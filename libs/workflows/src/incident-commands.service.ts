@@ -21,7 +21,33 @@ export async function migrateIdempotency(sql: SqlClient): Promise<void> {
        actor_id text NOT NULL, key text NOT NULL, request_hash text NOT NULL,
        result jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
        PRIMARY KEY (actor_id, key))`,
+    // claimed_at: when the request in flight took the key (a lease, see claim); the index
+    // serves the purge of expired keys.
+    `ALTER TABLE idempotency_keys ADD COLUMN claimed_at timestamptz NOT NULL DEFAULT now();
+     CREATE INDEX IF NOT EXISTS idempotency_keys_created_at ON idempotency_keys (created_at)`,
   ]);
+}
+
+export interface IdempotencyOptions {
+  /** How long a key is remembered (TRUCELINE_IDEMPOTENCY_TTL_HOURS, default 24). */
+  ttlHours?: number;
+  /**
+   * How long a request holding a key counts as in flight: a duplicate meanwhile gets 409. A
+   * holder that crashed is taken over after this, and the key-derived ids find what it appended.
+   */
+  inFlightLeaseMs?: number;
+  /** Expired keys are purged at most this often, by whichever command runs. */
+  purgeIntervalMs?: number;
+}
+
+export const DEFAULT_IDEMPOTENCY_TTL_HOURS = 24;
+
+/** Deletes every key older than the TTL: such a key is forgotten (SPEC §8). */
+export async function purgeExpiredIdempotencyKeys(sql: SqlClient, ttlHours: number): Promise<void> {
+  await sql.query(
+    'DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)',
+    [Math.round(ttlHours * 3600)],
+  );
 }
 
 /**
@@ -36,7 +62,17 @@ export class IncidentCommandService implements IncidentCommands {
     private readonly policies: PolicyRegistry,
     private readonly clock: Clock,
     private readonly sql: SqlClient,
-  ) {}
+    options: IdempotencyOptions = {},
+  ) {
+    this.ttlSeconds = Math.round((options.ttlHours ?? DEFAULT_IDEMPOTENCY_TTL_HOURS) * 3600);
+    this.leaseSeconds = (options.inFlightLeaseMs ?? 30_000) / 1000;
+    this.purgeIntervalMs = options.purgeIntervalMs ?? 10 * 60_000;
+  }
+
+  private readonly ttlSeconds: number;
+  private readonly leaseSeconds: number;
+  private readonly purgeIntervalMs: number;
+  private lastPurge = 0;
 
   async execute(
     incidentId: string | null,
@@ -46,13 +82,20 @@ export class IncidentCommandService implements IncidentCommands {
     const occurredAt = this.occurredAt(context.occurredAt);
     const key = context.idempotencyKey;
     const requestHash = hash({ incidentId, command, occurredAt: context.occurredAt ?? null });
+    let generation = '';
     if (key) {
-      const known = await this.claim(context.actor.id, key, requestHash);
-      if (known) return known;
+      const claimed = await this.claim(context.actor.id, key, requestHash);
+      if ('result' in claimed) return claimed.result;
+      generation = claimed.generation;
     }
-    const eventId = key ? deterministicId('command', context.actor.id, key) : randomUUID();
+    // Ids derive from the key and when it was first taken: a retry within the TTL finds the
+    // first event; the same key used again after it expired is a new request.
+    const eventId = key
+      ? deterministicId('command', context.actor.id, key, generation)
+      : randomUUID();
     const id =
-      incidentId ?? (key ? deterministicId('incident', context.actor.id, key) : randomUUID());
+      incidentId ??
+      (key ? deterministicId('incident', context.actor.id, key, generation) : randomUUID());
     let result: CommandResult;
     try {
       result = await this.run(id, eventId, command, context, occurredAt);
@@ -157,32 +200,77 @@ export class IncidentCommandService implements IncidentCommands {
   }
 
   /**
-   * Claims the key for this request before anything is appended: of two concurrent requests
-   * with one key, one with another body is refused (422) even while the first is in flight,
-   * instead of finding the first's event and answering 201 for a request that was never recorded.
-   * Returns the first result once known; null while it is in flight or after a crash between
-   * append and bookkeeping (the key-derived event id then finds the first event again).
+   * Claims the key for this request before anything is appended (the IETF Idempotency-Key
+   * draft): the key is compared exactly as sent, per actor. A key seen with another body → 422,
+   * even while the first is in flight; the same request while the first is still in flight →
+   * 409; once the first has finished, its result. A key older than the TTL is forgotten (and
+   * purged), so it starts afresh. A holder silent for longer than the in-flight lease crashed:
+   * this request takes the key over, and the key-derived ids find whatever the holder appended.
    */
   private async claim(
     actorId: string,
     key: string,
     requestHash: string,
-  ): Promise<CommandResult | null> {
+  ): Promise<{ result: CommandResult } | { generation: string }> {
+    this.purgeExpired();
     await this.sql.query(
+      `DELETE FROM idempotency_keys
+        WHERE actor_id = $1 AND key = $2 AND created_at < now() - make_interval(secs => $3)`,
+      [actorId, key, this.ttlSeconds],
+    );
+    const inserted = await this.sql.query<{ created_at: Date | string }>(
       `INSERT INTO idempotency_keys (actor_id, key, request_hash, result) VALUES ($1, $2, $3, 'null')
-       ON CONFLICT (actor_id, key) DO NOTHING`,
+       ON CONFLICT (actor_id, key) DO NOTHING RETURNING created_at`,
       [actorId, key, requestHash],
     );
-    const { rows } = await this.sql.query<{ request_hash: string; result: CommandResult | null }>(
-      'SELECT request_hash, result FROM idempotency_keys WHERE actor_id = $1 AND key = $2',
-      [actorId, key],
+    if (inserted.rows[0]) return { generation: isoOf(inserted.rows[0].created_at) };
+    const { rows } = await this.sql.query<{
+      request_hash: string;
+      result: CommandResult | null;
+      created_at: Date | string;
+      in_flight: boolean;
+    }>(
+      `SELECT request_hash, result, created_at,
+              claimed_at > now() - make_interval(secs => $3) AS in_flight
+         FROM idempotency_keys WHERE actor_id = $1 AND key = $2`,
+      [actorId, key, this.leaseSeconds],
     );
-    if (rows[0] && rows[0].request_hash !== requestHash)
+    const row = rows[0];
+    // Gone between the insert and the select (released by a refused first request): retry.
+    if (!row) return this.claim(actorId, key, requestHash);
+    if (row.request_hash !== requestHash)
       throw new TrucelineError(
         'idempotency-conflict',
         'this Idempotency-Key was used for a different request',
       );
-    return rows[0]?.result ?? null;
+    if (row.result) return { result: row.result };
+    if (row.in_flight)
+      throw new TrucelineError(
+        'idempotency-in-flight',
+        'a request with this Idempotency-Key is still being processed: retry once it has answered',
+      );
+    const takenOver = await this.sql.query(
+      `UPDATE idempotency_keys SET claimed_at = now()
+        WHERE actor_id = $1 AND key = $2 AND result = 'null'::jsonb
+          AND claimed_at <= now() - make_interval(secs => $3)
+       RETURNING key`,
+      [actorId, key, this.leaseSeconds],
+    );
+    if (takenOver.rows.length === 0)
+      throw new TrucelineError(
+        'idempotency-in-flight',
+        'a request with this Idempotency-Key is still being processed: retry once it has answered',
+      );
+    return { generation: isoOf(row.created_at) };
+  }
+
+  /** Deletes expired keys, at most once per interval, without holding up the command. */
+  private purgeExpired(): void {
+    if (Date.now() - this.lastPurge < this.purgeIntervalMs) return;
+    this.lastPurge = Date.now();
+    purgeExpiredIdempotencyKeys(this.sql, this.ttlSeconds / 3600).catch(() => {
+      this.lastPurge = 0; // try again with the next command
+    });
   }
 
   private async release(actorId: string, key: string, requestHash: string): Promise<void> {
@@ -200,6 +288,8 @@ export class IncidentCommandService implements IncidentCommands {
     );
   }
 }
+
+const isoOf = (at: Date | string): string => new Date(at).toISOString();
 
 function hash(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');

@@ -30,7 +30,7 @@ export class ProblemDetailsDto implements ProblemDetails {
   @ApiProperty({
     description:
       'Stable string code: validation, unauthorized, forbidden, not-found, ' +
-      'illegal-state, concurrency, idempotency-conflict, …',
+      'illegal-state, concurrency, idempotency-conflict, idempotency-in-flight, …',
   })
   code!: string;
   @ApiPropertyOptional({ type: [FieldErrorDto] }) errors?: FieldErrorDto[];
@@ -90,7 +90,10 @@ export const CommandEndpoint = (summary: string, { opensIncident = false } = {})
     ApiHeader({
       name: 'Idempotency-Key',
       ...visibleToken(
-        'A retry with the same key returns the first response and appends nothing; ' +
+        'A retry with the same key returns the first response and appends nothing; the same ' +
+          'key with another body → 422, while the first request is still in flight → 409. ' +
+          'Compared exactly as sent, per caller, and remembered for ' +
+          'TRUCELINE_IDEMPOTENCY_TTL_HOURS (24 h by default). ' +
           '1 to 200 visible ASCII characters (inner spaces allowed)',
       ),
     }),

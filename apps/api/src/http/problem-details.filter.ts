@@ -30,6 +30,7 @@ const STATUS: Record<ErrorCode, number> = {
   'illegal-state': HttpStatus.CONFLICT,
   concurrency: HttpStatus.PRECONDITION_FAILED,
   'idempotency-conflict': HttpStatus.UNPROCESSABLE_ENTITY,
+  'idempotency-in-flight': HttpStatus.CONFLICT,
 };
 
 const TITLE: Record<ErrorCode, string> = {
@@ -40,6 +41,7 @@ const TITLE: Record<ErrorCode, string> = {
   'illegal-state': "Not allowed in the incident's current state",
   concurrency: 'Stale revision',
   'idempotency-conflict': 'Idempotency key reused for another request',
+  'idempotency-in-flight': 'A request with this Idempotency-Key is still in progress',
 };
 
 /** Codes of plain HTTP errors (routing, body parsing) that mean the same as a domain code. */

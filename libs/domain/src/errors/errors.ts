@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'not-found'
   | 'illegal-state'
   | 'concurrency'
-  | 'idempotency-conflict';
+  | 'idempotency-conflict'
+  | 'idempotency-in-flight';
 
 export class TrucelineError extends Error {
   constructor(
