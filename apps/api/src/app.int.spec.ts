@@ -21,6 +21,7 @@ import type {
   CommandResult,
   IncidentCommands,
   IncidentQueries,
+  PolicyPort,
   Runtime,
 } from '@truceline/workflows';
 import { sign } from 'jsonwebtoken';
@@ -68,6 +69,11 @@ class RecordingRuntime implements Runtime {
   constructor(mode: 'system' | 'exercise') {
     this.clock = new ExerciseClock(mode);
   }
+
+  readonly policies: PolicyPort = {
+    list: async () => [],
+    adopt: () => Promise.reject(new Error('policies are tested in policies.http.int.spec.ts')),
+  };
 
   readonly commands: IncidentCommands = {
     execute: async (incidentId, command, context): Promise<CommandResult> => {

@@ -21,6 +21,7 @@ import { ReportBreachHttpController } from './incidents/report-breach.http.contr
 import { ResolutionHttpController } from './incidents/resolution.http.controller';
 import { VerificationHttpController } from './incidents/verification.http.controller';
 import { HealthHttpController } from './ops/health.http.controller';
+import { PoliciesHttpController } from './policies/policies.http.controller';
 import { HttpMetrics } from './ops/http-metrics';
 import { MetricsHttpController } from './ops/metrics.http.controller';
 import { CONFIG, RUNTIME } from './runtime.tokens';
@@ -52,6 +53,7 @@ export class AppModule {
       LogHttpController,
       IncidentAuditHttpController,
       FeedsHttpController,
+      PoliciesHttpController,
       HealthHttpController,
       MetricsHttpController,
       // Without the exercise clock the route must not exist at all (SPEC §2: 404).

@@ -26,3 +26,11 @@ export type {
   PartnersProblem,
   WarningChannelSetting,
 } from './partners';
+export {
+  parsePolicyDocument,
+  PolicyDocumentInput,
+  RosterEntryInput,
+  RepeatedViolationInput,
+  MAX_WINDOW_HOURS,
+  MAX_ROSTER,
+} from './policy-document';

@@ -2,6 +2,7 @@ export * from './events/events';
 export * from './events/envelope';
 export * from './errors/errors';
 export * from './policy/policy';
+export * from './policy/partner-codes';
 export * from './incident/commands';
 export * from './incident/state';
 export * from './incident/evolve';

@@ -1,20 +1,41 @@
 import {
+  Actor,
+  ConcurrencyError,
   EscalationPolicy,
+  EscalationPolicyDocument,
   NewEvent,
   POLICY_ADOPTED,
   POLICY_STREAM,
   POLICY_V1,
   StoredEvent,
+  UnknownPolicyVersionError,
 } from '@truceline/domain';
 import { deterministicId, EventStore } from '@truceline/event-store';
+import { randomUUID } from 'node:crypto';
+
+/** One adopted version as GET /v1/policies lists it (SPEC §3). */
+export interface AdoptedPolicy {
+  version: number;
+  /** When the adoption was recorded (the store's clock: the exercise clock in a drill). */
+  adoptedAt: string;
+  adoptedBy: Actor;
+  eventId: string;
+  policy: EscalationPolicy;
+}
+
+/** Concurrent adoptions serialise on the stream's revision; each retry takes the next version. */
+const MAX_ADOPT_ATTEMPTS = 10;
 
 /**
  * The escalation policies adopted on `policy-escalation` (SPEC §3), by version. Version 1 is
  * adopted at first start with a deterministic event id, so concurrent first starts of several
- * processes adopt it once. Replays look rules up by the version recorded in each event.
+ * processes adopt it once. Replays look rules up by the version recorded in each event, and a
+ * version the registry does not hold is an error, never another version's rules.
  */
 export class PolicyRegistry {
-  private readonly versions = new Map<number, EscalationPolicy>();
+  private readonly versions = new Map<number, AdoptedPolicy>();
+  /** Revision of the last adoption read from the stream (-1 before any). */
+  private revision = -1;
 
   /**
    * `exercise`: the process runs on the exercise clock, so a policy it adopts is drill data and
@@ -26,24 +47,34 @@ export class PolicyRegistry {
   ) {}
 
   async load(): Promise<void> {
-    const events = await this.store.readStream(POLICY_STREAM);
-    if (events.length === 0) {
-      const adopted: NewEvent = {
-        id: deterministicId('policy-escalation', 'v1'),
-        type: POLICY_ADOPTED,
-        occurredAt: new Date(0).toISOString(),
-        data: POLICY_V1,
-        metadata: {
-          correlationId: deterministicId('policy-escalation', 'v1'),
-          causationId: null,
-          actor: { id: 'truceline', role: 'service' },
-          policyVersion: POLICY_V1.version,
-          ...(this.options.exercise ? { exercise: true } : {}),
-        },
-      };
-      await this.store.append(POLICY_STREAM, [adopted], { expectedRevision: 'any' });
-      return this.load();
-    }
+    await this.refresh();
+    if (this.versions.size > 0) return;
+    const id = deterministicId('policy-escalation', 'v1');
+    const adopted: NewEvent = {
+      id,
+      type: POLICY_ADOPTED,
+      occurredAt: new Date(0).toISOString(),
+      data: POLICY_V1,
+      metadata: {
+        correlationId: id,
+        causationId: null,
+        actor: { id: 'truceline', role: 'service' },
+        policyVersion: POLICY_V1.version,
+        ...(this.options.exercise ? { exercise: true } : {}),
+      },
+    };
+    // 'no-stream' races with another process's first start: whoever loses reads the winner's.
+    await this.store
+      .append(POLICY_STREAM, [adopted], { expectedRevision: 'no-stream' })
+      .catch((error: unknown) => {
+        if (!(error instanceof ConcurrencyError)) throw error;
+      });
+    await this.refresh();
+  }
+
+  /** Reads adoptions this registry has not seen yet: another process may have adopted one. */
+  async refresh(): Promise<void> {
+    const events = await this.store.readStream(POLICY_STREAM, { fromRevision: this.revision + 1 });
     events.forEach((e) => this.apply(e));
   }
 
@@ -51,7 +82,14 @@ export class PolicyRegistry {
   apply(event: StoredEvent): void {
     if (event.streamId !== POLICY_STREAM || event.type !== POLICY_ADOPTED) return;
     const policy = event.data as EscalationPolicy;
-    this.versions.set(policy.version, policy);
+    this.versions.set(policy.version, {
+      version: policy.version,
+      adoptedAt: event.recordedAt,
+      adoptedBy: event.metadata.actor,
+      eventId: event.id,
+      policy,
+    });
+    this.revision = Math.max(this.revision, event.revision);
   }
 
   has(version: number): boolean {
@@ -60,12 +98,62 @@ export class PolicyRegistry {
 
   current(): EscalationPolicy {
     const latest = Math.max(...this.versions.keys());
-    const policy = this.versions.get(latest);
-    if (!policy) throw new Error('no escalation policy adopted');
-    return policy;
+    const adopted = this.versions.get(latest);
+    if (!adopted) throw new Error('no escalation policy adopted');
+    return adopted.policy;
   }
 
-  /** Unknown versions fall back to v1, the only one the system ships with. */
-  readonly of = (version: number): EscalationPolicy =>
-    this.versions.get(version) ?? this.versions.get(1) ?? POLICY_V1;
+  /** The rules of `version`; UnknownPolicyVersionError when it was never adopted (SPEC §3). */
+  readonly of = (version: number): EscalationPolicy => {
+    const adopted = this.versions.get(version);
+    if (!adopted) throw new UnknownPolicyVersionError(version, [...this.versions.keys()]);
+    return adopted.policy;
+  };
+
+  /** Every adopted version, oldest first, as stored. */
+  async list(): Promise<AdoptedPolicy[]> {
+    await this.refresh();
+    return [...this.versions.values()].sort((a, b) => a.version - b.version);
+  }
+
+  /**
+   * Adopts `document` as version n+1 (SPEC §3): appended on the policy stream with the expected
+   * revision, so two operators adopting at once get n+1 and n+2, never the same number. It
+   * governs every event appended afterwards.
+   */
+  async adopt(
+    document: EscalationPolicyDocument,
+    context: { actor: Actor; occurredAt: string; correlationId?: string },
+  ): Promise<AdoptedPolicy> {
+    for (let attempt = 1; ; attempt++) {
+      await this.refresh();
+      const version = Math.max(0, ...this.versions.keys()) + 1;
+      const id = randomUUID();
+      try {
+        const { events } = await this.store.append(
+          POLICY_STREAM,
+          [
+            {
+              id,
+              type: POLICY_ADOPTED,
+              occurredAt: context.occurredAt,
+              data: { version, ...document },
+              metadata: {
+                correlationId: context.correlationId ?? id,
+                causationId: null,
+                actor: context.actor,
+                policyVersion: version,
+                ...(this.options.exercise ? { exercise: true } : {}),
+              },
+            },
+          ],
+          { expectedRevision: this.revision },
+        );
+        events.forEach((e) => this.apply(e));
+        return this.versions.get(version)!;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError) || attempt >= MAX_ADOPT_ATTEMPTS) throw error;
+      }
+    }
+  }
 }

@@ -30,7 +30,7 @@ import { IncidentRepository } from './incident.repository';
 import { NotificationService } from './notification.service';
 import { WebhookDeliveryWorker } from './notification/webhook-delivery.worker';
 import { WebhookOutbox } from './notification/webhook-outbox';
-import { Clock, IncidentCommands, IncidentQueries, Runtime } from './runtime.port';
+import { Clock, IncidentCommands, IncidentQueries, PolicyPort, Runtime } from './runtime.port';
 import { VerificationService } from './verification.service';
 
 export interface RuntimeLogger {
@@ -72,9 +72,16 @@ export class EmbeddedRuntime implements Runtime {
     private readonly commandService: IncidentCommandService,
     readonly views: IncidentViews,
     readonly scheduler: DeadlineScheduler | null,
-    private readonly policies: PolicyRegistry,
+    private readonly registry: PolicyRegistry,
     private readonly logger: RuntimeLogger,
   ) {}
+
+  /** Escalation policy versions (SPEC §3): an adoption governs every event appended afterwards. */
+  readonly policies: PolicyPort = {
+    list: () => this.registry.list(),
+    adopt: (document, context) =>
+      this.registry.adopt(document, { ...context, occurredAt: this.clock.now().toISOString() }),
+  };
 
   private projection: Subscription | null = null;
 
@@ -228,10 +235,10 @@ export class EmbeddedRuntime implements Runtime {
       audit: async (id, { asOf, viewer }) => {
         const events = await this.store.readStream(incidentStreamId(id));
         // Policies adopted since boot are picked up from the log before the fold looks them up.
-        if (events.some((e) => !this.policies.has(e.metadata.policyVersion)))
-          await this.policies.load();
+        if (events.some((e) => !this.registry.has(e.metadata.policyVersion)))
+          await this.registry.refresh();
         const at = asOf ?? this.clock.now();
-        const audit = buildIncidentAudit(events, { asOf: at, policyOf: this.policies.of, viewer });
+        const audit = buildIncidentAudit(events, { asOf: at, policyOf: this.registry.of, viewer });
         if (!audit) return null;
         // Signed on demand when no checkpoint covers the last event the audit read yet (SPEC §10).
         const last = Math.max(...eventsKnownAt(events, at).map((e) => e.position));

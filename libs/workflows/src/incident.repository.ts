@@ -42,6 +42,8 @@ export class IncidentRepository {
   ) {}
 
   async load(incidentId: string): Promise<LoadedIncident> {
+    // A policy adopted through another process governs what this one appends next (SPEC §3).
+    await this.policies.refresh();
     const events = await this.store.readStream(incidentStreamId(incidentId));
     const state = events.reduce(
       (s, e) => evolveIncident(s, e as unknown as IncidentFact, this.policies.of),

@@ -1,7 +1,8 @@
-import { Actor, IncidentCommand, StoredEvent } from '@truceline/domain';
+import { Actor, EscalationPolicyDocument, IncidentCommand, StoredEvent } from '@truceline/domain';
 import { EventStore } from '@truceline/event-store';
 import type { CheckpointView, EventsProof } from '@truceline/ledger';
 import {
+  AdoptedPolicy,
   AuditOptions,
   FeedEntry,
   IncidentAudit,
@@ -104,12 +105,24 @@ export interface LedgerPort {
   prove(events: StoredEvent[], treeSize?: number): Promise<EventsProof | null>;
 }
 
+/** The escalation policy versions behind POST and GET /v1/policies (SPEC §3). */
+export interface PolicyPort {
+  /** Every adopted version, oldest first, with when and by whom. */
+  list(): Promise<AdoptedPolicy[]>;
+  /** Adopts a validated document as version n+1, recorded now by `actor`. */
+  adopt(
+    document: EscalationPolicyDocument,
+    context: { actor: Actor; correlationId?: string },
+  ): Promise<AdoptedPolicy>;
+}
+
 /** Everything an app's edge needs, built once at boot by the composition root. */
 export interface Runtime {
   clock: Clock;
   store: EventStore;
   commands: IncidentCommands;
   queries: IncidentQueries;
+  policies: PolicyPort;
   /** Absent where the runtime serves no partner feeds (the API answers 503). */
   feeds?: FeedPort;
   /** Absent where the runtime does not seal the log (the API answers 503). */

@@ -18,6 +18,7 @@ const runtimeWith = (feeds?: FeedPortDouble): Runtime => ({
   store: new Proxy({} as EventStore, { get: unused }),
   commands: { execute: unused },
   queries: { get: unused, list: unused, events: unused, audit: unused },
+  policies: { list: unused, adopt: unused },
   ...(feeds && { feeds }),
   isReady: async () => true,
   close: async () => undefined,

@@ -14,6 +14,25 @@ export interface EscalationPolicy {
   westernForceRoster: { member: PartnerCode; capabilities: Capability[] }[];
 }
 
+/** A policy as an operator submits it: the server assigns the version (SPEC §3). */
+export type EscalationPolicyDocument = Omit<EscalationPolicy, 'version'>;
+
+/**
+ * An event names a policy version the registry does not hold. Never answered with another
+ * version's rules (SPEC §3): a fold under the wrong rules would compute wrong deadlines.
+ */
+export class UnknownPolicyVersionError extends Error {
+  override name = 'UnknownPolicyVersionError';
+  constructor(
+    readonly version: unknown,
+    known: number[],
+  ) {
+    super(
+      `escalation policy version ${String(version)} is not adopted (known: ${known.join(', ') || 'none'})`,
+    );
+  }
+}
+
 export const POLICY_STREAM = 'policy-escalation';
 export const POLICY_ADOPTED = 'EscalationPolicyAdopted';
 
