@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { sign } from 'jsonwebtoken';
 import {
   describe as describeExchange,
   inParallel,
@@ -9,7 +10,13 @@ import {
 import { hostileRequest, HostileRequest } from './support/hostile';
 import { InProcessSystem, startInProcessSystem } from './support/in-process-system';
 import { OpenApiDocument, operationsOf } from './support/openapi';
-import { STORES, StoreLocation, StoreUnderTest, TrucelineApi } from './support/truceline-api';
+import {
+  OPERATOR,
+  STORES,
+  StoreLocation,
+  StoreUnderTest,
+  TrucelineApi,
+} from './support/truceline-api';
 
 /**
  * No input, however hostile, yields a 5xx, and a refused request changes nothing (SPEC §6).
@@ -53,6 +60,71 @@ describe.each(STORES.map((store): [string, StoreUnderTest] => [store.name, store
       await system.runtime.settle();
       return system.runtime.store.headPosition();
     };
+
+    it('refuses each hostile case SPEC §6 names, with the status it names', async () => {
+      const api = new TrucelineApi(system.baseUrl, system.jwtSecret);
+      const token = api.token(OPERATOR);
+      const post = (body: string, headers: Record<string, string> = {}) =>
+        send(system.baseUrl, {
+          method: 'POST',
+          target: '/v1/incidents',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            ...headers,
+          },
+          body,
+        });
+      const head = await settledHead();
+
+      const deep = await post('{"a":'.repeat(5000) + '1' + '}'.repeat(5000));
+      const proto = await post('{"__proto__":{"x":1},"summary":"s"}');
+      const ctor = await post('{"constructor":{"name":"x"},"summary":"s"}');
+      const large = await post(JSON.stringify({ summary: 'x'.repeat(65 * 1024) }));
+      const plain = await post('summary=x', { 'content-type': 'text/plain' });
+      const forever = await send(system.baseUrl, {
+        method: 'GET',
+        target: '/v1/incidents',
+        headers: {
+          authorization: `Bearer ${sign({ sub: 'x', role: 'operator' }, system.jwtSecret)}`,
+        },
+      });
+      const wrongMethod = await send(system.baseUrl, {
+        method: 'DELETE',
+        target: '/v1/incidents',
+        headers: { authorization: `Bearer ${token}` },
+      });
+
+      expect(deep).toMatchObject({
+        status: 400,
+        body: { errors: [{ message: expect.stringMatching(/32 levels/) }] },
+      });
+      expect(proto).toMatchObject({
+        status: 400,
+        body: {
+          errors: expect.arrayContaining([
+            { field: '__proto__', message: 'property __proto__ should not exist' },
+          ]),
+        },
+      });
+      expect(ctor).toMatchObject({
+        status: 400,
+        body: {
+          errors: expect.arrayContaining([
+            { field: 'constructor', message: 'property constructor should not exist' },
+          ]),
+        },
+      });
+      expect(large.status).toBe(413);
+      expect(plain.status).toBe(415);
+      expect(forever).toMatchObject({
+        status: 401,
+        body: { detail: 'the token must carry an exp claim' },
+      });
+      expect(wrongMethod.status).toBe(405);
+      expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD, POST');
+      expect(await settledHead()).toBe(head);
+    });
 
     it('never answers 5xx, refuses every defective write and appends nothing', async () => {
       const operations = operationsOf(document);
