@@ -9,6 +9,7 @@ import type {
   AuditTimelineEntry,
 } from '@truceline/projections';
 import { Instant } from '../http/dto-fields';
+import { CheckpointDto } from '../log/log.dto';
 import { IncidentViewDto } from './incident-view.dto';
 
 /** GET /v1/incidents/{id}/audit */
@@ -118,16 +119,6 @@ class AuditNotificationDto implements AuditNotification {
   @ApiPropertyOptional(dateTime) acknowledgedAt?: string;
 }
 
-class AuditCheckpointDto {
-  @ApiProperty({
-    description: 'The C2SP signed note (origin line, tree size, base64 root hash, signature)',
-  })
-  checkpoint!: string;
-  @ApiProperty({ type: 'integer', minimum: 1 }) treeSize!: number;
-  @ApiProperty({ description: 'Base64 RFC 9162 root hash' }) rootHash!: string;
-  @ApiProperty({ description: 'The public key in C2SP vkey form, to pin' }) verifierKey!: string;
-}
-
 /** For the OpenAPI document only: the controller returns the projection's own IncidentAudit. */
 export class IncidentAuditDto {
   @ApiProperty({ format: 'uuid' }) incidentId!: string;
@@ -146,10 +137,10 @@ export class IncidentAuditDto {
   @ApiProperty({ type: [AuditObligationDto] }) obligations!: AuditObligationDto[];
   @ApiProperty({ type: [AuditNotificationDto] }) notifications!: AuditNotificationDto[];
   @ApiPropertyOptional({
-    type: AuditCheckpointDto,
+    type: CheckpointDto,
     description:
       'The latest signed checkpoint covering every event listed (SPEC §10); absent where ' +
       'the log is not sealed',
   })
-  checkpoint?: AuditCheckpointDto;
+  checkpoint?: CheckpointDto;
 }
