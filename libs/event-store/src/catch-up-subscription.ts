@@ -10,16 +10,20 @@ const MAX_BACKOFF_MS = 5000;
  * A catch-up subscription over readAll with a durable checkpoint.
  *
  * Delivery: events reach the handler one at a time in position order. The checkpoint is written
- * after each event the handler accepted, so a restart resumes right after the last handled event;
- * only an event whose handler finished but whose checkpoint write was lost (a crash in between)
- * is delivered again — handlers deduplicate by event id (STYLE habit 6). A handler that throws
- * is retried on the same event with a growing backoff: an event is never skipped.
+ * once per batch read (and on stop), after the handler accepted each of its events, so a restart
+ * resumes right after the last checkpointed event; the events handled since (a crash before the
+ * batch's checkpoint write) are delivered again — handlers deduplicate by event id (STYLE
+ * habit 6). A handler that throws is retried on the same event with a growing backoff: an event
+ * is never skipped. waitFor answers as soon as the handler finished, before the checkpoint write.
  */
 export class CatchUpSubscription implements Subscription {
   readonly subscriberId: string;
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
+  /** The durable checkpoint: the last position written to the store. */
   private position = 0;
+  /** The last position whose handler finished (ahead of `position` within a batch). */
+  private handled = 0;
   private stopped = false;
   private running?: Promise<void>;
   private woken = false;
@@ -43,6 +47,7 @@ export class CatchUpSubscription implements Subscription {
   /** Loads the durable checkpoint, then runs in the background until stop(). */
   async start(): Promise<void> {
     this.position = await this.source.readCheckpoint(this.subscriberId);
+    this.handled = this.position;
     this.running = this.run();
   }
 
@@ -56,8 +61,9 @@ export class CatchUpSubscription implements Subscription {
     return this.position;
   }
 
+  /** Resolves once the handler has finished every event up to `position`. */
   waitFor(position: number, timeoutMs = 30_000): Promise<void> {
-    if (this.position >= position) return Promise.resolve();
+    if (this.handled >= position) return Promise.resolve();
     if (this.stopped) return Promise.reject(this.notReached(position, 'it was stopped'));
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
@@ -91,18 +97,21 @@ export class CatchUpSubscription implements Subscription {
     while (!this.stopped) {
       try {
         this.woken = false;
-        const batch = await this.source.readAll({ after: this.position, limit: this.batchSize });
+        const batch = await this.source.readAll({ after: this.handled, limit: this.batchSize });
         if (batch.length === 0) {
           await this.idle();
           continue;
         }
         for (const event of batch) {
-          if (!(await this.deliver(event))) return;
-          await this.source.writeCheckpoint(this.subscriberId, event.position);
-          this.position = event.position;
+          if (!(await this.deliver(event))) break;
+          this.handled = event.position;
           this.settleWaiters();
-          if (this.stopped) return;
+          if (this.stopped) break;
         }
+        // One checkpoint write per batch, not per event: an event handled but not yet
+        // checkpointed when the process dies is delivered again (handlers deduplicate).
+        await this.saveCheckpoint();
+        if (this.stopped) return;
         backoff = FIRST_BACKOFF_MS;
       } catch (error) {
         // The store itself failed (connection lost…): report, wait, and read again from the
@@ -160,9 +169,15 @@ export class CatchUpSubscription implements Subscription {
     clearTimeout(timer);
   }
 
+  private async saveCheckpoint(): Promise<void> {
+    if (this.handled === this.position) return;
+    await this.source.writeCheckpoint(this.subscriberId, this.handled);
+    this.position = this.handled;
+  }
+
   private settleWaiters(): void {
     for (const waiter of this.waiters) {
-      if (this.position < waiter.position) continue;
+      if (this.handled < waiter.position) continue;
       clearTimeout(waiter.timer);
       this.waiters.delete(waiter);
       waiter.resolve();
@@ -171,7 +186,7 @@ export class CatchUpSubscription implements Subscription {
 
   private notReached(position: number, why: string): Error {
     return new Error(
-      `subscription ${this.subscriberId} did not reach position ${position} (at ${this.position}): ${why}`,
+      `subscription ${this.subscriberId} did not reach position ${position} (at ${this.handled}): ${why}`,
     );
   }
 }

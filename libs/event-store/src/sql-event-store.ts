@@ -49,6 +49,7 @@ const signalOf = (sql: SqlClient): EventEmitter => {
 /** How long readAll waits for appends in flight to settle before answering with what is safe. */
 const IN_FLIGHT_WAIT_MS = 500;
 const IN_FLIGHT_POLL_MS = 2;
+const IN_FLIGHT_POLL_MAX_MS = 16;
 
 /**
  * The event store over SQL, identical for PostgreSQL and PGlite.
@@ -232,7 +233,9 @@ export class SqlEventStore implements EventStore {
   /**
    * Events in position order, only below the horizon of transactions in flight (see the class
    * comment). Committed rows above the horizon are waited for, briefly: a reader that calls
-   * readAll after an append returned gets that append, even while other appends are in flight.
+   * readAll after an append returned gets that append, even while other appends are in flight
+   * (a paging reader, which gives a limit, gets what is safe at once and waits only when that
+   * is nothing).
    */
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
     const limit = options.limit ?? null;
@@ -250,9 +253,11 @@ export class SqlEventStore implements EventStore {
       target ??= rows.length > 0 && rows[0].head !== null ? Number(rows[0].head) : 0;
       for (const row of rows) if (row.position !== null) events.push(toStoredEvent(row));
       if (events.length > 0) after = events[events.length - 1].position;
-      const full = limit !== null && events.length >= limit;
-      if (full || after >= target || Date.now() >= deadline) return events;
-      await new Promise((resolve) => setTimeout(resolve, IN_FLIGHT_POLL_MS));
+      // A paging reader (limit given) comes back for the rest: it waits only for an empty page.
+      const paged = limit !== null && events.length > 0;
+      if (paged || after >= target || Date.now() >= deadline) return events;
+      const backoff = Math.min(IN_FLIGHT_POLL_MS << attempt, IN_FLIGHT_POLL_MAX_MS);
+      await new Promise((resolve) => setTimeout(resolve, backoff));
     }
   }
 
