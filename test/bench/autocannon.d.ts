@@ -20,6 +20,7 @@ declare module 'autocannon' {
     '2xx': number;
     non2xx: number;
     errors: number;
+    timeouts: number;
   }
   function autocannon(options: Options): Promise<Result>;
   export default autocannon;

@@ -51,14 +51,17 @@ async function cannon(
     ],
   });
   const ok = result['2xx'];
-  if (result.non2xx + result.errors > 0) {
-    console.warn(`  ${url}: ${result.non2xx} answers other than 2xx, ${result.errors} errors`);
+  if (result.non2xx + result.errors + result.timeouts > 0) {
+    console.warn(
+      `  ${url}: ${result.non2xx} answers other than 2xx, ${result.errors} errors, ` +
+        `${result.timeouts} timeouts`,
+    );
   }
   return {
     rate: ok / durationS,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    failed: result.non2xx + result.errors,
+    failed: result.non2xx + result.errors + result.timeouts,
   };
 }
 
