@@ -24,7 +24,7 @@ const metadataOf = () => ({
   actor: { id: 'bench', role: 'service' as const },
   policyVersion: 1,
 });
-const eventsOf = (count: number, n: number): NewEvent[] =>
+export const eventsOf = (count: number, n: number): NewEvent[] =>
   Array.from({ length: count }, (_, i) => ({
     id: randomUUID(),
     type: 'BreachReported',

@@ -7,6 +7,7 @@ import { REPO_ROOT } from '../support/shared-scenarios';
 import { appendOnPglite, appendOnPostgres, BenchSettings } from './append.bench';
 import { bareHttp, truclineHttp } from './http.bench';
 import { LoadResult } from './load';
+import { appendWithSealing } from './sealing.bench';
 
 /**
  * `npm run bench`: every figure beside its baseline measured in the same run, medians of
@@ -84,6 +85,15 @@ async function main(): Promise<void> {
       baseline: `p50 ${single.raw.p50.toFixed(2)} ms, p99 ${single.raw.p99.toFixed(2)} ms`,
       ratio: single.raw.p99 / single.truceline.p99,
       details: { ...single },
+    });
+    const sealing = await appendWithSealing(await database('bench_sealing'), WRITERS, settings);
+    add({
+      figure: `store append with the log sealed behind it, PostgreSQL, ${WRITERS} writers`,
+      truceline: fmtRate(sealing.sealingOn, 'events/s'),
+      baselineName: 'the same appends, sealing off',
+      baseline: fmtRate(sealing.sealingOff, 'events/s'),
+      ratio: sealing.sealingOn.rate / sealing.sealingOff.rate,
+      details: { ...sealing },
     });
     for (const batch of [1, 10]) {
       const embedded = await appendOnPglite(batch, WRITERS, settings);
