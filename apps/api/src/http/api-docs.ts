@@ -1,3 +1,4 @@
+import { WebhookNotice } from './webhook-notice.schema';
 import { applyDecorators, INestApplication } from '@nestjs/common';
 import {
   ApiExtraModels,
@@ -125,8 +126,48 @@ export function setupOpenApi(app: INestApplication): void {
       .setVersion('1')
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
       .build(),
+    { extraModels: [WebhookNotice] },
   );
-  SwaggerModule.setup('docs', app, closeRequestBodies(document));
+  SwaggerModule.setup('docs', app, withWebhooks(closeRequestBodies(document)));
+}
+
+/**
+ * What Truceline POSTs to partners (SPEC §5): OpenAPI 3.0 has no `webhooks`, so the request a
+ * receiver gets is described under `x-webhooks`, its body as components.schemas.WebhookNotice.
+ */
+function withWebhooks(document: OpenAPIObject): OpenAPIObject {
+  const header = (name: string, description: string) => ({
+    name,
+    in: 'header',
+    required: true,
+    description,
+    schema: { type: 'string' },
+  });
+  return {
+    ...document,
+    'x-webhooks': {
+      partnerNotice: {
+        post: {
+          summary: "A notice to a partner's webhook, signed as Standard Webhooks say",
+          parameters: [
+            header('webhook-id', 'The delivery id: the same on every retry; deduplicate by it'),
+            header('webhook-timestamp', 'Unix seconds when this attempt was sent'),
+            header(
+              'webhook-signature',
+              'v1,<base64 HMAC-SHA256 of id.timestamp.body>, one per configured secret, space-separated',
+            ),
+          ],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: { $ref: '#/components/schemas/WebhookNotice' } },
+            },
+          },
+          responses: { '2XX': { description: 'Stored by the receiver; anything else is retried' } },
+        },
+      },
+    },
+  } as OpenAPIObject;
 }
 
 /**
