@@ -8,6 +8,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { parseBrokers, waitForGroupCoordinator } from '@truceline/messaging';
 import { startLocalKafka } from '../kafka/local-kafka';
 import { startThrowawayPostgres } from '../postgres/pg-test-server';
 
@@ -37,7 +38,7 @@ function prefixed(child: ChildProcess, name: string, color: number): void {
   }
 }
 
-async function main(): Promise<void> {
+export async function main(): Promise<void> {
   const root = repoRoot();
   const dist = join(root, 'dist');
   const stops: (() => Promise<void>)[] = [];
@@ -60,6 +61,17 @@ async function main(): Promise<void> {
     env.KAFKA_BROKERS = kafka.brokers.join(',');
   }
   console.log(`[distributed] DATABASE_URL and KAFKA_BROKERS=${env.KAFKA_BROKERS}`);
+  // The services join consumer groups at once: wait until the brokers can serve them, instead
+  // of every consumer logging "coordinator not available" until they can.
+  let waited = false;
+  await waitForGroupCoordinator({
+    brokers: parseBrokers(env.KAFKA_BROKERS),
+    onWaiting: (state) => {
+      if (!waited) console.log(`[distributed] waiting for the brokers to serve groups (${state})`);
+      waited = true;
+    },
+  });
+  if (waited) console.log('[distributed] the brokers serve consumer groups');
 
   const children = new Map<string, ChildProcess>();
   let stopping = false;

@@ -43,6 +43,12 @@ function printBanner(config: TrucelineConfig): void {
     `Truceline API listening on port ${config.port} (clock: ${config.clock})`,
     `API docs: http://127.0.0.1:${config.port}/docs`,
   ];
+  if (config.kafkaBrokers?.length)
+    lines.push(
+      'Distributed mode: this process serves the API and its projections; the relay, the deadline',
+      'scheduler and the services run as processes of their own (`npm start` with KAFKA_BROKERS',
+      'and DATABASE_URL, or `npm run start:distributed`, starts them all).',
+    );
   if (config.jwks) {
     lines.push(`Bearer tokens: RS256/ES256 of ${config.jwks.issuer} (keys: ${config.jwks.url})`);
   } else if (config.jwtSecretGenerated) {

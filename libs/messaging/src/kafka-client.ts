@@ -138,6 +138,26 @@ function accessRefusal(error: unknown, security: KafkaSecurity | undefined): Err
   return undefined;
 }
 
+/**
+ * Broker answers that mean "not yet" rather than "wrong": a broker that has just started, a
+ * group coordinator or partition leader moving. kafkajs logs them at ERROR and retries; they
+ * are logged as what they are (info, `transient: true`), so the log of a healthy start or a
+ * rebalance is not a wall of errors. Protocol messages as kafkajs words them.
+ */
+const TRANSIENT_BROKER_STATES = [
+  'The group coordinator is not available',
+  'The coordinator is loading and hence can',
+  'This is not the correct coordinator for this group',
+  'There is no leader for this topic-partition',
+  'This server is not the leader for that topic-partition',
+  'The group is rebalancing, so a rejoin is needed',
+  'This server does not host this topic-partition',
+  'The coordinator is not aware of this member',
+] as const;
+
+export const isTransientBrokerState = (error: unknown): boolean =>
+  typeof error === 'string' && TRANSIENT_BROKER_STATES.some((state) => error.startsWith(state));
+
 /** Forwards kafkajs log entries to pino, keeping kafkajs' namespace and structured fields. */
 export function pinoLogCreator(logger: Logger | undefined): logCreator {
   return () =>
@@ -145,7 +165,12 @@ export function pinoLogCreator(logger: Logger | undefined): logCreator {
       if (!logger) return;
       const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
       const entry = { component: 'kafkajs', namespace, ...fields };
-      if (level === logLevel.ERROR) logger.error(entry, message);
+      if (level <= logLevel.WARN && isTransientBrokerState(fields.error))
+        logger.info(
+          { ...entry, transient: true },
+          `transient broker state, retrying: ${String(fields.error)}`,
+        );
+      else if (level === logLevel.ERROR) logger.error(entry, message);
       else if (level === logLevel.WARN) logger.warn(entry, message);
       else if (level === logLevel.INFO) logger.info(entry, message);
       else logger.debug(entry, message);
@@ -196,6 +221,44 @@ export async function ensureTopics(
       const retriable = (error as { retriable?: boolean }).retriable === true;
       if (!retriable || Date.now() >= giveUpAt) throw error;
       await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 2_000)));
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Waits until the brokers can serve consumer groups: a freshly started broker answers
+ * "coordinator not available" until its offsets topic exists. Asked with a client that logs
+ * nothing, so the wait itself does not flood the log; throws after `timeoutMs`.
+ */
+export async function waitForGroupCoordinator(options: {
+  brokers: string[];
+  timeoutMs?: number;
+  onWaiting?: (state: string) => void;
+}): Promise<void> {
+  const kafka = new Kafka({
+    clientId: 'truceline-readiness',
+    brokers: options.brokers,
+    connectionTimeout: 3_000,
+    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 500 },
+    logLevel: logLevel.NOTHING,
+  });
+  const giveUpAt = Date.now() + (options.timeoutMs ?? 60_000);
+  let last = 'no answer';
+  for (let attempt = 1; ; attempt++) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      // Any group id: the answer needs the coordinator, which needs the offsets topic.
+      await admin.describeGroups(['truceline.readiness']);
+      return;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+      if (Date.now() >= giveUpAt)
+        throw new Error(`the brokers cannot serve consumer groups yet (${last})`);
+      options.onWaiting?.(last);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1_000)));
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
