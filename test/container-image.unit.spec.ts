@@ -55,7 +55,14 @@ describe('the container image', () => {
     const cmd = /^CMD\s+(\[.*\])$/.exec(runtime.find((line) => /^CMD\s/.test(line)) ?? '')?.[1];
     const [binary, entry] = JSON.parse(cmd ?? '[]') as string[];
     expect(binary).toBe('node');
-    expect(pkg.scripts.start).toBe(`node ${entry}`);
+    // `npm start` goes through infra/start/start.ts, which runs this same API entry when
+    // KAFKA_BROKERS is unset (and every process of distributed mode when it is set); the image
+    // is one process, the others run in containers of their own (docker-compose.yml).
+    expect(pkg.scripts.start).toBe('node dist/infra/start/start.js');
+    const launcher = read('infra/start/start.ts');
+    expect(launcher).toContain(
+      `import('../../${entry.replace(/^dist\//, '').replace(/\.js$/, '')}')`,
+    );
     expect(existsSync(join(ROOT, sourceOf(entry)))).toBe(true);
   });
 
