@@ -18,6 +18,9 @@ export type Schema = Record<string, unknown> & {
   maxLength?: number;
   minimum?: number;
   maximum?: number;
+  /** OpenAPI 3.0: the bound beside it is exclusive. */
+  exclusiveMinimum?: boolean;
+  exclusiveMaximum?: boolean;
   minItems?: number;
   maxItems?: number;
   uniqueItems?: boolean;
@@ -34,6 +37,7 @@ export interface OpenApiDocument {
 
 interface ParameterObject {
   name: string;
+  'x-rule'?: string;
   in: 'path' | 'query' | 'header';
   required?: boolean;
   schema?: Schema;
@@ -86,7 +90,12 @@ export function operationsOf(document: OpenApiDocument): Operation[] {
         bodyRequired: operation.requestBody?.required ?? false,
         responses: operation.responses,
         roles: operation['x-roles'],
-        ruleFields: body ? ruleFieldsOf(document, body) : new Set(),
+        ruleFields: new Set([
+          ...(body ? ruleFieldsOf(document, body) : []),
+          ...(operation.parameters ?? [])
+            .filter((p) => p['x-rule'] !== undefined || p.schema?.['x-rule'] !== undefined)
+            .map((p) => p.name),
+        ]),
       });
     }
   }
@@ -236,13 +245,15 @@ function baseValueOf(
       return stringArbitrary(schema);
     case 'integer':
       return fc.integer({
-        min: schema.minimum ?? Number.MIN_SAFE_INTEGER,
-        max: schema.maximum ?? Number.MAX_SAFE_INTEGER,
+        min: (schema.minimum ?? Number.MIN_SAFE_INTEGER) + (schema.exclusiveMinimum ? 1 : 0),
+        max: (schema.maximum ?? Number.MAX_SAFE_INTEGER) - (schema.exclusiveMaximum ? 1 : 0),
       });
     case 'number':
       return fc.double({
         min: schema.minimum ?? -1e15,
         max: schema.maximum ?? 1e15,
+        minExcluded: schema.exclusiveMinimum === true,
+        maxExcluded: schema.exclusiveMaximum === true,
         noNaN: true,
         noDefaultInfinity: true,
       });
@@ -372,6 +383,16 @@ function toDraft(schema: unknown): unknown {
         Object.entries(value).map(([name, property]) => [name, toDraft(property)]),
       );
     } else out[key] = toDraft(value);
+  }
+  // OpenAPI 3.0's boolean exclusive bounds are JSON Schema's numeric ones.
+  for (const [bound, exclusive] of [
+    ['minimum', 'exclusiveMinimum'],
+    ['maximum', 'exclusiveMaximum'],
+  ] as const) {
+    if (out[exclusive] === true && typeof out[bound] === 'number') {
+      out[exclusive] = out[bound];
+      delete out[bound];
+    } else if (typeof out[exclusive] === 'boolean') delete out[exclusive];
   }
   if (out.nullable === true && typeof out.type === 'string') out.type = [out.type, 'null'];
   delete out.nullable;

@@ -62,6 +62,12 @@ export const ApiProblems = (...statuses: number[]) =>
     ),
   );
 
+/**
+ * `x-rule`: a check the server makes beyond what JSON Schema can state (a bound set by another
+ * field or by the log's state), so a client knows a schema-valid value may still be a 400.
+ */
+export const xRule = (rule: string): Record<string, string> => ({ 'x-rule': rule });
+
 /** Errors of every route that takes a JSON body: malformed or too deep, too large, not JSON. */
 export const BODY_PROBLEMS = [400, 413, 415] as const;
 

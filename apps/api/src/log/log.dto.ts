@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
+import { xRule } from '../http/api-docs';
 import { Transform } from 'class-transformer';
 import { IsDefined, IsInt, Max, Min } from 'class-validator';
 import type { CheckpointView } from '@truceline/ledger';
@@ -12,9 +13,16 @@ export const MAX_TREE_SIZE = Number.MAX_SAFE_INTEGER;
 const BASE64_HASH = '^[A-Za-z0-9+/]{43}=$';
 
 /** A required whole-number query parameter. */
-const RequiredQueryInteger = (min: number, max: number, description: string) =>
+const RequiredQueryInteger = (min: number, max: number, description: string, rule: string) =>
   applyDecorators(
-    ApiProperty({ type: 'integer', required: true, minimum: min, maximum: max, description }),
+    ApiProperty({
+      type: 'integer',
+      required: true,
+      minimum: min,
+      maximum: max,
+      description,
+      ...xRule(rule),
+    }),
     IsDefined({ message: '$property is required' }),
     Transform(({ value }) => (typeof value === 'string' && /^\d+$/.test(value) ? +value : value)),
     IsInt({ message: `$property must be a whole number from ${min} to ${max}` }),
@@ -24,13 +32,19 @@ const RequiredQueryInteger = (min: number, max: number, description: string) =>
 
 /** GET /v1/log/consistency */
 export class ConsistencyQueryDto {
-  @RequiredQueryInteger(1, MAX_TREE_SIZE, 'The smaller tree size (e.g. of a checkpoint held)')
+  @RequiredQueryInteger(
+    1,
+    MAX_TREE_SIZE,
+    'The smaller tree size (e.g. of a checkpoint held)',
+    'not greater than `to`',
+  )
   from!: number;
 
   @RequiredQueryInteger(
     1,
     MAX_TREE_SIZE,
     'The larger tree size, at most the size the log has sealed (400 beyond it, or below from)',
+    'at most the tree size the log has sealed',
   )
   to!: number;
 }
@@ -41,6 +55,7 @@ export class ProofQueryDto {
     description:
       'Prove against the stored checkpoint of this tree size (400 when none has it); default: ' +
       'the latest checkpoint covering every event of the incident, signed on demand',
+    rule: 'the tree size of a stored checkpoint',
   })
   treeSize?: number;
 }

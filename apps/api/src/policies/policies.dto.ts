@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { xRule } from '../http/api-docs';
 import { MAX_ROSTER, MAX_WINDOW_HOURS } from '@truceline/config';
 import { CAPABILITIES, PARTNER_CODES } from '@truceline/domain';
 import { ActorDto } from '../incidents/incident-view.dto';
@@ -45,6 +46,7 @@ const roster = (description: string) => ({
   minItems: 1,
   maxItems: MAX_ROSTER,
   description: `${description}; each member listed once`,
+  ...xRule('each member listed once'),
 });
 
 export class PolicyDocumentDto {
@@ -55,6 +57,7 @@ export class PolicyDocumentDto {
     minimum: 1,
     maximum: MAX_ROSTER,
     description: 'distinct verifiers reporting confirmed; at most the size of verifierRoster',
+    ...xRule('at most the size of verifierRoster'),
   })
   verificationQuorum!: number;
   @ApiProperty(windowHours('from confirmation')) warningWindowHours!: number;
