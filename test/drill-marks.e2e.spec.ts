@@ -11,6 +11,7 @@ import { createApp } from '../apps/api/src/app';
 import { SseClient } from '../apps/api/src/feeds/testing/sse-client';
 import {
   startWebhookReceiver,
+  testWebhookSecret,
   WebhookReceiver,
 } from '../libs/workflows/src/notification/webhook-receiver.testing';
 import {
@@ -31,7 +32,7 @@ import {
  */
 const JWT_SECRET = 'drill-marks-e2e-secret-of-32-characters';
 const PARTNER = 'PL';
-const SECRET = 'drill-marks-webhook-secret-of-pl';
+const SECRET = testWebhookSecret('drill-marks-pl');
 
 describe('drill data is marked on every surface', () => {
   let dir: string;
