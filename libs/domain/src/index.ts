@@ -1,5 +1,6 @@
 export * from './events/events';
 export * from './events/envelope';
+export * from './events/decode';
 export * from './errors/errors';
 export * from './policy/policy';
 export * from './policy/partner-codes';
@@ -13,4 +14,4 @@ export * from './workflows/verification.workflow';
 export * from './workflows/coalition-tasking.workflow';
 export * from './workflows/notification.workflow';
 export * from './workflows/deadlines.workflow';
-export * from './feeds/need-to-know';
+export * from './visibility/visibility';

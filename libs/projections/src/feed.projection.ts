@@ -3,7 +3,7 @@ import {
   evolveIncident,
   FEED_PARTNERS,
   INCIDENT_TIER_CHANGED,
-  IncidentFact,
+  decodeIncidentFact,
   incidentIdOf,
   IncidentState,
   initialIncidentState,
@@ -140,7 +140,8 @@ export class FeedProjection {
       [incidentId],
     );
     const before = rows[0]?.state ?? initialIncidentState();
-    const after = evolveIncident(before, event as unknown as IncidentFact, this.policies.of);
+    const fact = decodeIncidentFact(event);
+    const after = fact ? evolveIncident(before, fact, this.policies.of) : before;
     await tx.query(
       `INSERT INTO partner_feed_incidents (incident_id, state) VALUES ($1, $2)
        ON CONFLICT (incident_id) DO UPDATE SET state = $2`,

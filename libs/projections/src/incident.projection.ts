@@ -1,6 +1,6 @@
 import {
+  decodeIncidentFact,
   evolveIncident,
-  IncidentFact,
   incidentIdOf,
   IncidentState,
   initialIncidentState,
@@ -52,7 +52,8 @@ export class IncidentProjection {
   async apply(event: StoredEvent): Promise<void> {
     this.policies.apply(event);
     const incidentId = incidentIdOf(event.streamId);
-    if (!incidentId) return;
+    const fact = incidentId ? decodeIncidentFact(event) : null;
+    if (!incidentId || !fact) return;
     await this.sql.transaction(async (tx) => {
       const { rows } = await tx.query<{ position: string | number; state: IncidentState }>(
         'SELECT position, state FROM incident_view WHERE incident_id = $1 FOR UPDATE',
@@ -62,7 +63,7 @@ export class IncidentProjection {
       if (row && Number(row.position) >= event.position) return;
       const state = evolveIncident(
         row ? row.state : initialIncidentState(),
-        event as unknown as IncidentFact,
+        fact,
         this.policies.of,
       );
       await tx.query(

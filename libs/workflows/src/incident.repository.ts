@@ -4,7 +4,7 @@ import {
   EventMetadata,
   evolveIncident,
   IncidentEvent,
-  IncidentFact,
+  decodeIncidentFacts,
   incidentStreamId,
   IncidentState,
   initialIncidentState,
@@ -45,8 +45,8 @@ export class IncidentRepository {
     // A policy adopted through another process governs what this one appends next (SPEC §3).
     await this.policies.refresh();
     const events = await this.store.readStream(incidentStreamId(incidentId));
-    const state = events.reduce(
-      (s, e) => evolveIncident(s, e as unknown as IncidentFact, this.policies.of),
+    const state = decodeIncidentFacts(events).reduce(
+      (s, fact) => evolveIncident(s, fact, this.policies.of),
       initialIncidentState(),
     );
     return { state, events };

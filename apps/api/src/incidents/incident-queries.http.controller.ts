@@ -1,6 +1,13 @@
 import { Controller, Get, Query, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Actor, NotFoundError, StoredEvent } from '@truceline/domain';
+import {
+  Actor,
+  maySeeObligation,
+  maySeeReceipt,
+  maySeeTask,
+  NotFoundError,
+  StoredEvent,
+} from '@truceline/domain';
 import type { IncidentPage, IncidentView } from '@truceline/projections';
 import type { Runtime } from '@truceline/workflows';
 import { CurrentActor } from '../auth/actor.decorator';
@@ -11,9 +18,6 @@ import { IncidentIdParam } from '../http/path-params';
 import { InjectRuntime } from '../runtime.tokens';
 import { IncidentEventsDto, IncidentPageDto, IncidentViewDto } from './incident-view.dto';
 import { ListIncidentsQueryDto } from './list-incidents.dto';
-
-/** Partners that see every coalition task (SPEC §7: the tasked member, UA and US). */
-const SEES_ALL_TASKS = ['UA', 'US'];
 
 @ApiTags('incidents')
 @ApiBearerAuth()
@@ -78,22 +82,21 @@ function entitled(actor: Actor): boolean {
 type WithReceipts = IncidentView & { acknowledgements?: { partner: string }[] };
 
 /**
- * What a ministry may see of an incident (SPEC §7): coalition tasks are releasable to the tasked
- * member, UA and US only, and so are their coalition-ack obligations; a partner's receipts are
- * its own business, even to UA and US. The rest derives from events releasable to all partners.
+ * What a ministry may see of an incident (SPEC §7), by the domain's visibility rules: coalition
+ * tasks and their coalition-ack obligations as task assignments are released, receipts only its
+ * own. The rest derives from events releasable to all partners.
  */
 export function releasableTo(actor: Actor, view: IncidentView): IncidentView {
-  const partner = actor.partner;
-  const filtered: WithReceipts = { ...view };
-  if (!partner || !SEES_ALL_TASKS.includes(partner)) {
-    filtered.coalitionTasks = view.coalitionTasks.filter((task) => task.member === partner);
-    const own = new Set(filtered.coalitionTasks.map((task) => task.taskId));
-    filtered.obligations = view.obligations.filter(
-      (o) => o.kind !== 'coalition-ack' || (o.refId !== undefined && own.has(o.refId)),
-    );
-  }
+  const partner = actor.partner ?? '';
+  const filtered: WithReceipts = {
+    ...view,
+    coalitionTasks: view.coalitionTasks.filter((task) => maySeeTask(partner, task)),
+    obligations: view.obligations.filter((o) => maySeeObligation(partner, o, view.coalitionTasks)),
+  };
   // As the read model does, the field is left out rather than empty when there is none to show.
-  const receipts = (view as WithReceipts).acknowledgements?.filter((r) => r.partner === partner);
+  const receipts = (view as WithReceipts).acknowledgements?.filter((r) =>
+    maySeeReceipt(partner, r),
+  );
   if (receipts?.length) filtered.acknowledgements = receipts;
   else delete filtered.acknowledgements;
   return filtered;

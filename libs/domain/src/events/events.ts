@@ -166,27 +166,37 @@ export interface IncidentEventDataMap {
   IncidentResolved: IncidentResolved;
 }
 export type IncidentEventType = keyof IncidentEventDataMap;
-export const INCIDENT_EVENT_TYPES = [
-  'BreachReported',
-  'VerificationRequested',
-  'VerificationFindingSubmitted',
-  'BreachConfirmed',
-  'BreachRejected',
-  'WarningIssued',
-  'ResponseActionReported',
-  'HostilitiesPersisted',
-  'EscalationAssessed',
-  'CoalitionTaskAssigned',
-  'CoalitionTaskAcknowledged',
-  'CoalitionTaskDeclined',
-  'CoalitionTaskCompleted',
-  'WesternResponseActivated',
-  'DecisionRecorded',
-  'NotificationDelivered',
-  'NoticeAcknowledged',
-  'DeadlineMissed',
-  'IncidentResolved',
-] as const satisfies readonly IncidentEventType[];
+/**
+ * The current schema version of every incident event type: the one record the list of types
+ * derives from. Keyed by the data map, so a type added there does not compile until it is here.
+ */
+export const INCIDENT_EVENT_SCHEMA_VERSIONS: { readonly [K in IncidentEventType]: number } = {
+  BreachReported: SCHEMA_VERSION,
+  VerificationRequested: SCHEMA_VERSION,
+  VerificationFindingSubmitted: SCHEMA_VERSION,
+  BreachConfirmed: SCHEMA_VERSION,
+  BreachRejected: SCHEMA_VERSION,
+  WarningIssued: SCHEMA_VERSION,
+  ResponseActionReported: SCHEMA_VERSION,
+  HostilitiesPersisted: SCHEMA_VERSION,
+  EscalationAssessed: SCHEMA_VERSION,
+  CoalitionTaskAssigned: SCHEMA_VERSION,
+  CoalitionTaskAcknowledged: SCHEMA_VERSION,
+  CoalitionTaskDeclined: SCHEMA_VERSION,
+  CoalitionTaskCompleted: SCHEMA_VERSION,
+  WesternResponseActivated: SCHEMA_VERSION,
+  DecisionRecorded: SCHEMA_VERSION,
+  NotificationDelivered: SCHEMA_VERSION,
+  NoticeAcknowledged: SCHEMA_VERSION,
+  DeadlineMissed: SCHEMA_VERSION,
+  IncidentResolved: SCHEMA_VERSION,
+};
+export const INCIDENT_EVENT_TYPES = Object.keys(
+  INCIDENT_EVENT_SCHEMA_VERSIONS,
+) as readonly IncidentEventType[];
+
+export const isIncidentEventType = (type: string): type is IncidentEventType =>
+  Object.prototype.hasOwnProperty.call(INCIDENT_EVENT_SCHEMA_VERSIONS, type);
 
 /** `{ type, data }` pairs: what a decider returns before ids and metadata are attached. */
 export type IncidentEvent = {

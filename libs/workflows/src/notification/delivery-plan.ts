@@ -1,7 +1,9 @@
 import type { PartnerWebhook } from '@truceline/config';
 import {
+  INCIDENT_TIER_CHANGED,
   IncidentEventDataMap,
   IncidentState,
+  isReleasable,
   NOTIFICATION_SUBJECTS,
   PartnerCode,
   StoredEvent,
@@ -64,7 +66,10 @@ export function planDeliveries(
     ref: string,
     causationId: string,
     notice: Omit<WebhookNotice, 'deliveryId' | 'incidentId' | 'exercise'>,
+    about: { type: string; data: unknown },
   ) => {
+    // A webhook never tells a partner more than its feed would: the one visibility rule decides.
+    if (!isReleasable(about, webhook.partner, state)) return;
     const deliveryId = deterministicId(incidentId, notice.subject, ref, webhook.partner);
     const body: WebhookNotice = { deliveryId, incidentId, ...notice, exercise: state.exercise };
     plans.push({
@@ -83,11 +88,17 @@ export function planDeliveries(
 
   for (const change of state.tierHistory) {
     for (const webhook of webhooks.values()) {
-      add(webhook, String(change.tier), change.causedBy, {
-        subject: 'tier-change',
-        tier: change.tier,
-        occurredAt: change.at,
-      });
+      add(
+        webhook,
+        String(change.tier),
+        change.causedBy,
+        {
+          subject: 'tier-change',
+          tier: change.tier,
+          occurredAt: change.at,
+        },
+        { type: INCIDENT_TIER_CHANGED, data: change },
+      );
     }
   }
   for (const event of events) {
@@ -95,23 +106,35 @@ export function planDeliveries(
       const task = event.data as IncidentEventDataMap['CoalitionTaskAssigned'];
       const webhook = webhooks.get(task.member);
       if (!webhook) continue;
-      add(webhook, task.taskId, event.id, {
-        subject: 'task',
-        tier: task.tier,
-        taskId: task.taskId,
-        member: task.member,
-        capability: task.capability,
-        dueAt: task.dueAt,
-        occurredAt: event.occurredAt,
-      });
+      add(
+        webhook,
+        task.taskId,
+        event.id,
+        {
+          subject: 'task',
+          tier: task.tier,
+          taskId: task.taskId,
+          member: task.member,
+          capability: task.capability,
+          dueAt: task.dueAt,
+          occurredAt: event.occurredAt,
+        },
+        event,
+      );
     } else if (event.type === 'WarningIssued') {
       const { channel, recipient, reference } = event.data as IncidentEventDataMap['WarningIssued'];
       for (const webhook of webhooks.values()) {
-        add(webhook, event.id, event.id, {
-          subject: 'warning',
-          warning: { channel, recipient, reference },
-          occurredAt: event.occurredAt,
-        });
+        add(
+          webhook,
+          event.id,
+          event.id,
+          {
+            subject: 'warning',
+            warning: { channel, recipient, reference },
+            occurredAt: event.occurredAt,
+          },
+          event,
+        );
       }
     }
   }

@@ -1,6 +1,14 @@
 import { POLICY_V1 } from '../policy/policy';
 import { CoalitionTask } from '../incident/state';
-import { FEED_PARTNERS, INCIDENT_TIER_CHANGED, isReleasable, redactFor } from './need-to-know';
+import {
+  FEED_PARTNERS,
+  INCIDENT_TIER_CHANGED,
+  isReleasable,
+  maySeeObligation,
+  maySeeReceipt,
+  maySeeTask,
+  redactFor,
+} from './visibility';
 
 const task = (taskId: string, member: string): CoalitionTask => ({
   taskId,
@@ -114,5 +122,25 @@ describe(redactFor.name, () => {
     const data = { channel: 'c', recipient: 'RU', reference: 'DW-1' };
 
     expect(redactFor({ type: 'WarningIssued', data }, 'PL')).toEqual(data);
+  });
+});
+
+describe('incident view rules', () => {
+  const tasks = [task('t-gb', 'GB'), task('t-pl', 'PL')];
+
+  it('shows a task to its member, UA and US only', () => {
+    expect(partners.filter((p) => maySeeTask(p, tasks[0]))).toEqual(['GB', 'UA', 'US']);
+  });
+
+  it('shows a coalition-ack obligation with its task, every other obligation to all', () => {
+    const ack = { kind: 'coalition-ack' as const, refId: 't-pl' };
+
+    expect(partners.filter((p) => maySeeObligation(p, ack, tasks))).toEqual(['PL', 'UA', 'US']);
+    expect(maySeeObligation('GB', { kind: 'coalition-ack', refId: 'gone' }, tasks)).toBe(false);
+    expect(maySeeObligation('GB', { kind: 'warning' }, tasks)).toBe(true);
+  });
+
+  it('shows a receipt to the partner that gave it only', () => {
+    expect(partners.filter((p) => maySeeReceipt(p, { partner: 'gb' }))).toEqual(['GB']);
   });
 });
