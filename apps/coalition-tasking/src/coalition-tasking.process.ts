@@ -7,8 +7,8 @@ import { CoalitionTaskingService, ServiceDefinition } from '@truceline/workflows
 export const COALITION_TASKING_PROCESS: ServiceDefinition = {
   name: 'coalition-tasking',
   defaultMetricsPort: 9466,
-  create: ({ incidents, policies }) => {
-    const service = new CoalitionTaskingService(incidents, policies);
+  create: ({ incidents }) => {
+    const service = new CoalitionTaskingService(incidents);
     return { handle: (event) => service.handle(event) };
   },
 };

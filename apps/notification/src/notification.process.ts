@@ -15,12 +15,12 @@ import {
 export const NOTIFICATION_PROCESS: ServiceDefinition = {
   name: 'notification',
   defaultMetricsPort: 9465,
-  create: async ({ config, sql, store, incidents, clock }, logger) => {
+  create: async ({ config, sql, incidents, clock }, logger) => {
     const partners = loadPartners(config.partnersFile);
     const outbox = new WebhookOutbox(sql);
     await outbox.migrate();
     const delivery = new WebhookDeliveryWorker(
-      { outbox, webhooks: partners.webhooks, store, incidents, clock },
+      { outbox, webhooks: partners.webhooks, incidents, clock },
       { onError: (error) => logger.error({ err: error }, 'webhook delivery failed') },
     );
     const service = new NotificationService(incidents, partners.warningChannel, {

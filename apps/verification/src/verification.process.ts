@@ -7,8 +7,8 @@ import { ServiceDefinition, VerificationService } from '@truceline/workflows';
 export const VERIFICATION_PROCESS: ServiceDefinition = {
   name: 'verification',
   defaultMetricsPort: 9464,
-  create: ({ incidents, views, policies }) => {
-    const service = new VerificationService(incidents, views, policies);
+  create: ({ incidents }) => {
+    const service = new VerificationService(incidents);
     return { handle: (event) => service.handle(event) };
   },
 };

@@ -5,6 +5,7 @@ import {
   BreachReported,
   Capability,
   DecideContext,
+  DecidedEvent,
   decideIncident,
   Decision,
   EscalationPolicy,
@@ -217,7 +218,7 @@ type ErrorClass = abstract new (...args: never[]) => Error;
 
 export interface WhenResult {
   /** The events decide returns, compared with `toEqual`. */
-  then(expected: IncidentEvent[]): void;
+  then(expected: DecidedEvent[]): void;
   /** Decide refuses: an instance of `errorClass`, with `reason` when given. */
   thenThrows(errorClass: ErrorClass, reason?: string): void;
 }
@@ -230,6 +231,9 @@ export interface GivenResult {
   /** Decide `command` at the next hour, by an operator, under v1, unless `ctx` says otherwise. */
   when(command: IncidentCommand, ctx?: Partial<DecideContext>): WhenResult;
 }
+
+/** Readable stand-in for the store's deterministic ids: the parts, joined. */
+export const idOfParts = (...parts: string[]): string => parts.join(':');
 
 const v1Only: PolicyLookup = (version) => {
   if (version !== POLICY_V1.version) throw new Error(`no policy v${version} in this spec`);
@@ -256,6 +260,7 @@ export function incidentSpec(options: IncidentSpecOptions = {}): {
               policy,
               occurredAt: h(facts.length),
               sectorConfirmations: [],
+              idOf: idOfParts,
               ...ctx,
             });
           return {

@@ -1,13 +1,6 @@
-import {
-  Actor,
-  coalitionTaskingReactions,
-  IncidentEventDataMap,
-  incidentIdOf,
-  StoredEvent,
-} from '@truceline/domain';
-import { deterministicId } from '@truceline/event-store';
-import { PolicyRegistry } from '@truceline/projections';
-import { IncidentRepository, Reaction } from './incident.repository';
+import { Actor, incidentIdOf, StoredEvent } from '@truceline/domain';
+import { IncidentCommandHandler } from './incident-command.handler';
+import { causeOf } from './reaction';
 
 export const TASKING_ACTOR: Actor = { id: 'coalition-tasking-service', role: 'service' };
 
@@ -19,27 +12,15 @@ const TIER_RAISING = new Set(['BreachConfirmed', 'HostilitiesPersisted', 'Escala
  * Western-backed force at tier 3, once per incident and tier, including skipped tiers.
  */
 export class CoalitionTaskingService {
-  constructor(
-    private readonly incidents: IncidentRepository,
-    private readonly policies: PolicyRegistry,
-  ) {}
+  constructor(private readonly incidents: IncidentCommandHandler) {}
 
   async handle(event: StoredEvent): Promise<void> {
     const incidentId = incidentIdOf(event.streamId);
     if (!incidentId || !TIER_RAISING.has(event.type)) return;
-    await this.incidents.react(incidentId, event, TASKING_ACTOR, (state) =>
-      coalitionTaskingReactions(state, this.policies.current(), (tier, member, capability) =>
-        deterministicId(incidentId, 'task', String(tier), member, capability),
-      ).flatMap(({ at, events }) =>
-        events.map((e): Reaction => ({
-          id: deterministicId(
-            (e.data as IncidentEventDataMap['CoalitionTaskAssigned']).taskId,
-            'assigned',
-          ),
-          occurredAt: at,
-          event: e,
-        })),
-      ),
+    await this.incidents.react(
+      incidentId,
+      { type: 'AssignCoalitionTasks', data: {} },
+      { actor: TASKING_ACTOR, occurredAt: event.occurredAt, cause: causeOf(event) },
     );
   }
 }

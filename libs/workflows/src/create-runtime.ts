@@ -26,7 +26,7 @@ import { CoalitionTaskingService } from './coalition-tasking.service';
 import { DeadlineScheduler } from './deadline.scheduler';
 import { acknowledgeNotice, PartnerFeeds } from './feeds';
 import { IncidentCommandService, migrateIdempotency } from './incident-commands.service';
-import { IncidentRepository } from './incident.repository';
+import { IncidentCommandHandler } from './incident-command.handler';
 import { NotificationService } from './notification.service';
 import { WebhookDeliveryWorker } from './notification/webhook-delivery.worker';
 import { WebhookOutbox } from './notification/webhook-outbox';
@@ -124,8 +124,8 @@ export class EmbeddedRuntime implements Runtime {
     const policies = new PolicyRegistry(store, { exercise: clock.mode === 'exercise' });
     await policies.load();
     const views = new IncidentViews(sql);
-    const incidents = new IncidentRepository(store, policies, clock);
-    const commands = new IncidentCommandService(incidents, views, policies, clock, sql, {
+    const incidents = new IncidentCommandHandler(store, policies, clock, views);
+    const commands = new IncidentCommandService(incidents, clock, sql, {
       ttlHours: config.idempotencyTtlHours,
     });
     // With Kafka the services run as their own processes, fed by the relay (SPEC §8 KAFKA_BROKERS).
@@ -163,7 +163,7 @@ export class EmbeddedRuntime implements Runtime {
       entry: (partner, eventId) => feedQueries.entry(partner, eventId),
       head: (partner) => feedQueries.head(partner),
       acknowledge: async (partner, eventId, actor) => {
-        const deps = { feeds: feedQueries, store, incidents, clock };
+        const deps = { feeds: feedQueries, incidents, clock };
         const receipt = await acknowledgeNotice(deps, partner, eventId, actor);
         // Read-your-writes, as for commands: the incident view then shows the receipt.
         await runtime.projection?.waitFor(receipt.position, 5_000).catch(() => undefined);
@@ -173,13 +173,13 @@ export class EmbeddedRuntime implements Runtime {
       onAppended: (listener) => feedProjection.onAppended(() => listener()),
     };
     if (withServices) {
-      const verification = new VerificationService(incidents, views, policies);
-      const tasking = new CoalitionTaskingService(incidents, policies);
+      const verification = new VerificationService(incidents);
+      const tasking = new CoalitionTaskingService(incidents);
       // Partner webhooks (SPEC §5): planned into the outbox, sent by the delivery worker.
       const outbox = new WebhookOutbox(sql);
       await outbox.migrate();
       const delivery = new WebhookDeliveryWorker(
-        { outbox, webhooks: partners.webhooks, store, incidents, clock },
+        { outbox, webhooks: partners.webhooks, incidents, clock },
         { onError: (e) => logger.error('webhook delivery failed', e) },
       );
       const notification = new NotificationService(incidents, partners.warningChannel, {

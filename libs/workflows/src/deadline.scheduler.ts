@@ -1,7 +1,6 @@
-import { Actor, missedDeadlines } from '@truceline/domain';
-import { deterministicId } from '@truceline/event-store';
+import { Actor } from '@truceline/domain';
 import { IncidentViews } from '@truceline/projections';
-import { IncidentRepository } from './incident.repository';
+import { IncidentCommandHandler } from './incident-command.handler';
 import { Clock } from './runtime.port';
 
 export const SCHEDULER_ACTOR: Actor = { id: 'deadline-scheduler', role: 'service' };
@@ -17,7 +16,7 @@ export class DeadlineScheduler {
   private again = false;
 
   constructor(
-    private readonly incidents: IncidentRepository,
+    private readonly incidents: IncidentCommandHandler,
     private readonly views: IncidentViews,
     private readonly clock: Clock,
     private readonly onError: (error: unknown) => void = () => undefined,
@@ -56,12 +55,10 @@ export class DeadlineScheduler {
   private async pass(): Promise<void> {
     const now = this.clock.now();
     for (const incidentId of await this.views.dueBefore(now)) {
-      await this.incidents.react(incidentId, null, SCHEDULER_ACTOR, (state) =>
-        missedDeadlines(state, now).map(({ key, dueAt, event }) => ({
-          id: deterministicId(incidentId, 'deadline-missed', key),
-          occurredAt: dueAt,
-          event,
-        })),
+      await this.incidents.react(
+        incidentId,
+        { type: 'RecordMissedDeadlines', data: { now: now.toISOString() } },
+        { actor: SCHEDULER_ACTOR, occurredAt: now.toISOString() },
       );
     }
   }

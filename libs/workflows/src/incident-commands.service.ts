@@ -1,19 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import {
-  ConcurrencyError,
-  decideIncident,
-  IncidentCommand,
-  NewEvent,
-  TrucelineError,
-  ValidationError,
-} from '@truceline/domain';
+import { IncidentCommand, TrucelineError, ValidationError } from '@truceline/domain';
 import { deterministicId, migrate, SqlClient } from '@truceline/event-store';
-import { IncidentViews, PolicyRegistry } from '@truceline/projections';
-import { IncidentRepository } from './incident.repository';
+import { IncidentCommandHandler } from './incident-command.handler';
 import { Clock, CommandContext, CommandResult, IncidentCommands } from './runtime.port';
 
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
-const MAX_ATTEMPTS = 10;
 
 export async function migrateIdempotency(sql: SqlClient): Promise<void> {
   await migrate(sql, 'idempotency', [
@@ -57,9 +48,7 @@ export async function purgeExpiredIdempotencyKeys(sql: SqlClient, ttlHours: numb
  */
 export class IncidentCommandService implements IncidentCommands {
   constructor(
-    private readonly repository: IncidentRepository,
-    private readonly views: IncidentViews,
-    private readonly policies: PolicyRegistry,
+    private readonly handler: IncidentCommandHandler,
     private readonly clock: Clock,
     private readonly sql: SqlClient,
     options: IdempotencyOptions = {},
@@ -115,70 +104,21 @@ export class IncidentCommandService implements IncidentCommands {
     context: CommandContext,
     occurredAt: string,
   ): Promise<CommandResult> {
-    for (let attempt = 1; ; attempt++) {
-      const { state, events: history } = await this.repository.load(incidentId);
-      const already = history.find((e) => e.id === eventId);
-      if (already)
-        return { incidentId, eventId, revision: already.revision, position: already.position };
-      if (
-        state.status !== 'none' &&
-        context.expectedRevision !== undefined &&
-        context.expectedRevision !== state.revision
-      )
-        throw new ConcurrencyError(
-          `incident-${incidentId}`,
-          context.expectedRevision,
-          state.revision,
-        );
-      const policy = this.policies.current();
-      const needsSector =
-        command.type === 'OverrideVerdict' && command.data.verdict === 'confirmed';
-      const sectorConfirmations =
-        needsSector && state.firstViolationAt
-          ? await this.views.sectorConfirmations(
-              state.sector,
-              state.firstViolationAt,
-              policy.repeatedViolation.windowHours,
-            )
-          : [];
-      const decided = decideIncident(command, state, {
-        actor: context.actor,
-        policy,
-        occurredAt,
-        sectorConfirmations,
-      });
-      const correlationId = context.correlationId ?? eventId;
-      const events: NewEvent[] = decided.map((e, i) => ({
-        id: i === 0 ? eventId : deterministicId(eventId, String(i)),
-        type: e.type,
-        occurredAt,
-        data: e.data,
-        metadata: this.repository.metadata(context.actor, correlationId, null),
-      }));
-      try {
-        const appended = await this.repository.append(
-          incidentId,
-          state,
-          events,
-          context.expectedRevision,
-        );
-        const first = appended.events[0];
-        return {
-          incidentId,
-          eventId: first.id,
-          revision: appended.nextExpectedRevision,
-          position: appended.position,
-        };
-      } catch (error) {
-        // With If-Match the client asked for exactly that revision: a conflict is theirs (412).
-        if (
-          !(error instanceof ConcurrencyError) ||
-          context.expectedRevision !== undefined ||
-          attempt >= MAX_ATTEMPTS
-        )
-          throw error;
-      }
-    }
+    const appended = await this.handler.handle(incidentId, command, {
+      actor: context.actor,
+      occurredAt,
+      eventId,
+      expectedRevision: context.expectedRevision,
+      correlationId: context.correlationId,
+    });
+    // Every HTTP command decides at least one event or refuses.
+    if (!appended) throw new Error(`${command.type} decided nothing`);
+    return {
+      incidentId,
+      eventId: appended.events[0].id,
+      revision: appended.nextExpectedRevision,
+      position: appended.position,
+    };
   }
 
   private occurredAt(given: string | undefined): string {

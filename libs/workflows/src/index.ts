@@ -1,6 +1,6 @@
 export * from './runtime.port';
 export * from './clock';
-export * from './incident.repository';
+export * from './incident-command.handler';
 export * from './incident-commands.service';
 export * from './verification.service';
 export * from './coalition-tasking.service';

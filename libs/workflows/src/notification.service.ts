@@ -1,15 +1,9 @@
 import { DEFAULT_WARNING_CHANNEL, PartnerWebhook } from '@truceline/config';
-import {
-  Actor,
-  incidentIdOf,
-  StoredEvent,
-  WarningChannel,
-  warningReactions,
-} from '@truceline/domain';
-import { deterministicId } from '@truceline/event-store';
-import { IncidentRepository } from './incident.repository';
+import { Actor, incidentIdOf, StoredEvent, WarningChannel } from '@truceline/domain';
+import { IncidentCommandHandler } from './incident-command.handler';
 import { planDeliveries } from './notification/delivery-plan';
 import { WebhookOutbox } from './notification/webhook-outbox';
+import { causeOf } from './reaction';
 
 export const NOTIFICATION_ACTOR: Actor = { id: 'notification-service', role: 'service' };
 
@@ -35,7 +29,7 @@ const NOTHING_TO_PLAN = new Set(['NotificationDelivered', 'NoticeAcknowledged'])
  */
 export class NotificationService {
   constructor(
-    private readonly incidents: IncidentRepository,
+    private readonly incidents: IncidentCommandHandler,
     private readonly channel: WarningChannel = DEFAULT_WARNING_CHANNEL,
     private readonly webhooks: NotificationWebhooks | null = null,
   ) {}
@@ -51,12 +45,10 @@ export class NotificationService {
 
   private async issueWarning(incidentId: string, event: StoredEvent): Promise<void> {
     const reference = `DW-${incidentId.slice(0, 8)}-${event.id.slice(0, 8)}`.toUpperCase();
-    await this.incidents.react(incidentId, event, NOTIFICATION_ACTOR, (state) =>
-      warningReactions(state, event.id, this.channel, reference).map((e) => ({
-        id: deterministicId(event.id, 'warning'),
-        occurredAt: event.occurredAt,
-        event: e,
-      })),
+    await this.incidents.react(
+      incidentId,
+      { type: 'IssueWarning', data: { ...this.channel, decisionEventId: event.id, reference } },
+      { actor: NOTIFICATION_ACTOR, occurredAt: event.occurredAt, cause: causeOf(event) },
     );
   }
 

@@ -1,7 +1,6 @@
-import { Actor, incidentIdOf, StoredEvent, verificationReactions } from '@truceline/domain';
-import { deterministicId } from '@truceline/event-store';
-import { IncidentViews, PolicyRegistry } from '@truceline/projections';
-import { IncidentRepository } from './incident.repository';
+import { Actor, incidentIdOf, StoredEvent } from '@truceline/domain';
+import { IncidentCommandHandler } from './incident-command.handler';
+import { causeOf } from './reaction';
 
 export const VERIFICATION_ACTOR: Actor = { id: 'verification-service', role: 'service' };
 
@@ -12,35 +11,15 @@ export const VERIFICATION_ACTOR: Actor = { id: 'verification-service', role: 'se
 export class VerificationService {
   static readonly reactsTo = new Set(['BreachReported', 'VerificationFindingSubmitted']);
 
-  constructor(
-    private readonly incidents: IncidentRepository,
-    private readonly views: IncidentViews,
-    private readonly policies: PolicyRegistry,
-  ) {}
+  constructor(private readonly incidents: IncidentCommandHandler) {}
 
   async handle(event: StoredEvent): Promise<void> {
     const incidentId = incidentIdOf(event.streamId);
     if (!incidentId || !VerificationService.reactsTo.has(event.type)) return;
-    await this.incidents.react(incidentId, event, VERIFICATION_ACTOR, async (state) => {
-      const policy = this.policies.current();
-      const sectorConfirmations = state.firstViolationAt
-        ? await this.views.sectorConfirmations(
-            state.sector,
-            state.firstViolationAt,
-            policy.repeatedViolation.windowHours,
-          )
-        : [];
-      return verificationReactions(state, {
-        actor: VERIFICATION_ACTOR,
-        policy,
-        occurredAt: event.occurredAt,
-        sectorConfirmations,
-      }).map((reaction) => ({
-        // One request per incident, one verdict per incident: ids that a replay reproduces.
-        id: deterministicId(incidentId, 'verification', reaction.type),
-        occurredAt: event.occurredAt,
-        event: reaction,
-      }));
-    });
+    await this.incidents.react(
+      incidentId,
+      { type: 'Verify', data: {} },
+      { actor: VERIFICATION_ACTOR, occurredAt: event.occurredAt, cause: causeOf(event) },
+    );
   }
 }

@@ -3,8 +3,15 @@ import { IncidentEvent } from '../events/events';
 import { ForbiddenError, IllegalStateError, NotFoundError } from '../errors/errors';
 import { EscalationPolicy } from '../policy/policy';
 import { IncidentCommand } from './commands';
-import { repeatedViolation, SectorConfirmation } from './repeated-violation';
+import { coalitionTaskingReactions } from '../workflows/coalition-tasking.workflow';
+import { missedDeadlines } from '../workflows/deadlines.workflow';
+import { warningReactions } from '../workflows/notification.workflow';
+import { verificationReactions } from '../workflows/verification.workflow';
+import { confirmation } from './confirmation';
+import { SectorConfirmation } from './repeated-violation';
 import { IncidentState } from './state';
+
+export { confirmation };
 
 export interface DecideContext {
   actor: Actor;
@@ -13,7 +20,20 @@ export interface DecideContext {
   occurredAt: string;
   /** Other confirmed breaches of the incident's sector; only read when a confirmation is decided. */
   sectorConfirmations?: SectorConfirmation[];
+  /**
+   * Derives a deterministic id from its parts. The effects of system commands take ids derived
+   * from what they answer, so a redelivered cause, a restart or a second instance decides the
+   * same ids and the store appends them once.
+   */
+  idOf: (...parts: string[]) => string;
 }
+
+/**
+ * An event decide returns. A system command's effect names its own id and, when it happens at
+ * another instant than the command (a task due from the tier change, a deadline missed at its
+ * dueAt), its occurredAt; the command path fills in the rest.
+ */
+export type DecidedEvent = IncidentEvent & { id?: string; occurredAt?: string };
 
 const refuse = (reason: string, message: string): never => {
   throw new IllegalStateError(reason, message);
@@ -45,25 +65,12 @@ function requireVerifying(state: IncidentState): void {
     );
 }
 
-/** The confirmation, carrying the repeated-violation evidence of its time (SPEC §3). */
-export function confirmation(
-  state: IncidentState,
-  ctx: DecideContext,
-  basis: { basis: 'quorum' | 'override'; findings?: string[]; reason?: string },
-): IncidentEvent {
-  const repeated = repeatedViolation(state, ctx.sectorConfirmations ?? [], ctx.policy);
-  return {
-    type: 'BreachConfirmed',
-    data: { ...basis, ...(repeated ? { repeatedViolation: repeated } : {}) },
-  };
-}
-
 /** decide(command, state) → events; pure: the clock, ids and policy come in through ctx. */
 export function decideIncident(
   command: IncidentCommand,
   state: IncidentState,
   ctx: DecideContext,
-): IncidentEvent[] {
+): DecidedEvent[] {
   switch (command.type) {
     case 'ReportBreach':
       if (state.status !== 'none') refuse('incident-exists', 'the incident already exists');
@@ -148,6 +155,67 @@ export function decideIncident(
     case 'ResolveIncident':
       requireNotResolved(state);
       return [{ type: 'IncidentResolved', data: command.data }];
+    // A receipt and a delivery record are facts about notices: kept even after resolution.
+    case 'AcknowledgeNotice': {
+      requireExisting(state);
+      const partner = command.data.partner.toUpperCase();
+      const { eventId } = command.data;
+      return [
+        {
+          type: 'NoticeAcknowledged',
+          data: { partner, eventId },
+          id: ctx.idOf(partner, eventId, 'ack'),
+        },
+      ];
+    }
+    case 'RecordDelivery':
+      requireExisting(state);
+      return [
+        {
+          type: 'NotificationDelivered',
+          data: command.data,
+          id: ctx.idOf(command.data.reference, 'delivered'),
+        },
+      ];
+    // System commands: the services' rules, held to the same invariants as the HTTP commands.
+    case 'Verify': {
+      requireVerifying(state);
+      const incidentId = state.incidentId ?? '';
+      // One request per incident, one verdict per incident: ids that a replay reproduces.
+      return verificationReactions(state, ctx).map((e) => ({
+        ...e,
+        id: ctx.idOf(incidentId, 'verification', e.type),
+      }));
+    }
+    case 'AssignCoalitionTasks': {
+      requireConfirmed(state, 'coalition tasking');
+      const incidentId = state.incidentId ?? '';
+      const taskIdOf = (tier: number, member: string, capability: string) =>
+        ctx.idOf(incidentId, 'task', String(tier), member, capability);
+      return coalitionTaskingReactions(state, ctx.policy, taskIdOf).flatMap(({ at, events }) =>
+        events.map((e) => ({
+          ...e,
+          id: ctx.idOf(e.type === 'CoalitionTaskAssigned' ? e.data.taskId : e.type, 'assigned'),
+          occurredAt: at,
+        })),
+      );
+    }
+    case 'IssueWarning': {
+      requireConfirmed(state, 'a warning');
+      const { decisionEventId, reference, channel, recipient } = command.data;
+      return warningReactions(state, decisionEventId, { channel, recipient }, reference).map(
+        (e) => ({ ...e, id: ctx.idOf(decisionEventId, 'warning') }),
+      );
+    }
+    case 'RecordMissedDeadlines': {
+      requireNotResolved(state);
+      const incidentId = state.incidentId ?? '';
+      return missedDeadlines(state, new Date(command.data.now)).map(({ key, dueAt, event }) => ({
+        ...event,
+        id: ctx.idOf(incidentId, 'deadline-missed', key),
+        occurredAt: dueAt,
+      }));
+    }
     default: {
       const unknown: never = command;
       return unknown;

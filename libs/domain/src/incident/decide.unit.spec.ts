@@ -493,3 +493,40 @@ describe(decideIncident.name, () => {
     });
   });
 });
+
+describe('receipts and delivery records', () => {
+  const delivered = {
+    partner: 'GB',
+    subject: 'tier-change',
+    tier: 1,
+    channel: 'webhook',
+    reference: 'delivery-1',
+  } as const;
+
+  it('keeps a receipt, even after resolution, with an id from the partner and the notice', () => {
+    spec
+      .given(reported(), confirmed(), resolved())
+      .when(
+        { type: 'AcknowledgeNotice', data: { partner: 'gb', eventId: 'notice-1' } },
+        { actor: ministryOf('GB') },
+      )
+      .then([
+        {
+          type: 'NoticeAcknowledged',
+          data: { partner: 'GB', eventId: 'notice-1' },
+          id: 'GB:notice-1:ack',
+        },
+      ]);
+  });
+
+  it('keeps a delivery record, even after resolution, with an id from the delivery', () => {
+    spec
+      .given(reported(), resolved())
+      .when({ type: 'RecordDelivery', data: delivered })
+      .then([{ type: 'NotificationDelivered', data: delivered, id: 'delivery-1:delivered' }]);
+  });
+
+  it('refuses both for an incident that does not exist', () => {
+    spec.given().when({ type: 'RecordDelivery', data: delivered }).thenThrows(NotFoundError);
+  });
+});

@@ -9,14 +9,15 @@ export type TaskIdOf = (tier: 2 | 3, member: string, capability: string) => stri
  * Western-backed force (US elements included), once per incident and tier. An incident that
  * jumps tiers also gets the measures of the tier it skipped. Tasks are due
  * `coalitionAckWindowHours` after the tier was reached (the tier change's occurredAt), so the
- * reaction stays causal however late it is recorded.
+ * reaction stays causal however late it is recorded. Only reached through decide's
+ * `AssignCoalitionTasks`, which refuses it unless the breach is confirmed and open.
  */
 export function coalitionTaskingReactions(
   state: IncidentState,
   policy: EscalationPolicy,
   taskIdOf: TaskIdOf,
 ): { tier: 2 | 3; at: string; events: IncidentEvent[] }[] {
-  if (state.status !== 'open' || state.tier === null || state.tier < 2) return [];
+  if (state.tier === null || state.tier < 2) return [];
   const out: { tier: 2 | 3; at: string; events: IncidentEvent[] }[] = [];
   for (const tier of [2, 3] as const) {
     if (state.tier < tier || state.tasks.some((t) => t.tier === tier)) continue;

@@ -4,12 +4,14 @@ import {
   DEFAULT_SECTOR,
   h,
   hostilitiesPersisted,
+  INCIDENT_ID,
   incidentSpec,
   rejected,
   reported,
   resolved,
   taskAssigned,
 } from '@truceline/testing';
+import { IllegalStateError } from '../errors/errors';
 import { IncidentState } from '../incident/state';
 import { POLICY_V1 } from '../policy/policy';
 import { coalitionTaskingReactions, TaskIdOf } from './coalition-tasking.workflow';
@@ -123,14 +125,39 @@ describe(coalitionTaskingReactions.name, () => {
 
     expect(sut(state)).toEqual([]);
   });
+});
 
-  it('tasks nothing once the incident is resolved', () => {
-    const state = spec.given(reported(), confirmed(), assessed('large-scale'), resolved()).state();
+describe('AssignCoalitionTasks (the system command)', () => {
+  const assign = { type: 'AssignCoalitionTasks', data: {} } as const;
 
-    expect(sut(state)).toEqual([]);
+  it('gives each task an id from the incident, tier, member and capability, due and occurring as the rule says', () => {
+    spec
+      .given(reported(), confirmed(), hostilitiesPersisted({ occurredAt: h(5) }))
+      .when(assign)
+      .then(
+        COALITION.map(([member, capability]) => {
+          const taskId = `${INCIDENT_ID}:task:2:${member}:${capability}`;
+          return {
+            type: 'CoalitionTaskAssigned',
+            data: { taskId, member, capability, dueAt: h(17), tier: 2 },
+            id: `${taskId}:assigned`,
+            occurredAt: h(5),
+          };
+        }),
+      );
   });
 
-  it('tasks nothing for a rejected breach', () => {
-    expect(sut(spec.given(reported(), rejected()).state())).toEqual([]);
+  it('is refused once the incident is resolved', () => {
+    spec
+      .given(reported(), confirmed(), assessed('large-scale'), resolved())
+      .when(assign)
+      .thenThrows(IllegalStateError, 'incident-resolved');
+  });
+
+  it('is refused for a rejected breach', () => {
+    spec
+      .given(reported(), rejected())
+      .when(assign)
+      .thenThrows(IllegalStateError, 'incident-rejected');
   });
 });

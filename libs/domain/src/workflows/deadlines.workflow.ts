@@ -4,13 +4,13 @@ import { IncidentState, obligationKey } from '../incident/state';
 /**
  * The deadline scheduler's rule (SPEC §5): every obligation still open when the clock has passed
  * its dueAt yields one DeadlineMissed, occurring at the dueAt. The caller derives the event id
- * from the obligation key, so a second scheduler or a restart can never add another.
+ * from the obligation key, so a second scheduler or a restart can never add another. Only
+ * reached through decide's `RecordMissedDeadlines`, which refuses it once resolved.
  */
 export function missedDeadlines(
   state: IncidentState,
   now: Date,
 ): { key: string; dueAt: string; event: IncidentEvent }[] {
-  if (state.status === 'resolved') return [];
   return state.obligations
     .filter((o) => o.status === 'open' && Date.parse(o.dueAt) < now.getTime())
     .map((o) => ({

@@ -3,12 +3,14 @@ import {
   deadlineMissed,
   h,
   hostilitiesPersisted,
+  INCIDENT_ID,
   incidentSpec,
   reported,
   resolved,
   taskAnswered,
   taskAssigned,
 } from '@truceline/testing';
+import { IllegalStateError } from '../errors/errors';
 import { initialIncidentState } from '../incident/state';
 import { missedDeadlines, nextDueAt } from './deadlines.workflow';
 
@@ -73,6 +75,31 @@ describe(missedDeadlines.name, () => {
     const state = spec.given(...tier2, resolved({ occurredAt: h(3) })).state();
 
     expect(sut(state, at(h(100)))).toEqual([]);
+  });
+});
+
+describe('RecordMissedDeadlines (the system command)', () => {
+  const record = (now: string) => ({ type: 'RecordMissedDeadlines', data: { now } }) as const;
+
+  it('records each miss at its dueAt, with an id from the incident and obligation', () => {
+    spec
+      .given(...tier2)
+      .when(record(h(15)))
+      .then([
+        {
+          type: 'DeadlineMissed',
+          data: { obligation: 'coalition-ack', dueAt: h(14), refId: 'task-gb' },
+          id: `${INCIDENT_ID}:deadline-missed:coalition-ack:task-gb`,
+          occurredAt: h(14),
+        },
+      ]);
+  });
+
+  it('is refused once the incident is resolved', () => {
+    spec
+      .given(...tier2, resolved({ occurredAt: h(3) }))
+      .when(record(h(100)))
+      .thenThrows(IllegalStateError, 'incident-resolved');
   });
 });
 

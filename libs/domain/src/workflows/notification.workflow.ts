@@ -8,8 +8,8 @@ export interface WarningChannel {
 
 /**
  * When `authorize-warning` is recorded, the notification service issues the diplomatic warning
- * through the agreed channel (SPEC §5) — once per decision, and only while the breach is
- * confirmed and the incident open.
+ * through the agreed channel (SPEC §5) — once per decision. Only reached through decide's
+ * `IssueWarning`, which holds it to the rule of every warning: a confirmed, open breach.
  */
 export function warningReactions(
   state: IncidentState,
@@ -18,6 +18,6 @@ export function warningReactions(
   reference: string,
 ): IncidentEvent[] {
   const decision = state.decisions.find((d) => d.eventId === decisionEventId);
-  if (!decision || decision.decision !== 'authorize-warning' || state.status !== 'open') return [];
+  if (!decision || decision.decision !== 'authorize-warning') return [];
   return [{ type: 'WarningIssued', data: { ...channel, reference } }];
 }

@@ -8,6 +8,7 @@ import {
   reported,
   resolved,
 } from '@truceline/testing';
+import { IllegalStateError } from '../errors/errors';
 import { DECISIONS } from '../events/events';
 import { warningReactions } from './notification.workflow';
 
@@ -42,12 +43,36 @@ describe(warningReactions.name, () => {
 
     expect(warningReactions(state, 'unknown-decision', channel, 'W-1')).toEqual([]);
   });
+});
+
+describe('IssueWarning (the system command)', () => {
+  const issue = (decisionEventId: string) =>
+    ({
+      type: 'IssueWarning',
+      data: { ...channel, decisionEventId, reference: 'W-1' },
+    }) as const;
+
+  it('issues the warning once per decision: its id derives from the decision', () => {
+    spec
+      .given(reported(), confirmed(), decisionRecorded('authorize-warning'))
+      .when(issue(eventIdAt(2)))
+      .then([
+        {
+          type: 'WarningIssued',
+          data: { channel: 'osce-hotline', recipient: 'RU-MFA', reference: 'W-1' },
+          id: `${eventIdAt(2)}:warning`,
+        },
+      ]);
+  });
 
   it.each([
-    ['while verifying', [reported()]],
-    ['after rejection', [reported(), rejected()]],
-    ['after resolution', [reported(), confirmed(), resolved()]],
-  ])('issues nothing %s', (_name, facts) => {
-    expect(sut(...facts, decisionRecorded('authorize-warning'))).toEqual([]);
+    ['while verifying', [reported()], 'not-confirmed'],
+    ['after rejection', [reported(), rejected()], 'incident-rejected'],
+    ['after resolution', [reported(), confirmed(), resolved()], 'incident-resolved'],
+  ])('is refused %s, as every warning is', (_name, facts, reason) => {
+    spec
+      .given(...facts, decisionRecorded('authorize-warning'))
+      .when(issue(eventIdAt(facts.length)))
+      .thenThrows(IllegalStateError, reason);
   });
 });

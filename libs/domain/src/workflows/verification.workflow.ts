@@ -1,21 +1,20 @@
 import { IncidentEvent } from '../events/events';
 import { addHours, EscalationPolicy } from '../policy/policy';
-import { confirmation, DecideContext } from '../incident/decide';
+import { confirmation } from '../incident/confirmation';
+import { SectorConfirmation } from '../incident/repeated-violation';
 import { IncidentState } from '../incident/state';
 
 /**
  * The verification service's rules (SPEC §5): ask the verifier roster for every new report;
  * confirm or reject once `verificationQuorum` distinct assigned verifiers agree.
- * Returns the reactions to append (none when the state needs nothing).
+ * Returns the events the state calls for (none when it needs nothing). Only reached through
+ * decide's `Verify`, which refuses it once verification is closed.
  */
 export function verificationReactions(
   state: IncidentState,
-  ctx: Pick<DecideContext, 'policy' | 'sectorConfirmations'> & {
-    actor: DecideContext['actor'];
-    occurredAt: string;
-  },
+  ctx: { policy: EscalationPolicy; sectorConfirmations?: SectorConfirmation[] },
 ): IncidentEvent[] {
-  if (state.status !== 'verifying' || !state.firstViolationAt) return [];
+  if (!state.firstViolationAt) return [];
   const policy: EscalationPolicy = ctx.policy;
   if (!state.verificationRequested) {
     return [
@@ -37,14 +36,10 @@ export function verificationReactions(
   const notConfirmed = assigned.filter((f) => f.finding === 'not-confirmed');
   if (confirmed.length >= policy.verificationQuorum) {
     return [
-      confirmation(
-        state,
-        { ...ctx, policy },
-        {
-          basis: 'quorum',
-          findings: confirmed.map((f) => f.eventId),
-        },
-      ),
+      confirmation(state, ctx, {
+        basis: 'quorum',
+        findings: confirmed.map((f) => f.eventId),
+      }),
     ];
   }
   if (notConfirmed.length >= policy.verificationQuorum) {

@@ -3,6 +3,7 @@ import {
   DEFAULT_SECTOR,
   findingBy,
   h,
+  INCIDENT_ID,
   incidentSpec,
   rejected,
   reported,
@@ -10,8 +11,9 @@ import {
   service,
   verificationRequested,
 } from '@truceline/testing';
+import { IllegalStateError, NotFoundError } from '../errors/errors';
 import { SectorConfirmation } from '../incident/repeated-violation';
-import { IncidentState, initialIncidentState } from '../incident/state';
+import { IncidentState } from '../incident/state';
 import { POLICY_V1 } from '../policy/policy';
 import { verificationReactions } from './verification.workflow';
 
@@ -161,13 +163,34 @@ describe(verificationReactions.name, () => {
 
     expect(sut(state)).toEqual([]);
   });
+});
+
+describe('Verify (the system command)', () => {
+  const verify = { type: 'Verify', data: {} } as const;
+
+  it('gives the request and the verdict ids derived from the incident, once each', () => {
+    spec
+      .given(reported(), verificationRequested(), findingBy('UA', 'confirmed'))
+      .when(verify, { sectorConfirmations: [] })
+      .then([]);
+    spec
+      .given(reported({ occurredAt: h(0) }))
+      .when(verify)
+      .then([
+        {
+          type: 'VerificationRequested',
+          data: { verifiers: ['UA', 'US', 'GB', 'FR'], dueAt: h(6) },
+          id: `${INCIDENT_ID}:verification:VerificationRequested`,
+        },
+      ]);
+  });
 
   it.each([
-    ['once confirmed', [confirmed()]],
-    ['once rejected', [rejected()]],
-    ['once resolved', [resolved()]],
-  ])('does nothing %s', (_name, verdict) => {
-    const state = spec
+    ['once confirmed', [confirmed()], 'verification-closed'],
+    ['once rejected', [rejected()], 'verification-closed'],
+    ['once resolved', [resolved()], 'incident-resolved'],
+  ])('is refused %s', (_name, verdict, reason) => {
+    spec
       .given(
         reported(),
         verificationRequested(),
@@ -175,12 +198,11 @@ describe(verificationReactions.name, () => {
         findingBy('US', 'confirmed'),
         ...verdict,
       )
-      .state();
-
-    expect(sut(state)).toEqual([]);
+      .when(verify)
+      .thenThrows(IllegalStateError, reason);
   });
 
-  it('does nothing for an incident never reported', () => {
-    expect(sut(initialIncidentState())).toEqual([]);
+  it('is refused for an incident never reported', () => {
+    spec.given().when(verify).thenThrows(NotFoundError);
   });
 });

@@ -2,7 +2,7 @@ import type { TrucelineConfig } from '@truceline/config';
 import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { IncidentViews, migrateIncidentView, PolicyRegistry } from '@truceline/projections';
 import { ExerciseClock, openClock } from '../clock';
-import { IncidentRepository } from '../incident.repository';
+import { IncidentCommandHandler } from '../incident-command.handler';
 import { Clock } from '../runtime.port';
 
 export interface ServiceContextOptions {
@@ -17,7 +17,7 @@ export interface ServiceContextOptions {
  * What a process that reacts to the log needs, opened once: the database, the store, the clock
  * every process shares (the exercise clock lives in the database and is followed), the adopted
  * escalation policies, the incident views kept by the API's projection, and the incident
- * repository the services append their reactions through. Used by the Kafka-fed service
+ * command handler the services send their commands through. Used by the Kafka-fed service
  * processes, and by any process (e.g. the API running the deadline scheduler) that needs them.
  */
 export class ServiceContext {
@@ -28,7 +28,7 @@ export class ServiceContext {
     readonly clock: Clock,
     readonly policies: PolicyRegistry,
     readonly views: IncidentViews,
-    readonly incidents: IncidentRepository,
+    readonly incidents: IncidentCommandHandler,
   ) {}
 
   static async open(
@@ -50,7 +50,7 @@ export class ServiceContext {
         );
       }
       const views = new IncidentViews(sql);
-      const incidents = new IncidentRepository(store, policies, clock);
+      const incidents = new IncidentCommandHandler(store, policies, clock, views);
       return new ServiceContext(config, sql, store, clock, policies, views, incidents);
     } catch (error) {
       await sql.close().catch(() => undefined);

@@ -4,11 +4,12 @@ import { deterministicId, openDatabase, SqlClient, SqlEventStore } from '@trucel
 import {
   FeedProjection,
   FeedQueries,
+  IncidentViews,
   migratePartnerFeed,
   PolicyRegistry,
 } from '@truceline/projections';
 import { SystemClock } from '../clock';
-import { IncidentRepository } from '../incident.repository';
+import { IncidentCommandHandler } from '../incident-command.handler';
 import { acknowledgeNotice, NoticeReceiptDeps } from './acknowledge-notice';
 
 const INCIDENT = randomUUID();
@@ -69,8 +70,7 @@ describe(acknowledgeNotice.name, () => {
     for (const e of await store.readAll()) await projection.apply(e);
     deps = {
       feeds: new FeedQueries(sql),
-      store,
-      incidents: new IncidentRepository(store, policies, clock),
+      incidents: new IncidentCommandHandler(store, policies, clock, new IncidentViews(sql)),
       clock,
     };
   });

@@ -1,13 +1,6 @@
-import {
-  Actor,
-  INCIDENT_TIER_CHANGED,
-  incidentStreamId,
-  NotFoundError,
-  ValidationError,
-} from '@truceline/domain';
-import { deterministicId, EventStore } from '@truceline/event-store';
+import { Actor, INCIDENT_TIER_CHANGED, NotFoundError, ValidationError } from '@truceline/domain';
 import { FeedQueries } from '@truceline/projections';
-import { IncidentRepository } from '../incident.repository';
+import { IncidentCommandHandler } from '../incident-command.handler';
 import { Clock, CommandResult } from '../runtime.port';
 
 /** What a ministry may acknowledge: a tier change, a warning or a task notice. */
@@ -19,8 +12,7 @@ export const ACKNOWLEDGEABLE = new Set([
 
 export interface NoticeReceiptDeps {
   feeds: FeedQueries;
-  store: EventStore;
-  incidents: IncidentRepository;
+  incidents: IncidentCommandHandler;
   clock: Clock;
 }
 
@@ -45,21 +37,13 @@ export async function acknowledgeNotice(
       },
     ]);
   }
-  const id = deterministicId(partner.toUpperCase(), eventId, 'ack');
-  const { events } = await deps.store.append(
-    incidentStreamId(entry.incidentId),
-    [
-      {
-        id,
-        type: 'NoticeAcknowledged',
-        occurredAt: deps.clock.now().toISOString(),
-        data: { partner: partner.toUpperCase(), eventId },
-        metadata: deps.incidents.metadata(actor, id, eventId),
-      },
-    ],
-    { expectedRevision: 'any' },
+  const appended = await deps.incidents.handle(
+    entry.incidentId,
+    { type: 'AcknowledgeNotice', data: { partner, eventId } },
+    { actor, occurredAt: deps.clock.now().toISOString(), cause: { id: eventId } },
   );
-  const stored = events.find((e) => e.id === id) ?? events[0];
+  if (!appended) throw new Error('a receipt decided nothing');
+  const stored = appended.events[0];
   return {
     incidentId: entry.incidentId,
     eventId: stored.id,

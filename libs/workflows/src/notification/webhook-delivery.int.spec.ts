@@ -1,7 +1,7 @@
 import type { PartnerWebhook } from '@truceline/config';
 import { Actor, incidentStreamId, NotificationDelivered, StoredEvent } from '@truceline/domain';
 import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
-import { PolicyRegistry } from '@truceline/projections';
+import { IncidentViews, PolicyRegistry } from '@truceline/projections';
 import {
   assessed,
   confirmed,
@@ -18,7 +18,7 @@ import {
 } from '@truceline/testing';
 import { randomUUID } from 'node:crypto';
 import { SystemClock } from '../clock';
-import { IncidentRepository } from '../incident.repository';
+import { IncidentCommandHandler } from '../incident-command.handler';
 import { NOTIFICATION_ACTOR, NotificationService } from '../notification.service';
 import { WebhookDeliveryOptions, WebhookDeliveryWorker } from './webhook-delivery.worker';
 import { WebhookOutbox } from './webhook-outbox';
@@ -49,7 +49,7 @@ const FAST: WebhookDeliveryOptions = {
 interface Node {
   sql: SqlClient;
   store: SqlEventStore;
-  incidents: IncidentRepository;
+  incidents: IncidentCommandHandler;
   outbox: WebhookOutbox;
 }
 
@@ -63,7 +63,12 @@ async function openNode(sql: SqlClient): Promise<Node> {
   return {
     sql,
     store,
-    incidents: new IncidentRepository(store, policies, new SystemClock()),
+    incidents: new IncidentCommandHandler(
+      store,
+      policies,
+      new SystemClock(),
+      new IncidentViews(sql),
+    ),
     outbox,
   };
 }
@@ -151,7 +156,6 @@ describe.each(engines)('webhook delivery on %s', (_engine, createDatabase) => {
       {
         outbox: on.outbox,
         webhooks,
-        store: on.store,
         incidents: on.incidents,
         clock: new SystemClock(),
       },

@@ -1,7 +1,6 @@
 import type { PartnerWebhook } from '@truceline/config';
-import { incidentStreamId, NewEvent, NotificationDelivered } from '@truceline/domain';
-import { deterministicId, EventStore } from '@truceline/event-store';
-import { IncidentRepository } from '../incident.repository';
+import { NotificationDelivered } from '@truceline/domain';
+import { IncidentCommandHandler } from '../incident-command.handler';
 import { NOTIFICATION_ACTOR } from '../notification.service';
 import { Clock } from '../runtime.port';
 import { webhookHeaders } from './webhook-signature';
@@ -34,9 +33,8 @@ export interface WebhookDeliveryDeps {
   outbox: WebhookOutbox;
   /** Partner endpoints and secrets, read at send time: a rotated secret applies to pending rows. */
   webhooks: ReadonlyMap<string, PartnerWebhook>;
-  store: EventStore;
-  /** Stamps NotificationDelivered's metadata (policy version, exercise flag). */
-  incidents: IncidentRepository;
+  /** The incident command path that records NotificationDelivered. */
+  incidents: IncidentCommandHandler;
   /** The app's clock (possibly the exercise clock): NotificationDelivered's occurredAt. */
   clock: Clock;
 }
@@ -212,7 +210,10 @@ export class WebhookDeliveryWorker {
     }
   }
 
-  /** NotificationDelivered: a fact, appended even to a resolved incident, so not through decide. */
+  /**
+   * NotificationDelivered, through the incident command path: a fact the decider keeps even
+   * after resolution, with an id derived from the delivery, so recording a resend is a no-op.
+   */
   private async record(delivery: ClaimedDelivery): Promise<void> {
     const data: NotificationDelivered = {
       partner: delivery.partner,
@@ -221,20 +222,16 @@ export class WebhookDeliveryWorker {
       channel: 'webhook',
       reference: delivery.deliveryId,
     };
-    const event: NewEvent = {
-      id: deterministicId(delivery.deliveryId, 'delivered'),
-      type: 'NotificationDelivered',
-      occurredAt: this.deps.clock.now().toISOString(),
-      data,
-      metadata: this.deps.incidents.metadata(
-        NOTIFICATION_ACTOR,
-        delivery.correlationId,
-        delivery.causationId,
-      ),
-    };
-    await this.deps.store.append(incidentStreamId(delivery.incidentId), [event], {
-      expectedRevision: 'any',
-    });
+    await this.deps.incidents.handle(
+      delivery.incidentId,
+      { type: 'RecordDelivery', data },
+      {
+        actor: NOTIFICATION_ACTOR,
+        occurredAt: this.deps.clock.now().toISOString(),
+        correlationId: delivery.correlationId,
+        cause: { id: delivery.causationId },
+      },
+    );
   }
 }
 

@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Actor,
+  ConcurrencyError,
+  decideIncident,
+  decodeIncidentFacts,
+  EventMetadata,
+  evolveIncident,
+  IllegalStateError,
+  IncidentCommand,
+  incidentStreamId,
+  IncidentState,
+  initialIncidentState,
+  NewEvent,
+  NotFoundError,
+  StoredEvent,
+} from '@truceline/domain';
+import { AppendResult, deterministicId, EventStore } from '@truceline/event-store';
+import { childTraceparent } from '@truceline/messaging';
+import { IncidentViews, PolicyRegistry } from '@truceline/projections';
+import { Clock } from './runtime.port';
+
+export interface LoadedIncident {
+  state: IncidentState;
+  events: StoredEvent[];
+}
+
+/** The fact a command answers: its id becomes the causation, its correlation and trace go on. */
+export interface CommandCause {
+  id: string;
+  correlationId?: string;
+  traceparent?: string;
+}
+
+/** Everything about a command that is not the command: who, when, and how it relates. */
+export interface CommandEnvelope {
+  actor: Actor;
+  /** occurredAt of the events, unless decide names another (already checked against the clock). */
+  occurredAt: string;
+  /** Id of the first event decide returns without one (HTTP: derived from the Idempotency-Key). */
+  eventId?: string;
+  /** `If-Match`: the revision the caller saw. A conflict is then the caller's; no retry. */
+  expectedRevision?: number;
+  correlationId?: string;
+  cause?: CommandCause;
+}
+
+export interface ConflictRetry {
+  /** Attempts in all, the first included: the one limit of every writer of an incident stream. */
+  attempts: number;
+  /** Delay before the second attempt; doubles with every further conflict, up to maxMs. */
+  baseMs: number;
+  maxMs: number;
+}
+
+export const COMMAND_RETRY: ConflictRetry = { attempts: 10, baseMs: 5, maxMs: 500 };
+
+/**
+ * Full jitter over an exponential ceiling: writers that collided once pick different moments,
+ * instead of colliding again in lockstep.
+ */
+export const conflictDelayMs = (
+  attempt: number,
+  policy: ConflictRetry,
+  random: () => number = Math.random,
+): number => Math.round(random() * Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1)));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The one write path of an incident stream (Emmett's handleCommand): read the stream, fold
+ * evolve, decide, append with the expected revision; on a conflict, back off and decide again
+ * on the fresh state. HTTP commands, the services' system commands, receipts and delivery
+ * records all come through here, so every invariant is the decider's.
+ */
+export class IncidentCommandHandler {
+  constructor(
+    private readonly store: EventStore,
+    private readonly policies: PolicyRegistry,
+    private readonly clock: Clock,
+    private readonly views: IncidentViews,
+    private readonly retry: ConflictRetry = COMMAND_RETRY,
+  ) {}
+
+  async load(incidentId: string): Promise<LoadedIncident> {
+    // A policy adopted through another process governs what this one appends next (SPEC §3).
+    await this.policies.refresh();
+    const events = await this.store.readStream(incidentStreamId(incidentId));
+    const state = decodeIncidentFacts(events).reduce(
+      (s, fact) => evolveIncident(s, fact, this.policies.of),
+      initialIncidentState(),
+    );
+    return { state, events };
+  }
+
+  /**
+   * Runs one command. Returns what was appended (a repeat of a known event id returns the
+   * original), or null when decide found nothing to do. Refusals throw the decider's errors.
+   */
+  async handle(
+    incidentId: string,
+    command: IncidentCommand,
+    envelope: CommandEnvelope,
+  ): Promise<AppendResult | null> {
+    for (let attempt = 1; ; attempt++) {
+      const { state, events: history } = await this.load(incidentId);
+      const known = envelope.eventId && history.find((e) => e.id === envelope.eventId);
+      if (known) return repeated(known);
+      if (
+        envelope.expectedRevision !== undefined &&
+        state.status !== 'none' &&
+        envelope.expectedRevision !== state.revision
+      )
+        throw new ConcurrencyError(
+          incidentStreamId(incidentId),
+          envelope.expectedRevision,
+          state.revision,
+        );
+      const events = await this.decide(command, state, envelope);
+      if (events.length === 0) return null;
+      try {
+        return await this.store.append(incidentStreamId(incidentId), events, {
+          expectedRevision: envelope.expectedRevision ?? state.revision ?? 'no-stream',
+        });
+      } catch (error) {
+        // With If-Match the client asked for exactly that revision: a conflict is theirs (412).
+        const retryable =
+          error instanceof ConcurrencyError &&
+          envelope.expectedRevision === undefined &&
+          attempt < this.retry.attempts;
+        if (!retryable) throw error;
+        await sleep(conflictDelayMs(attempt, this.retry));
+      }
+    }
+  }
+
+  /**
+   * A service's system command: a refusal (the incident is gone, resolved, or past the point the
+   * cause called for) is an expected outcome, returned as null; only transient failures throw.
+   */
+  async react(
+    incidentId: string,
+    command: IncidentCommand,
+    envelope: CommandEnvelope,
+  ): Promise<AppendResult | null> {
+    try {
+      return await this.handle(incidentId, command, envelope);
+    } catch (error) {
+      if (error instanceof IllegalStateError || error instanceof NotFoundError) return null;
+      throw error;
+    }
+  }
+
+  private async decide(
+    command: IncidentCommand,
+    state: IncidentState,
+    envelope: CommandEnvelope,
+  ): Promise<NewEvent[]> {
+    const policy = this.policies.current();
+    const sectorConfirmations =
+      mayConfirm(command) && state.firstViolationAt
+        ? await this.views.sectorConfirmations(
+            state.sector,
+            state.firstViolationAt,
+            policy.repeatedViolation.windowHours,
+          )
+        : [];
+    const decided = decideIncident(command, state, {
+      actor: envelope.actor,
+      policy,
+      occurredAt: envelope.occurredAt,
+      sectorConfirmations,
+      idOf: deterministicId,
+    });
+    const base = envelope.eventId ?? randomUUID();
+    const ids = decided.map((e, i) => e.id ?? (i === 0 ? base : deterministicId(base, String(i))));
+    const { cause } = envelope;
+    const correlationId = envelope.correlationId ?? cause?.correlationId ?? ids[0];
+    return decided.map(({ id: _id, occurredAt, ...event }, i) => {
+      const traceparent = childTraceparent(cause?.traceparent, ids[i]);
+      return {
+        id: ids[i],
+        type: event.type,
+        occurredAt: occurredAt ?? envelope.occurredAt,
+        data: event.data,
+        metadata: {
+          ...this.metadata(envelope.actor, correlationId, cause?.id ?? null),
+          ...(traceparent !== undefined && { traceparent }),
+        },
+      };
+    });
+  }
+
+  /** The metadata every event of this process carries: policy in force, exercise mode. */
+  metadata(actor: Actor, correlationId: string, causationId: string | null): EventMetadata {
+    return {
+      correlationId,
+      causationId,
+      actor,
+      policyVersion: this.policies.current().version,
+      ...(this.clock.mode === 'exercise' ? { exercise: true } : {}),
+    };
+  }
+}
+
+/** Only a confirmation reads the sector's other confirmations (repeated violation, SPEC §3). */
+const mayConfirm = (command: IncidentCommand): boolean =>
+  command.type === 'Verify' ||
+  (command.type === 'OverrideVerdict' && command.data.verdict === 'confirmed');
+
+/** The answer to a command whose event is already stored: the original, appended nothing. */
+const repeated = (event: StoredEvent): AppendResult => ({
+  streamId: event.streamId,
+  nextExpectedRevision: event.revision,
+  position: event.position,
+  events: [event],
+  duplicate: true,
+});
