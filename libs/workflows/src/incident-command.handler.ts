@@ -53,7 +53,11 @@ export interface ConflictRetry {
   maxMs: number;
 }
 
-export const COMMAND_RETRY: ConflictRetry = { attempts: 10, baseMs: 5, maxMs: 500 };
+/**
+ * Sized for the worst contention the system makes itself: a delivery worker recording some 30
+ * deliveries of one incident at once, each a writer of the same stream.
+ */
+export const COMMAND_RETRY: ConflictRetry = { attempts: 20, baseMs: 10, maxMs: 2_000 };
 
 /**
  * Full jitter over an exponential ceiling: writers that collided once pick different moments,
