@@ -1,6 +1,7 @@
 export * from './cloud-event';
 export * from './kafka-client';
 export * from './relay-lease';
+export * from './leased-publisher';
 export * from './relay';
 export * from './consumer';
 export * from './observability';
