@@ -1,4 +1,5 @@
 import {
+  decodeIncidentFact,
   Actor,
   Decision,
   evolveIncident,
@@ -159,8 +160,9 @@ export function buildIncidentAudit(
   const notices = new Notices(byId);
 
   for (const event of known) {
-    // The stored envelope is the fold's input, as in the incident projection.
-    const fact = event as unknown as IncidentFact;
+    // Decoded as the projections decode it; a fact of no incident type folds nothing.
+    const fact = decodeIncidentFact(event);
+    if (!fact) continue;
     const before = state;
     state = evolveIncident(state, fact, options.policyOf);
     const occurred = Date.parse(event.occurredAt);
