@@ -6,7 +6,7 @@ import { IncidentCommand } from './commands';
 import { coalitionTaskingReactions } from '../workflows/coalition-tasking.workflow';
 import { missedDeadlines } from '../workflows/deadlines.workflow';
 import { warningReactions } from '../workflows/notification.workflow';
-import { verificationReactions } from '../workflows/verification.workflow';
+import { verdictAt, verificationReactions } from '../workflows/verification.workflow';
 import { confirmation } from './confirmation';
 import { SectorConfirmation } from './repeated-violation';
 import { IncidentState } from './state';
@@ -185,6 +185,7 @@ export function decideIncident(
       return verificationReactions(state, ctx).map((e) => ({
         ...e,
         id: ctx.idOf(incidentId, 'verification', e.type),
+        ...verdictAt(state, e, ctx.policy.verificationQuorum),
       }));
     }
     case 'AssignCoalitionTasks': {

@@ -98,7 +98,12 @@ export function evolveIncident(
         ...s,
         findings: [
           ...s.findings,
-          { verifier: fact.data.verifier, finding: fact.data.finding, eventId: fact.id },
+          {
+            verifier: fact.data.verifier,
+            finding: fact.data.finding,
+            eventId: fact.id,
+            at: fact.occurredAt,
+          },
         ],
       };
     case 'BreachConfirmed': {

@@ -46,7 +46,8 @@ export interface IncidentState {
   exercise: boolean;
   verifiers: PartnerCode[];
   verificationRequested: boolean;
-  findings: { verifier: PartnerCode; finding: Finding; eventId: string }[];
+  /** Each finding, with when it occurred (absent in states stored before it was kept). */
+  findings: { verifier: PartnerCode; finding: Finding; eventId: string; at?: Iso }[];
   tierHistory: TierChange[];
   obligations: Obligation[];
   tasks: CoalitionTask[];

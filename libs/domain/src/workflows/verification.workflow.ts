@@ -56,3 +56,20 @@ export function verificationReactions(
   }
   return [];
 }
+
+/**
+ * When a quorum verdict occurs: when the finding that completed the quorum occurred. A service
+ * answering an earlier finding may already see the later ones; its verdict must not predate
+ * them (the warning deadline runs from the confirmation).
+ */
+export function verdictAt(
+  state: IncidentState,
+  verdict: IncidentEvent,
+  quorum: number,
+): { occurredAt?: string } {
+  if (verdict.type !== 'BreachConfirmed' && verdict.type !== 'BreachRejected') return {};
+  const counted = new Set(verdict.data.findings ?? []);
+  // In stream order: the quorum-th counted finding is the one that completed the quorum.
+  const completing = state.findings.filter((f) => counted.has(f.eventId))[quorum - 1];
+  return completing?.at === undefined ? {} : { occurredAt: completing.at };
+}

@@ -185,6 +185,24 @@ describe('Verify (the system command)', () => {
       ]);
   });
 
+  it('dates a verdict when the finding completing the quorum occurred, whichever finding it answers', () => {
+    const given = spec.given(
+      reported(),
+      verificationRequested(),
+      findingBy('UA', 'confirmed', { occurredAt: h(2) }),
+      findingBy('US', 'confirmed', { occurredAt: h(3) }),
+    );
+
+    given.when(verify, { occurredAt: h(2) }).then([
+      {
+        type: 'BreachConfirmed',
+        data: { basis: 'quorum', findings: [given.facts[2].id, given.facts[3].id] },
+        id: `${INCIDENT_ID}:verification:BreachConfirmed`,
+        occurredAt: h(3),
+      },
+    ]);
+  });
+
   it.each([
     ['once confirmed', [confirmed()], 'verification-closed'],
     ['once rejected', [rejected()], 'verification-closed'],
