@@ -1,6 +1,6 @@
 /**
  * Layer rules (STYLE.md): the domain stays pure; apps never import each other; libraries are
- * entered through their index only. Checked by test/architecture.unit.spec.ts in `npm test`.
+ * entered through their index only, in library order; production code never imports test code. Checked by test/architecture.unit.spec.ts in `npm test`.
  */
 module.exports = {
   forbidden: [
@@ -48,6 +48,34 @@ module.exports = {
       severity: 'error',
       from: { path: '^(apps|libs/([^/]+))/' },
       to: { path: '^libs/([^/]+)/src/.+', pathNot: ['^libs/([^/]+)/src/index\\.ts$', '^libs/$2/'] },
+    },
+    // Library order, lowest first: domain; config and event-store; projections; messaging;
+    // workflows. A library imports only libraries below it, so none can grow a cycle through
+    // another or pull the composition root into a building block.
+    ...[
+      ['config', 'event-store|projections|messaging|workflows|scenarios'],
+      ['event-store', 'config|projections|messaging|workflows|scenarios'],
+      ['projections', 'config|messaging|workflows|scenarios'],
+      ['messaging', 'config|workflows|scenarios'],
+      ['workflows', 'scenarios'],
+      ['scenarios', 'event-store|projections|messaging|workflows'],
+    ].map(([lib, above]) => ({
+      name: `library-order-${lib}`,
+      comment: `libs/${lib} may not import libs/(${above}): they sit above it or beside it`,
+      severity: 'error',
+      from: { path: `^libs/${lib}/`, pathNot: '\\.spec\\.ts$' },
+      to: { path: `^libs/(${above})/` },
+    })),
+    {
+      name: 'production-code-never-imports-test-code',
+      comment:
+        'libs/testing and *.testing.ts / testing/ helpers serve specs only: no app or library ships them',
+      severity: 'error',
+      from: {
+        path: '^(apps|libs)/',
+        pathNot: ['\\.spec\\.ts$', '\\.testing\\.ts$', '/testing/', '^libs/testing/'],
+      },
+      to: { path: ['^libs/testing/', '\\.testing\\.ts$', '/testing/'] },
     },
     {
       name: 'no-circular',

@@ -1,6 +1,6 @@
 import { openNote, parseCheckpoint, parseVerifierKey } from '@truceline/ledger';
 import type { IncidentAudit } from '@truceline/projections';
-import { readScenarioFile, runScenario, Scenario, ScenarioResult } from '@truceline/testing';
+import { readScenarioFile, runScenario, Scenario, ScenarioResult } from '@truceline/scenarios';
 import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';

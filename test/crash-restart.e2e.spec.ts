@@ -4,7 +4,7 @@ import {
   runScenario,
   ScenarioProgress,
   ScenarioResult,
-} from '@truceline/testing';
+} from '@truceline/scenarios';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-import { readScenarioFile, runScenario } from '@truceline/testing';
+import { readScenarioFile, runScenario } from '@truceline/scenarios';
 import { SseClient } from '../apps/api/src/feeds/testing/sse-client';
 import { InProcessSystem, startInProcessSystem } from './support/in-process-system';
 import { sharedScenarioFile } from './support/shared-scenarios';

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { deterministicId } from '@truceline/event-store';
 import { createKafka, FeedRelay, parseBrokers } from '@truceline/messaging';
 import { FeedEntry, FeedProjection, PolicyRegistry } from '@truceline/projections';
-import { readScenarioFile, runScenario } from '@truceline/testing';
+import { readScenarioFile, runScenario } from '@truceline/scenarios';
 import { Kafka } from 'kafkajs';
 import { InProcessSystem, startInProcessSystem } from './support/in-process-system';
 import { sharedScenarioFile } from './support/shared-scenarios';

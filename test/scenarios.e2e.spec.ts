@@ -1,9 +1,5 @@
-import {
-  createTestDatabase,
-  readScenarioFile,
-  runScenario,
-  TestDatabase,
-} from '@truceline/testing';
+import { createTestDatabase, TestDatabase } from '@truceline/testing';
+import { readScenarioFile, runScenario } from '@truceline/scenarios';
 import { basename } from 'node:path';
 import { InProcessSystem, startInProcessSystem } from './support/in-process-system';
 import { sharedScenarioFiles } from './support/shared-scenarios';

@@ -7,12 +7,8 @@ import {
   POLICY_V1,
   StoredEvent,
 } from '@truceline/domain';
-import {
-  createTestDatabase,
-  readScenarioFile,
-  runScenario,
-  TestDatabase,
-} from '@truceline/testing';
+import { createTestDatabase, TestDatabase } from '@truceline/testing';
+import { readScenarioFile, runScenario } from '@truceline/scenarios';
 import { createRuntime, EmbeddedRuntime } from '@truceline/workflows';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { AddressInfo } from 'node:net';

@@ -1,4 +1,4 @@
-import { ScenarioResult } from '@truceline/testing';
+import { ScenarioResult } from '@truceline/scenarios';
 import { ProcessGroup } from './process-group';
 
 export interface KillRecord {

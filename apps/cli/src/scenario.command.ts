@@ -4,7 +4,7 @@ import {
   Scenario,
   ScenarioFormatError,
   ScenarioSetupError,
-} from '@truceline/testing';
+} from '@truceline/scenarios';
 import { optionValue, ParsedArgs, rejectUnknownOptions, UsageError } from './args';
 import { apiBaseUrl, CliEnvironment, CliError, jwtSecret } from './cli-environment';
 import type { CliIo } from './cli-io';

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { requestBody } from './run-scenario';
 import { parseScenario, readScenarioFile, ScenarioFormatError } from './scenario';
 
-const SHARED_SCENARIOS = resolve(__dirname, '../../../../../shared/scenarios');
+const SHARED_SCENARIOS = resolve(__dirname, '../../../../shared/scenarios');
 
 const valid = () => ({
   name: 'demo',

@@ -1,3 +1,2 @@
 export * from './incident-spec';
 export * from './postgres';
-export * from './scenario';
