@@ -1,15 +1,14 @@
 import { incidentIdOf, StoredEvent } from '@truceline/domain';
 import { openDatabase, SqlClient } from '@truceline/event-store';
 import { consumerGroupOf, createKafka, EVENTS_TOPIC, parseBrokers } from '@truceline/messaging';
+import { createTestDatabase, TestDatabase } from '@truceline/testing';
 import {
-  createTestDatabase,
   readScenarioFile,
   runScenario,
   RunScenarioOptions,
   Scenario,
   ScenarioResult,
-  TestDatabase,
-} from '@truceline/testing';
+} from '@truceline/scenarios';
 import { Admin } from 'kafkajs';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -2,7 +2,7 @@ import { loadConfig, TrucelineConfig } from '@truceline/config';
 import { openDatabase, SqlClient } from '@truceline/event-store';
 import { createKafka, EventRelay, parseBrokers } from '@truceline/messaging';
 import { createTestDatabase, TestDatabase } from '@truceline/testing';
-import { RunningService, ServiceDefinition } from '@truceline/workflows';
+import { RunningService, SERVICES } from '@truceline/workflows';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,9 +10,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import { COALITION_TASKING_PROCESS } from '../apps/coalition-tasking/src/coalition-tasking.process';
-import { NOTIFICATION_PROCESS } from '../apps/notification/src/notification.process';
-import { VERIFICATION_PROCESS } from '../apps/verification/src/verification.process';
 import { ApiProcess, ensureBuilt } from './support/api-process';
 import { DISTRIBUTED_APPS } from './support/distributed-topology';
 import { freePort } from './support/free-port';
@@ -99,12 +96,6 @@ function capturingLogger(): { logger: pino.Logger; lines: string[] } {
   });
   return { logger: pino({ level: 'warn' }, sink), lines };
 }
-
-const SERVICES: ServiceDefinition[] = [
-  VERIFICATION_PROCESS,
-  NOTIFICATION_PROCESS,
-  COALITION_TASKING_PROCESS,
-];
 
 /**
  * Distributed mode: the API and the deadline scheduler as built processes on PostgreSQL, the

@@ -10,12 +10,8 @@ import {
   parseTraceparent,
   traceparentOf,
 } from '@truceline/messaging';
-import {
-  createTestDatabase,
-  readScenarioFile,
-  runScenario,
-  TestDatabase,
-} from '@truceline/testing';
+import { createTestDatabase, TestDatabase } from '@truceline/testing';
+import { readScenarioFile, runScenario } from '@truceline/scenarios';
 import {
   createRuntime,
   createServiceContext,
@@ -24,15 +20,12 @@ import {
   ExerciseClock,
   RunningService,
   ServiceContext,
-  ServiceDefinition,
+  SERVICES,
 } from '@truceline/workflows';
 import { randomUUID } from 'node:crypto';
 import { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
 import { createApp } from '../apps/api/src/app';
-import { COALITION_TASKING_PROCESS } from '../apps/coalition-tasking/src/coalition-tasking.process';
-import { NOTIFICATION_PROCESS } from '../apps/notification/src/notification.process';
-import { VERIFICATION_PROCESS } from '../apps/verification/src/verification.process';
 import { streamViolations } from './support/event-invariants';
 import { sharedScenarioFiles } from './support/shared-scenarios';
 
@@ -47,11 +40,6 @@ import { sharedScenarioFiles } from './support/shared-scenarios';
 jest.setTimeout(180_000);
 
 const JWT_SECRET = 'services-kafka-e2e-secret-of-32-characters';
-const SERVICES: ServiceDefinition[] = [
-  VERIFICATION_PROCESS,
-  NOTIFICATION_PROCESS,
-  COALITION_TASKING_PROCESS,
-];
 
 describe('the services as Kafka consumers (distributed topology, in one process)', () => {
   const run = randomUUID().slice(0, 8);

@@ -9,17 +9,9 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseBrokers, waitForGroupCoordinator } from '@truceline/messaging';
+import { PROCESSES } from '@truceline/workflows';
 import { startLocalKafka } from '../kafka/local-kafka';
 import { startThrowawayPostgres } from '../postgres/pg-test-server';
-
-export const PROCESSES = [
-  { name: 'api', entry: 'apps/api/src/main.js', metricsPort: 0 },
-  { name: 'relay', entry: 'apps/relay/src/main.js', metricsPort: 9463 },
-  { name: 'scheduler', entry: 'apps/scheduler/src/main.js', metricsPort: 9467 },
-  { name: 'verification', entry: 'apps/verification/src/main.js', metricsPort: 9464 },
-  { name: 'notification', entry: 'apps/notification/src/main.js', metricsPort: 9465 },
-  { name: 'coalition-tasking', entry: 'apps/coalition-tasking/src/main.js', metricsPort: 9466 },
-] as const;
 
 const COLORS = [36, 33, 35, 32, 34, 31];
 
@@ -116,7 +108,7 @@ async function startAll(
   stopping: () => boolean,
   stopAll: (code: number) => Promise<void>,
 ): Promise<void> {
-  // The API runs first so its migrations and policy adoption precede the others' start.
+  // PROCESSES lists the API first, so its migrations and policy adoption precede the others.
   for (const [index, spec] of PROCESSES.entries()) {
     const child = spawn(process.execPath, [join(dist, spec.entry)], {
       cwd: root,

@@ -1,23 +1,19 @@
 import { incidentStreamId, StoredEvent } from '@truceline/domain';
 import { EVENTS_CHANNEL, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { consumerGroupOf, EVENTS_TOPIC } from '@truceline/messaging';
+import { PROCESSES } from '@truceline/workflows';
 import { Admin, AssignerProtocol } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './free-port';
 import { BuiltAppProcess, ensureBuiltEntries, ProcessGroup } from './process-group';
 
-/** The processes of distributed mode (infra/distributed/start-distributed.ts), by built entry. */
-export const DISTRIBUTED_APPS = {
-  api: 'apps/api/src/main.js',
-  relay: 'apps/relay/src/main.js',
-  scheduler: 'apps/scheduler/src/main.js',
-  verification: 'apps/verification/src/main.js',
-  notification: 'apps/notification/src/main.js',
-  'coalition-tasking': 'apps/coalition-tasking/src/main.js',
-} as const;
+/** The processes of distributed mode, by built entry: the one list start:distributed runs. */
+export const DISTRIBUTED_APPS: Readonly<Record<string, string>> = Object.fromEntries(
+  PROCESSES.map((p) => [p.name, p.entry]),
+);
 
 /** The Kafka-fed services, each in its consumer group `truceline.<name>`. */
-export const CONSUMING_SERVICES = ['verification', 'notification', 'coalition-tasking'] as const;
+export const CONSUMING_SERVICES = PROCESSES.filter((p) => p.consumer).map((p) => p.name);
 
 export interface TopologyOptions {
   databaseUrl: string;
@@ -75,7 +71,7 @@ export async function startDistributedTopology(
     const name = verificationInstance(i);
     others.push(await service(name, DISTRIBUTED_APPS.verification, name));
   }
-  for (const name of ['notification', 'coalition-tasking'] as const)
+  for (const name of CONSUMING_SERVICES.filter((n) => n !== 'verification'))
     others.push(await service(name, DISTRIBUTED_APPS[name], `${name}-1`));
 
   for (const first of [api, relay]) {

@@ -1,4 +1,3 @@
-import { runServiceProcess } from '@truceline/workflows';
-import { COALITION_TASKING_PROCESS } from './coalition-tasking.process';
+import { runServiceProcess, serviceNamed } from '@truceline/workflows';
 
-void runServiceProcess(COALITION_TASKING_PROCESS, process.env);
+void runServiceProcess(serviceNamed('coalition-tasking'), process.env);

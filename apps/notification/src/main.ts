@@ -1,4 +1,3 @@
-import { runServiceProcess } from '@truceline/workflows';
-import { NOTIFICATION_PROCESS } from './notification.process';
+import { runServiceProcess, serviceNamed } from '@truceline/workflows';
 
-void runServiceProcess(NOTIFICATION_PROCESS, process.env);
+void runServiceProcess(serviceNamed('notification'), process.env);

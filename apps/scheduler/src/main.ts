@@ -1,6 +1,12 @@
-import { loadConfig } from '@truceline/config';
-import { createLogger, startMetricsServer } from '@truceline/messaging';
-import { createServiceContext, DeadlineScheduler, ExerciseClock } from '@truceline/workflows';
+import type { TrucelineConfig } from '@truceline/config';
+import { Logger, startMetricsServer } from '@truceline/messaging';
+import {
+  createServiceContext,
+  DeadlineScheduler,
+  ExerciseClock,
+  runProcessMain,
+  StopProcess,
+} from '@truceline/workflows';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 /**
@@ -8,13 +14,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
  * DeadlineMissed ids derive from incident and obligation, so each missed obligation is recorded
  * once whoever notices first (SPEC §5).
  */
-async function main(): Promise<void> {
-  const config = loadConfig(process.env);
-  const logger = createLogger({
-    service: 'scheduler',
-    instance: config.serviceInstance,
-    level: config.logLevel,
-  });
+async function start(config: TrucelineConfig, logger: Logger): Promise<StopProcess> {
   if (!config.databaseUrl)
     throw new Error('the scheduler needs DATABASE_URL (the store every process shares)');
   const context = await createServiceContext(config, {
@@ -36,18 +36,11 @@ async function main(): Promise<void> {
   const metrics = await startMetricsServer({ registry, port: config.metricsPort ?? 9467 });
   logger.info({ metricsPort: metrics.port }, 'deadline scheduler started');
 
-  const stop = async (signal: string) => {
-    logger.info({ signal }, 'scheduler stopping');
+  return async () => {
     await scheduler.stop();
     await metrics.close();
     await context.close();
-    process.exit(0);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
 }
 
-main().catch((error: unknown) => {
-  console.error('scheduler failed to start:', error);
-  process.exit(1);
-});
+runProcessMain('scheduler', process.env, start);

@@ -1,4 +1,3 @@
-import { runServiceProcess } from '@truceline/workflows';
-import { VERIFICATION_PROCESS } from './verification.process';
+import { runServiceProcess, serviceNamed } from '@truceline/workflows';
 
-void runServiceProcess(VERIFICATION_PROCESS, process.env);
+void runServiceProcess(serviceNamed('verification'), process.env);

@@ -1,15 +1,8 @@
 import { SqlEventStore } from '@truceline/event-store';
 import { FeedEntry, FeedQueries, migratePartnerFeed } from '@truceline/projections';
-import pino from 'pino';
 import { feedTopic, OutgoingKafkaMessage } from './cloud-event';
 import { ensureTopics } from './kafka-client';
-import {
-  defaultInstanceId,
-  LeasedPublisher,
-  PublishBatch,
-  PublishSource,
-  RelayOptions,
-} from './leased-publisher';
+import { LeasedPublisher, PublishBatch, PublishSource, RelayOptions } from './leased-publisher';
 
 export interface FeedRelayOptions extends RelayOptions {
   /** Partners whose topics are created at start; others are created when they first get entries. */
@@ -64,23 +57,10 @@ export class FeedRelay implements PublishSource {
     this.feeds = new FeedQueries(options.sql);
     this.store = new SqlEventStore(options.sql);
     this.topicOf = options.topicOf ?? feedTopic;
-    const instanceId = options.instanceId ?? defaultInstanceId();
     const transactionalId = options.transactionalId ?? 'truceline-relay.feeds';
-    this.publisher = new LeasedPublisher(
-      {
-        sql: options.sql,
-        kafka: options.kafka,
-        leaseName: `relay:${transactionalId}`,
-        transactionalId,
-        instanceId,
-        leaseTtlMs: options.leaseTtlMs,
-        leaseRenewMs: options.leaseRenewMs,
-        pollIntervalMs: options.pollIntervalMs,
-        logger: (options.logger ?? pino({ enabled: false })).child({
-          component: 'feed-relay',
-          instance: instanceId,
-        }),
-      },
+    this.publisher = LeasedPublisher.forRelay(
+      options,
+      { leaseName: `relay:${transactionalId}`, transactionalId, log: { component: 'feed-relay' } },
       this,
     );
   }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EventStore, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { Kafka, Partitioners, Producer, TopicMessages } from 'kafkajs';
-import { Logger } from 'pino';
+import pino, { Logger } from 'pino';
 import { LeaseLostError, RelayLease } from './relay-lease';
 
 const FIRST_BACKOFF_MS = 100;
@@ -99,6 +99,32 @@ export class LeasedPublisher {
   private readonly sleepers = new Set<() => void>();
   /** Times this instance started publishing: a new leadership, or a fresh producer after a failure. */
   takeovers = 0;
+
+  /** A relay's publisher: its options, its lease and transactional id, its log bindings. */
+  static forRelay(
+    options: RelayOptions & { beforeCommit?: LeasedPublisherOptions['beforeCommit'] },
+    names: { leaseName: string; transactionalId: string; log: Record<string, string> },
+    source: PublishSource,
+  ): LeasedPublisher {
+    const instanceId = options.instanceId ?? defaultInstanceId();
+    return new LeasedPublisher(
+      {
+        ...options,
+        leaseName: names.leaseName,
+        transactionalId: names.transactionalId,
+        instanceId,
+        logger: (options.logger ?? pino({ enabled: false })).child({
+          ...names.log,
+          instance: instanceId,
+        }),
+      },
+      source,
+    );
+  }
+
+  get logger(): Logger {
+    return this.options.logger;
+  }
 
   constructor(
     private readonly options: LeasedPublisherOptions,

@@ -1,15 +1,9 @@
 import { StoredEvent } from '@truceline/domain';
 import { EventStore, EVENTS_CHANNEL, SqlEventStore } from '@truceline/event-store';
-import pino, { Logger } from 'pino';
+import { Logger } from 'pino';
 import { EVENTS_SOURCE, EVENTS_TOPIC, toKafkaMessage } from './cloud-event';
 import { ensureTopics } from './kafka-client';
-import {
-  defaultInstanceId,
-  LeasedPublisher,
-  PublishBatch,
-  PublishSource,
-  RelayOptions,
-} from './leased-publisher';
+import { LeasedPublisher, PublishBatch, PublishSource, RelayOptions } from './leased-publisher';
 
 export interface EventRelayOptions extends RelayOptions {
   /** Default truceline.events.v1; tests give each relay a topic of its own. */
@@ -57,31 +51,23 @@ export class EventRelay implements PublishSource {
     this.topic = options.topic ?? EVENTS_TOPIC;
     this.checkpointName = `relay:${this.topic}`;
     this.store = new SqlEventStore(options.sql);
-    const instanceId = options.instanceId ?? defaultInstanceId();
-    this.logger = (options.logger ?? pino({ enabled: false })).child({
-      component: 'relay',
-      topic: this.topic,
-      instance: instanceId,
-    });
     this.source = options.source ?? EVENTS_SOURCE;
     this.batchSize = options.batchSize ?? 200;
     this.currentBatchSize = this.batchSize;
     const beforeCommit = options.beforeCommit;
-    this.publisher = new LeasedPublisher(
+    this.publisher = LeasedPublisher.forRelay(
       {
-        sql: options.sql,
-        kafka: options.kafka,
+        ...options,
+        beforeCommit: beforeCommit && (() => beforeCommit(this.pending)),
+      },
+      {
         leaseName: this.checkpointName,
         transactionalId: options.transactionalId ?? `truceline-relay.${this.topic}`,
-        instanceId,
-        leaseTtlMs: options.leaseTtlMs,
-        leaseRenewMs: options.leaseRenewMs,
-        pollIntervalMs: options.pollIntervalMs,
-        logger: this.logger,
-        ...(beforeCommit && { beforeCommit: () => beforeCommit(this.pending) }),
+        log: { component: 'relay', topic: this.topic },
       },
       this,
     );
+    this.logger = this.publisher.logger;
   }
 
   /** Creates the lease table and the topic if needed, then leads or stands by in the background. */

@@ -12,6 +12,8 @@ const TIER_RAISING = new Set(['BreachConfirmed', 'HostilitiesPersisted', 'Escala
  * Western-backed force at tier 3, once per incident and tier, including skipped tiers.
  */
 export class CoalitionTaskingService {
+  static readonly reactsTo: ReadonlySet<string> = TIER_RAISING;
+
   constructor(private readonly incidents: IncidentCommandHandler) {}
 
   async handle(event: StoredEvent): Promise<void> {

@@ -22,16 +22,13 @@ import {
   PolicyRegistry,
 } from '@truceline/projections';
 import { ExerciseClock, openClock } from './clock';
-import { CoalitionTaskingService } from './coalition-tasking.service';
 import { DeadlineScheduler } from './deadline.scheduler';
 import { acknowledgeNotice, PartnerFeeds } from './feeds';
 import { IncidentCommandService, migrateIdempotency } from './incident-commands.service';
 import { IncidentCommandHandler } from './incident-command.handler';
-import { NotificationService } from './notification.service';
-import { WebhookDeliveryWorker } from './notification/webhook-delivery.worker';
-import { WebhookOutbox } from './notification/webhook-outbox';
 import { Clock, IncidentCommands, IncidentQueries, PolicyPort, Runtime } from './runtime.port';
-import { VerificationService } from './verification.service';
+import { SERVICES } from './services';
+import { ServiceContext, ServiceWorker } from './distributed';
 
 export interface RuntimeLogger {
   log(message: string): void;
@@ -63,7 +60,7 @@ const consoleLogger: RuntimeLogger = {
 export class EmbeddedRuntime implements Runtime {
   private readonly subscriptions: Subscription[] = [];
   private ready = false;
-  private webhookDelivery: WebhookDeliveryWorker | null = null;
+  private readonly workers: ServiceWorker[] = [];
 
   private constructor(
     readonly clock: Clock,
@@ -109,7 +106,7 @@ export class EmbeddedRuntime implements Runtime {
   ): Promise<EmbeddedRuntime> {
     const logger = options.logger ?? consoleLogger;
     // Read before anything opens: a bad partners file fails the boot with nothing to clean up.
-    const partners = loadPartners(config.partnersFile);
+    loadPartners(config.partnersFile);
     const signer = parseSigningKey(signingKeyOf(config));
     const sql = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
     const clock: Clock = await openClock(sql, config, (message) =>
@@ -173,30 +170,23 @@ export class EmbeddedRuntime implements Runtime {
       onAppended: (listener) => feedProjection.onAppended(() => listener()),
     };
     if (withServices) {
-      const verification = new VerificationService(incidents);
-      const tasking = new CoalitionTaskingService(incidents);
-      // Partner webhooks (SPEC §5): planned into the outbox, sent by the delivery worker.
-      const outbox = new WebhookOutbox(sql);
-      await outbox.migrate();
-      const delivery = new WebhookDeliveryWorker(
-        { outbox, webhooks: partners.webhooks, incidents, clock },
-        { onError: (e) => logger.error('webhook delivery failed', e) },
-      );
-      const notification = new NotificationService(incidents, partners.warningChannel, {
-        outbox,
-        webhooks: partners.webhooks,
-        onPlanned: () => delivery.nudge(),
-      });
-      await runtime.follow('verification', (e) => verification.handle(e));
-      await runtime.follow('coalition-tasking', (e) => tasking.handle(e));
-      await runtime.follow('notification', (e) => notification.handle(e));
+      // The definitions the distributed processes run, each here on a durable subscription of
+      // its own name instead of a consumer group.
+      const context = new ServiceContext(config, sql, store, clock, policies, views, incidents);
+      const serviceLogger = {
+        error: (fields: { err: unknown }, message: string) => logger.error(message, fields.err),
+      };
+      for (const service of SERVICES) {
+        const worker = await service.create(context, serviceLogger);
+        await runtime.follow(service.name, async (e) => {
+          if (service.consumes(e.type)) await worker.handle(e);
+        });
+        runtime.workers.push(worker);
+      }
       // Deadlines fall due as the clock passes them: look at once when the exercise clock jumps.
       if (clock instanceof ExerciseClock) clock.on('advanced', () => void scheduler?.tick());
       scheduler?.start();
-      if (partners.webhooks.size > 0) {
-        runtime.webhookDelivery = delivery;
-        delivery.start();
-      }
+      for (const worker of runtime.workers) await worker.start?.();
     }
     runtime.ledger.sealer.start();
     await runtime.settle();
@@ -274,7 +264,7 @@ export class EmbeddedRuntime implements Runtime {
     this.ready = false;
     if (this.clock instanceof ExerciseClock) await this.clock.unfollow();
     await this.scheduler?.stop();
-    await this.webhookDelivery?.stop();
+    for (const worker of this.workers) await worker.stop?.();
     await this.ledger.sealer.stop();
     await Promise.all(this.subscriptions.map((s) => s.stop()));
     await this.store.close();

@@ -12,3 +12,4 @@ export * from './notification/webhook-delivery.worker';
 export * from './deadline.scheduler';
 export * from './create-runtime';
 export * from './distributed';
+export * from './services';

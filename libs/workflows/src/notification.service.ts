@@ -28,6 +28,11 @@ const NOTHING_TO_PLAN = new Set(['NotificationDelivered', 'NoticeAcknowledged'])
  * NotificationDelivered. Both effects are idempotent, so redelivered events are harmless.
  */
 export class NotificationService {
+  /** Every incident event but those that change nothing a notice is planned from. */
+  static consumes(type: string): boolean {
+    return !NOTHING_TO_PLAN.has(type);
+  }
+
   constructor(
     private readonly incidents: IncidentCommandHandler,
     private readonly channel: WarningChannel = DEFAULT_WARNING_CHANNEL,

@@ -1,3 +1,4 @@
 export * from './trace-context';
 export * from './logger';
 export * from './metrics-server';
+export * from './gauge';

@@ -1,2 +1,3 @@
 export * from './service-context';
 export * from './service-process';
+export * from './process-main';

@@ -21,7 +21,7 @@ export interface ServiceContextOptions {
  * processes, and by any process (e.g. the API running the deadline scheduler) that needs them.
  */
 export class ServiceContext {
-  private constructor(
+  constructor(
     readonly config: TrucelineConfig,
     readonly sql: SqlClient,
     readonly store: SqlEventStore,

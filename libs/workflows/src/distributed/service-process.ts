@@ -19,20 +19,30 @@ import { ServiceContext } from './service-context';
 /** What a service runs on the context: its handler, and workers of its own if it has any. */
 export interface ServiceWorker {
   /** Resolves once the effect is durable; throws only on transient failures. */
-  handle(event: StoredEvent, message: ConsumedMessage): Promise<void>;
+  handle(event: StoredEvent, message?: ConsumedMessage): Promise<void>;
   /** Started once the consumer has joined its group (e.g. the webhook delivery worker). */
   start?(): void | Promise<void>;
   /** Stopped after the consumer. */
   stop?(): Promise<void>;
 }
 
-/** One of the Kafka-fed services: each app's main.ts hands its definition to runServiceProcess. */
+/** What a service logs through: a process's pino logger, or the embedded runtime's. */
+export interface ServiceLogger {
+  error(fields: { err: unknown }, message: string): void;
+}
+
+/**
+ * A service, declared once (SERVICES): the embedded runtime follows the store with it, and its
+ * app's main.ts hands it to runServiceProcess.
+ */
 export interface ServiceDefinition {
   /** verification, notification, coalition-tasking: names the consumer group and the logs. */
   name: string;
+  /** The event types it reacts to; every runner skips the others without calling it. */
+  consumes(type: string): boolean;
   /** METRICS_PORT when unset: one per service, so they can share a host. */
   defaultMetricsPort: number;
-  create(context: ServiceContext, logger: Logger): ServiceWorker | Promise<ServiceWorker>;
+  create(context: ServiceContext, logger: ServiceLogger): ServiceWorker | Promise<ServiceWorker>;
 }
 
 export interface StartServiceOptions {
@@ -118,7 +128,7 @@ export class RunningService {
         handler: async (event, message) => {
           // A policy adopted while running applies to the next reactions (SPEC §3).
           context.policies.apply(event);
-          await created.handle(event, message);
+          if (definition.consumes(event.type)) await created.handle(event, message);
         },
       });
       await worker.start?.();

@@ -7,6 +7,7 @@ describe(RunningService.name, () => {
   const definition: ServiceDefinition = {
     name: 'verification',
     defaultMetricsPort: 9464,
+    consumes: () => true,
     create: () => {
       throw new Error('must not be reached: nothing opens before the check');
     },

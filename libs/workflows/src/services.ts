@@ -1,0 +1,95 @@
+import { loadPartners } from '@truceline/config';
+import { CoalitionTaskingService } from './coalition-tasking.service';
+import type { ServiceDefinition } from './distributed/service-process';
+import { NotificationService } from './notification.service';
+import { WebhookDeliveryWorker } from './notification/webhook-delivery.worker';
+import { WebhookOutbox } from './notification/webhook-outbox';
+import { VerificationService } from './verification.service';
+
+/**
+ * The services, declared once. The embedded runtime follows the store with each of them; in
+ * distributed mode each runs as `apps/<name>` in consumer group `truceline.<name>`, and
+ * start:distributed, the e2e topology and docker-compose.yml take the list from PROCESSES.
+ */
+export const SERVICES: readonly ServiceDefinition[] = [
+  {
+    name: 'verification',
+    defaultMetricsPort: 9464,
+    consumes: (type) => VerificationService.reactsTo.has(type),
+    create: ({ incidents }) => {
+      const service = new VerificationService(incidents);
+      return { handle: (event) => service.handle(event) };
+    },
+  },
+  {
+    name: 'notification',
+    defaultMetricsPort: 9465,
+    consumes: (type) => NotificationService.consumes(type),
+    // Issues authorized warnings, plans partner webhooks into the outbox, and runs the delivery
+    // worker that sends them. Several instances share the outbox: a row is claimed by one.
+    create: async ({ config, sql, incidents, clock }, logger) => {
+      const partners = loadPartners(config.partnersFile);
+      const outbox = new WebhookOutbox(sql);
+      await outbox.migrate();
+      const delivery = new WebhookDeliveryWorker(
+        { outbox, webhooks: partners.webhooks, incidents, clock },
+        { onError: (error) => logger.error({ err: error }, 'webhook delivery failed') },
+      );
+      const service = new NotificationService(incidents, partners.warningChannel, {
+        outbox,
+        webhooks: partners.webhooks,
+        onPlanned: () => delivery.nudge(),
+      });
+      const withWebhooks = partners.webhooks.size > 0;
+      return {
+        handle: (event) => service.handle(event),
+        start: () => (withWebhooks ? delivery.start() : undefined),
+        stop: () => delivery.stop(),
+      };
+    },
+  },
+  {
+    name: 'coalition-tasking',
+    defaultMetricsPort: 9466,
+    consumes: (type) => CoalitionTaskingService.reactsTo.has(type),
+    create: ({ incidents }) => {
+      const service = new CoalitionTaskingService(incidents);
+      return { handle: (event) => service.handle(event) };
+    },
+  },
+];
+
+export function serviceNamed(name: string | undefined): ServiceDefinition {
+  const service = SERVICES.find((s) => s.name === name);
+  if (!service)
+    throw new Error(
+      `no service ${name ?? '(none)'}: one of ${SERVICES.map((s) => s.name).join(', ')}`,
+    );
+  return service;
+}
+
+/** A process of distributed mode: its built entry and its metrics port. */
+export interface ProcessPart {
+  name: string;
+  entry: string;
+  metricsPort: number | null;
+  /** Consumes truceline.events.v1 in group truceline.<name>. */
+  consumer: boolean;
+}
+
+/**
+ * Every process of distributed mode, in start order: the API first (its migrations and policy
+ * adoption precede the others'), the relay (it creates the topics), the scheduler, then every
+ * service of SERVICES.
+ */
+export const PROCESSES: readonly ProcessPart[] = [
+  { name: 'api', entry: 'apps/api/src/main.js', metricsPort: null, consumer: false },
+  { name: 'relay', entry: 'apps/relay/src/main.js', metricsPort: 9463, consumer: false },
+  { name: 'scheduler', entry: 'apps/scheduler/src/main.js', metricsPort: 9467, consumer: false },
+  ...SERVICES.map((s) => ({
+    name: s.name,
+    entry: `apps/${s.name}/src/main.js`,
+    metricsPort: s.defaultMetricsPort,
+    consumer: true,
+  })),
+];
