@@ -12,12 +12,18 @@ import {
   StoredEvent,
   TierChange,
 } from '@truceline/domain';
-import { deterministicId, migrate, SqlClient } from '@truceline/event-store';
+import { deterministicId, SqlClient } from '@truceline/event-store';
 import { PolicyRegistry } from './policy.registry';
+import {
+  checkpointOf,
+  migrateProjection,
+  Projection,
+  ProjectionDefinition,
+  resetProjection,
+} from './projection';
 
 /** Bump when the rules or the table change: the feeds are then rebuilt from the log. */
 export const FEED_PROJECTION_VERSION = 2;
-export const FEED_PROJECTION = `projection:feeds:v${FEED_PROJECTION_VERSION}`;
 
 const MIGRATIONS = [
   `CREATE TABLE IF NOT EXISTS partner_feed (
@@ -47,9 +53,17 @@ const MIGRATIONS = [
   `ALTER TABLE partner_feed ADD COLUMN IF NOT EXISTS exercise boolean NOT NULL DEFAULT false`,
 ];
 
-export async function migratePartnerFeed(sql: SqlClient): Promise<void> {
-  await migrate(sql, 'projection-feeds', MIGRATIONS);
-}
+/** The partner feeds, declared once. */
+export const FEEDS: ProjectionDefinition<FeedProjection> = {
+  name: 'feeds',
+  version: FEED_PROJECTION_VERSION,
+  tables: ['partner_feed', 'partner_feed_incidents', 'partner_feed_position'],
+  migrations: MIGRATIONS,
+  create: (sql, policies) => new FeedProjection(sql, policies),
+};
+export const FEED_PROJECTION = checkpointOf(FEEDS);
+
+export const migratePartnerFeed = (sql: SqlClient): Promise<void> => migrateProjection(sql, FEEDS);
 
 /** Sent after each applied event that added entries; the SSE edge wakes its clients on it. */
 export interface FeedAppended {
@@ -96,7 +110,7 @@ function tierNotices(incidentId: string, before: TierChange[], after: TierChange
  * every entry the same seq and id again. The applied position is stored with the entries:
  * a redelivered event is skipped, and two projectors on one database serialise on its row.
  */
-export class FeedProjection {
+export class FeedProjection implements Projection {
   private readonly appended = new EventEmitter();
 
   constructor(
@@ -197,11 +211,7 @@ export class FeedProjection {
   }
 
   /** Empties the feeds so they can be rebuilt from position 0. */
-  async reset(): Promise<void> {
-    await this.sql.transaction(async (tx) => {
-      await tx.query('DELETE FROM partner_feed');
-      await tx.query('DELETE FROM partner_feed_incidents');
-      await tx.query('DELETE FROM partner_feed_position');
-    });
+  reset(): Promise<void> {
+    return resetProjection(this.sql, FEEDS);
   }
 }

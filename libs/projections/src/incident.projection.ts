@@ -7,12 +7,18 @@ import {
   nextDueAt,
   StoredEvent,
 } from '@truceline/domain';
-import { migrate, SqlClient } from '@truceline/event-store';
+import { SqlClient } from '@truceline/event-store';
 import { PolicyRegistry } from './policy.registry';
+import {
+  checkpointOf,
+  migrateProjection,
+  Projection,
+  ProjectionDefinition,
+  resetProjection,
+} from './projection';
 
 /** Bump when the fold or the table changes: the projection is then rebuilt from the log. */
 export const INCIDENT_PROJECTION_VERSION = 2;
-export const INCIDENT_PROJECTION = `projection:incidents:v${INCIDENT_PROJECTION_VERSION}`;
 
 const MIGRATIONS = [
   `CREATE TABLE IF NOT EXISTS incident_view (
@@ -34,16 +40,25 @@ const MIGRATIONS = [
   `CREATE INDEX IF NOT EXISTS incident_view_created ON incident_view (created_position)`,
 ];
 
-export async function migrateIncidentView(sql: SqlClient): Promise<void> {
-  await migrate(sql, 'projection-incidents', MIGRATIONS);
-}
+/** The incident read model, declared once. */
+export const INCIDENTS: ProjectionDefinition<IncidentProjection> = {
+  name: 'incidents',
+  version: INCIDENT_PROJECTION_VERSION,
+  tables: ['incident_view'],
+  migrations: MIGRATIONS,
+  create: (sql, policies) => new IncidentProjection(sql, policies),
+};
+export const INCIDENT_PROJECTION = checkpointOf(INCIDENTS);
+
+export const migrateIncidentView = (sql: SqlClient): Promise<void> =>
+  migrateProjection(sql, INCIDENTS);
 
 /**
  * The incident read model behind GET /v1/incidents/{id}: the incident state folded from its
  * stream, one row per incident. Each row stores the global position it applied, so a
  * redelivered event is skipped (idempotent) and a projection never rejects a fact.
  */
-export class IncidentProjection {
+export class IncidentProjection implements Projection {
   constructor(
     private readonly sql: SqlClient,
     private readonly policies: PolicyRegistry,
@@ -90,7 +105,7 @@ export class IncidentProjection {
   }
 
   /** Drops the read model so it can be rebuilt from position 0. */
-  async reset(): Promise<void> {
-    await this.sql.query('DELETE FROM incident_view');
+  reset(): Promise<void> {
+    return resetProjection(this.sql, INCIDENTS);
   }
 }

@@ -1,5 +1,7 @@
 export * from './incident-view';
 export * from './policy.registry';
+export * from './projection';
+export * from './projections';
 export * from './incident.projection';
 export * from './incident.queries';
 export * from './feed.projection';

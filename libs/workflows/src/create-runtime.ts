@@ -10,16 +10,15 @@ import {
 import { Ledger, migrateLedger, parseSigningKey } from '@truceline/ledger';
 import {
   buildIncidentAudit,
+  checkpointOf,
   eventsKnownAt,
-  FEED_PROJECTION,
   FeedProjection,
   FeedQueries,
-  INCIDENT_PROJECTION,
-  IncidentProjection,
+  INCIDENTS,
   IncidentViews,
-  migrateIncidentView,
-  migratePartnerFeed,
+  migrateProjection,
   PolicyRegistry,
+  PROJECTIONS,
 } from '@truceline/projections';
 import { ExerciseClock, openClock } from './clock';
 import { DeadlineScheduler } from './deadline.scheduler';
@@ -53,9 +52,9 @@ const consoleLogger: RuntimeLogger = {
 };
 
 /**
- * The composition root of the embedded mode: one store, the incident projection, and every
- * service as a handler on its own durable store subscription — the same handlers the
- * distributed processes drive from Kafka.
+ * The composition root of the embedded mode: one store, every projection of PROJECTIONS and
+ * every service of SERVICES, each on its own durable store subscription — the same definitions
+ * the distributed processes run from Kafka.
  */
 export class EmbeddedRuntime implements Runtime {
   private readonly subscriptions: Subscription[] = [];
@@ -114,8 +113,7 @@ export class EmbeddedRuntime implements Runtime {
     );
     const store = new SqlEventStore(sql, { now: () => clock.now() });
     await store.init();
-    await migrateIncidentView(sql);
-    await migratePartnerFeed(sql);
+    for (const definition of PROJECTIONS) await migrateProjection(sql, definition);
     await migrateIdempotency(sql);
     await migrateLedger(sql);
     const policies = new PolicyRegistry(store, { exercise: clock.mode === 'exercise' });
@@ -147,13 +145,19 @@ export class EmbeddedRuntime implements Runtime {
       onError: (e) => logger.error('sealing the log failed; retrying', e),
     });
 
-    const projection = new IncidentProjection(sql, policies);
-    // A new projection version starts from an empty checkpoint: rebuild its rows from the log.
-    if ((await store.readCheckpoint(INCIDENT_PROJECTION)) === 0) await projection.reset();
-    runtime.projection = await runtime.follow(INCIDENT_PROJECTION, (e) => projection.apply(e));
-    const feedProjection = new FeedProjection(sql, policies);
-    if ((await store.readCheckpoint(FEED_PROJECTION)) === 0) await feedProjection.reset();
-    const feedFollower = await runtime.follow(FEED_PROJECTION, (e) => feedProjection.apply(e));
+    const followers = new Map<string, Subscription>();
+    let feedProjection: FeedProjection | undefined;
+    for (const definition of PROJECTIONS) {
+      const projection = definition.create(sql, policies);
+      const checkpoint = checkpointOf(definition);
+      // A new projection version starts from an empty checkpoint: rebuild its rows from the log.
+      if ((await store.readCheckpoint(checkpoint)) === 0) await projection.reset();
+      followers.set(definition.name, await runtime.follow(checkpoint, (e) => projection.apply(e)));
+      if (projection instanceof FeedProjection) feedProjection = projection;
+    }
+    runtime.projection = followers.get(INCIDENTS.name) ?? null;
+    if (!feedProjection) throw new Error('the partner feeds are not among the projections');
+    const feedAppended = feedProjection;
     const feedQueries = new FeedQueries(sql);
     runtime.feeds = {
       page: (partner, after, limit) => feedQueries.page(partner, after, limit),
@@ -163,11 +167,11 @@ export class EmbeddedRuntime implements Runtime {
         const deps = { feeds: feedQueries, incidents, clock };
         const receipt = await acknowledgeNotice(deps, partner, eventId, actor);
         // Read-your-writes, as for commands: the incident view then shows the receipt.
-        await runtime.projection?.waitFor(receipt.position, 5_000).catch(() => undefined);
-        await feedFollower.waitFor(receipt.position, 5_000).catch(() => undefined);
+        for (const follower of followers.values())
+          await follower.waitFor(receipt.position, 5_000).catch(() => undefined);
         return receipt;
       },
-      onAppended: (listener) => feedProjection.onAppended(() => listener()),
+      onAppended: (listener) => feedAppended.onAppended(() => listener()),
     };
     if (withServices) {
       // The definitions the distributed processes run, each here on a durable subscription of

@@ -1,0 +1,43 @@
+import { StoredEvent } from '@truceline/domain';
+import { migrate, SqlClient } from '@truceline/event-store';
+import { PolicyRegistry } from './policy.registry';
+
+/** A read model kept from the log: it never rejects a fact, and it can start over. */
+export interface Projection {
+  /** Applies one event; idempotent (a redelivered event changes nothing). */
+  apply(event: StoredEvent): Promise<void>;
+  /** Empties its tables so it can be rebuilt from position 0. */
+  reset(): Promise<void>;
+}
+
+/**
+ * A projection declared once (Emmett's ProjectionDefinition): its name and version (a new
+ * version is a new checkpoint, so the runner rebuilds it from the log), its tables, their
+ * migrations, and how to build the handler. Every runner iterates PROJECTIONS.
+ */
+export interface ProjectionDefinition<P extends Projection = Projection> {
+  name: string;
+  version: number;
+  tables: readonly string[];
+  migrations: readonly string[];
+  create(sql: SqlClient, policies: PolicyRegistry): P;
+}
+
+/** The durable subscription a projection's runner keeps its checkpoint under. */
+export const checkpointOf = (definition: Pick<ProjectionDefinition, 'name' | 'version'>): string =>
+  `projection:${definition.name}:v${definition.version}`;
+
+export const migrateProjection = (
+  sql: SqlClient,
+  definition: Pick<ProjectionDefinition, 'name' | 'migrations'>,
+): Promise<void> => migrate(sql, `projection-${definition.name}`, [...definition.migrations]);
+
+/** Empties a projection's tables in one transaction: a rebuild starts from nothing, or not at all. */
+export async function resetProjection(
+  sql: SqlClient,
+  definition: Pick<ProjectionDefinition, 'tables'>,
+): Promise<void> {
+  await sql.transaction(async (tx) => {
+    for (const table of definition.tables) await tx.query(`DELETE FROM ${table}`);
+  });
+}
