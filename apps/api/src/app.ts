@@ -49,9 +49,9 @@ export async function createApp(
   // Express would add a weak ETag of its own to every GET; ours carry the incident's revision.
   app.set('etag', false);
   app.use(app.get(HttpMetrics).middleware);
-  const express = app.getHttpAdapter().getInstance() as unknown as {
-    router: { stack: RouteLayer[] };
-  };
+  // Express's own types leave out Layer.match, which the method guard needs.
+  const instance: unknown = app.getHttpAdapter().getInstance();
+  const express = instance as { router: { stack: RouteLayer[] } };
   app.use(methodGuard(() => express.router.stack));
   // JSON only (else 415), with a limit: too large → 413, malformed or too deep → 400, as
   // problem+json. The shape is checked before any recursive code sees the body.

@@ -93,7 +93,7 @@ describe.each<Engine>(['PGlite', 'PostgreSQL'])(`${EventRelay.name} on %s`, (eng
     for (let round = 0; round < perIncident; round++) {
       for (const incidentId of incidentIds) {
         const result = await store.append(`incident-${incidentId}`, [anEvent(round)], {
-          expectedRevision: 'any',
+          expectedRevision: round === 0 ? 'no-stream' : round - 1,
         });
         appended.push(...result.events);
       }

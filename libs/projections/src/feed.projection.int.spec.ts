@@ -147,7 +147,7 @@ describe(FeedProjection.name, () => {
           6,
         ),
       ],
-      { expectedRevision: 'any' },
+      { expectedRevision: 'exists' },
     );
     await project();
     stop();
