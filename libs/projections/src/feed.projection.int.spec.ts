@@ -1,6 +1,7 @@
 import { incidentStreamId, NewEvent } from '@truceline/domain';
 import { deterministicId, openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
-import { FeedProjection, migratePartnerFeed } from './feed.projection';
+import { FeedProjection } from './feed.projection';
+import { migratePartnerFeed } from './projections';
 import { FeedQueries } from './feed.queries';
 import { PolicyRegistry } from './policy.registry';
 

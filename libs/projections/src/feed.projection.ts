@@ -14,16 +14,7 @@ import {
 } from '@truceline/domain';
 import { deterministicId, SqlClient } from '@truceline/event-store';
 import { PolicyRegistry } from './policy.registry';
-import {
-  checkpointOf,
-  migrateProjection,
-  Projection,
-  ProjectionDefinition,
-  resetProjection,
-} from './projection';
-
-/** Bump when the rules or the table change: the feeds are then rebuilt from the log. */
-export const FEED_PROJECTION_VERSION = 2;
+import { checkpointOf, Projection, ProjectionDefinition, resetProjection } from './projection';
 
 const MIGRATIONS = [
   `CREATE TABLE IF NOT EXISTS partner_feed (
@@ -56,14 +47,13 @@ const MIGRATIONS = [
 /** The partner feeds, declared once. */
 export const FEEDS: ProjectionDefinition<FeedProjection> = {
   name: 'feeds',
-  version: FEED_PROJECTION_VERSION,
+  // Bump when the fold or a table changes: a new version is rebuilt from the log.
+  version: 2,
   tables: ['partner_feed', 'partner_feed_incidents', 'partner_feed_position'],
   migrations: MIGRATIONS,
   create: (sql, policies) => new FeedProjection(sql, policies),
 };
 export const FEED_PROJECTION = checkpointOf(FEEDS);
-
-export const migratePartnerFeed = (sql: SqlClient): Promise<void> => migrateProjection(sql, FEEDS);
 
 /** Sent after each applied event that added entries; the SSE edge wakes its clients on it. */
 export interface FeedAppended {

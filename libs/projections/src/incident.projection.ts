@@ -9,16 +9,7 @@ import {
 } from '@truceline/domain';
 import { SqlClient } from '@truceline/event-store';
 import { PolicyRegistry } from './policy.registry';
-import {
-  checkpointOf,
-  migrateProjection,
-  Projection,
-  ProjectionDefinition,
-  resetProjection,
-} from './projection';
-
-/** Bump when the fold or the table changes: the projection is then rebuilt from the log. */
-export const INCIDENT_PROJECTION_VERSION = 2;
+import { Projection, ProjectionDefinition, resetProjection } from './projection';
 
 const MIGRATIONS = [
   `CREATE TABLE IF NOT EXISTS incident_view (
@@ -43,15 +34,12 @@ const MIGRATIONS = [
 /** The incident read model, declared once. */
 export const INCIDENTS: ProjectionDefinition<IncidentProjection> = {
   name: 'incidents',
-  version: INCIDENT_PROJECTION_VERSION,
+  // Bump when the fold or a table changes: a new version is rebuilt from the log.
+  version: 2,
   tables: ['incident_view'],
   migrations: MIGRATIONS,
   create: (sql, policies) => new IncidentProjection(sql, policies),
 };
-export const INCIDENT_PROJECTION = checkpointOf(INCIDENTS);
-
-export const migrateIncidentView = (sql: SqlClient): Promise<void> =>
-  migrateProjection(sql, INCIDENTS);
 
 /**
  * The incident read model behind GET /v1/incidents/{id}: the incident state folded from its
