@@ -80,6 +80,8 @@ export class WebhookDeliveryWorker {
   private readonly now: () => Date;
   private readonly onError: (error: unknown) => void;
   private readonly inFlight = new Map<string, { partner: string; done: Promise<void> }>();
+  /** The last record queued per incident: this worker's records of one incident, in turn. */
+  private readonly recording = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
@@ -177,7 +179,7 @@ export class WebhookDeliveryWorker {
     }
     try {
       // Record first, then mark: a crash in between resends, and the record stays single.
-      await this.record(delivery);
+      await this.recordInTurn(delivery);
       await this.deps.outbox.markDelivered(delivery, webhook.webhookUrl);
     } catch (error) {
       const delay = retryDelayMs(failures, this.retry, this.random);
@@ -214,6 +216,24 @@ export class WebhookDeliveryWorker {
    * NotificationDelivered, through the incident command path: a fact the decider keeps even
    * after resolution, with an id derived from the delivery, so recording a resend is a no-op.
    */
+  /**
+   * Records of one incident are one stream's writers: queued per incident, this worker's
+   * burst of deliveries (a tier change to every partner) does not contend with itself for the
+   * stream's revision; only other instances' records still meet it, and the command path's
+   * retry absorbs those.
+   */
+  private recordInTurn(delivery: ClaimedDelivery): Promise<void> {
+    const previous = this.recording.get(delivery.incidentId) ?? Promise.resolve();
+    const turn = previous.catch(() => undefined).then(() => this.record(delivery));
+    this.recording.set(delivery.incidentId, turn);
+    const forget = () => {
+      if (this.recording.get(delivery.incidentId) === turn)
+        this.recording.delete(delivery.incidentId);
+    };
+    turn.then(forget, forget);
+    return turn;
+  }
+
   private async record(delivery: ClaimedDelivery): Promise<void> {
     const data: NotificationDelivered = {
       partner: delivery.partner,
