@@ -11,36 +11,6 @@ import { SqlClient } from '@truceline/event-store';
 import { PolicyRegistry } from './policy.registry';
 import { Projection, ProjectionDefinition, resetProjection } from './projection';
 
-const MIGRATIONS = [
-  `CREATE TABLE IF NOT EXISTS incident_view (
-     incident_id text PRIMARY KEY,
-     created_position bigint NOT NULL,
-     position bigint NOT NULL,
-     revision int NOT NULL,
-     sector text NOT NULL,
-     status text NOT NULL,
-     tier int NOT NULL,
-     first_violation_at timestamptz,
-     confirmed_at timestamptz,
-     next_due_at timestamptz,
-     exercise boolean NOT NULL DEFAULT false,
-     state jsonb NOT NULL
-   )`,
-  `CREATE INDEX IF NOT EXISTS incident_view_due ON incident_view (next_due_at) WHERE next_due_at IS NOT NULL`,
-  `CREATE INDEX IF NOT EXISTS incident_view_sector ON incident_view (sector, confirmed_at)`,
-  `CREATE INDEX IF NOT EXISTS incident_view_created ON incident_view (created_position)`,
-];
-
-/** The incident read model, declared once. */
-export const INCIDENTS: ProjectionDefinition<IncidentProjection> = {
-  name: 'incidents',
-  // Bump when the fold or a table changes: a new version is rebuilt from the log.
-  version: 2,
-  tables: ['incident_view'],
-  migrations: MIGRATIONS,
-  create: (sql, policies) => new IncidentProjection(sql, policies),
-};
-
 /**
  * The incident read model behind GET /v1/incidents/{id}: the incident state folded from its
  * stream, one row per incident. Each row stores the global position it applied, so a
@@ -97,3 +67,33 @@ export class IncidentProjection implements Projection {
     return resetProjection(this.sql, INCIDENTS);
   }
 }
+
+const MIGRATIONS = [
+  `CREATE TABLE IF NOT EXISTS incident_view (
+     incident_id text PRIMARY KEY,
+     created_position bigint NOT NULL,
+     position bigint NOT NULL,
+     revision int NOT NULL,
+     sector text NOT NULL,
+     status text NOT NULL,
+     tier int NOT NULL,
+     first_violation_at timestamptz,
+     confirmed_at timestamptz,
+     next_due_at timestamptz,
+     exercise boolean NOT NULL DEFAULT false,
+     state jsonb NOT NULL
+   )`,
+  `CREATE INDEX IF NOT EXISTS incident_view_due ON incident_view (next_due_at) WHERE next_due_at IS NOT NULL`,
+  `CREATE INDEX IF NOT EXISTS incident_view_sector ON incident_view (sector, confirmed_at)`,
+  `CREATE INDEX IF NOT EXISTS incident_view_created ON incident_view (created_position)`,
+];
+
+/** The incident read model, declared once. */
+export const INCIDENTS: ProjectionDefinition<IncidentProjection> = {
+  name: 'incidents',
+  // Bump when the fold or a table changes: a new version is rebuilt from the log.
+  version: 2,
+  tables: ['incident_view'],
+  migrations: MIGRATIONS,
+  create: (sql, policies) => new IncidentProjection(sql, policies),
+};
