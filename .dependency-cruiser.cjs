@@ -49,16 +49,18 @@ module.exports = {
       from: { path: '^(apps|libs/([^/]+))/' },
       to: { path: '^libs/([^/]+)/src/.+', pathNot: ['^libs/([^/]+)/src/index\\.ts$', '^libs/$2/'] },
     },
-    // Library order, lowest first: domain; config and event-store; projections; messaging;
+    // Library order, lowest first: domain; event-store; ledger; config; projections; messaging;
     // workflows. A library imports only libraries below it, so none can grow a cycle through
     // another or pull the composition root into a building block.
     ...[
-      ['config', 'event-store|projections|messaging|workflows|scenarios'],
-      ['event-store', 'config|projections|messaging|workflows|scenarios'],
-      ['projections', 'config|messaging|workflows|scenarios'],
-      ['messaging', 'config|workflows|scenarios'],
+      ['event-store', 'ledger|config|projections|messaging|workflows|scenarios'],
+      ['ledger', 'config|projections|messaging|workflows|scenarios'],
+      ['config', 'projections|messaging|workflows|scenarios'],
+      ['projections', 'messaging|workflows|scenarios'],
+      ['messaging', 'workflows|scenarios'],
       ['workflows', 'scenarios'],
-      ['scenarios', 'event-store|projections|messaging|workflows'],
+      // The scenario runner is a client of the HTTP API: it needs none of the server's parts.
+      ['scenarios', 'event-store|ledger|projections|messaging|workflows'],
     ].map(([lib, above]) => ({
       name: `library-order-${lib}`,
       comment: `libs/${lib} may not import libs/(${above}): they sit above it or beside it`,

@@ -1,9 +1,5 @@
-import {
-  createTestDatabase,
-  readScenarioFile,
-  runScenario,
-  TestDatabase,
-} from '@truceline/testing';
+import { readScenarioFile, runScenario } from '@truceline/scenarios';
+import { createTestDatabase, TestDatabase } from '@truceline/testing';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -92,8 +92,9 @@ describe.each<Engine>(['PGlite', 'PostgreSQL'])(`${EventRelay.name} on %s`, (eng
     const appended: StoredEvent[] = [];
     for (let round = 0; round < perIncident; round++) {
       for (const incidentId of incidentIds) {
-        const result = await store.append(`incident-${incidentId}`, [anEvent(round)], {
-          expectedRevision: round === 0 ? 'no-stream' : round - 1,
+        const stream = `incident-${incidentId}`;
+        const result = await store.append(stream, [anEvent(round)], {
+          expectedRevision: (await store.streamRevision(stream)) ?? 'no-stream',
         });
         appended.push(...result.events);
       }
