@@ -10,8 +10,10 @@ function composeApps(): { name: string; command: string }[] {
   for (const line of text.split('\n')) {
     const service = /^ {2}([a-z][\w-]*):\s*$/.exec(line);
     if (service) current = service[1];
-    const command = /^ {4}command: (node dist\/\S+)\s*$/.exec(line);
-    if (command && current) apps.push({ name: current, command: command[1] });
+    // `command: node dist/…` or the exec form `command: ['node', 'dist/…']`.
+    const command = /^ {4}command: (?:node (dist\/\S+)|\['node', '(dist\/[^']+)'\])\s*$/.exec(line);
+    if (command && current)
+      apps.push({ name: current, command: `node ${command[1] ?? command[2]}` });
   }
   return apps;
 }
