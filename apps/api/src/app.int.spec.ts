@@ -19,6 +19,7 @@ import type {
   Clock,
   CommandContext,
   CommandResult,
+  DependencyHealth,
   IncidentCommands,
   IncidentQueries,
   PolicyPort,
@@ -98,8 +99,11 @@ class RecordingRuntime implements Runtime {
       }),
   };
 
-  async isReady(): Promise<boolean> {
-    return this.ready;
+  async health(): Promise<DependencyHealth> {
+    return {
+      database: { status: 'up' },
+      projections: this.ready ? { status: 'up' } : { status: 'down', message: 'catching up' },
+    };
   }
   async close(): Promise<void> {}
 }
@@ -742,7 +746,17 @@ describe(createApp.name, () => {
 
       expect(live.status).toBe(200);
       expect(notReady.status).toBe(503);
+      expect(await notReady.json()).toEqual({
+        status: 'error',
+        info: { database: { status: 'up' } },
+        error: { projections: { status: 'down', message: 'catching up' } },
+        details: {
+          database: { status: 'up' },
+          projections: { status: 'down', message: 'catching up' },
+        },
+      });
       expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: 'ok', error: {} });
     });
 
     it('exposes Prometheus metrics by route template', async () => {

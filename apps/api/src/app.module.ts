@@ -1,6 +1,7 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import type { TrucelineConfig } from '@truceline/config';
+import type { Logger } from '@truceline/messaging';
 import type { Runtime } from '@truceline/workflows';
 import { AuthGuard, TOKEN_VERIFIER } from './auth/auth.guard';
 import { JwksTiming, tokenVerifierFor } from './auth/token-verifier';
@@ -30,6 +31,8 @@ import { CONFIG, RUNTIME } from './runtime.tokens';
 export interface ApiOptions {
   /** How the identity provider's key set is cached and refreshed (TRUCELINE_JWKS_URL). */
   jwksTiming?: JwksTiming;
+  /** Where the JSON access log goes (one line per request); none when absent, as in tests. */
+  accessLog?: Logger;
 }
 
 @Module({})

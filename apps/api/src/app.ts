@@ -6,6 +6,7 @@ import type { Runtime } from '@truceline/workflows';
 import { ApiOptions, AppModule } from './app.module';
 import { setupOpenApi } from './http/api-docs';
 import { bodyShapeGuard, mediaTypeGuard, methodGuard, RouteLayer } from './http/request-guards';
+import { accessLog, correlationIds } from './ops/access-log';
 import { HttpMetrics } from './ops/http-metrics';
 import { JsonNestLogger } from './ops/json-logger';
 import { createLogger } from '@truceline/messaging';
@@ -48,6 +49,8 @@ export async function createApp(
   app.disable('x-powered-by');
   // Express would add a weak ETag of its own to every GET; ours carry the incident's revision.
   app.set('etag', false);
+  app.use(correlationIds);
+  if (options.accessLog) app.use(accessLog(options.accessLog));
   app.use(app.get(HttpMetrics).middleware);
   // Express's own types leave out Layer.match, which the method guard needs.
   const instance: unknown = app.getHttpAdapter().getInstance();

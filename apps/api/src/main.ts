@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig, signToken, TrucelineConfig } from '@truceline/config';
+import { createLogger } from '@truceline/messaging';
 import { createRuntime } from '@truceline/workflows';
 import { createApp } from './app';
 
@@ -10,7 +11,13 @@ const SHUTDOWN_TIMEOUT_MS = 15_000;
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const runtime = await createRuntime(config);
-  const app = await createApp(runtime, config);
+  const app = await createApp(runtime, config, {
+    accessLog: createLogger({
+      service: 'api',
+      instance: config.serviceInstance,
+      level: config.logLevel,
+    }).child({ log: 'access' }),
+  });
   await app.listen(config.port, '0.0.0.0');
 
   // Close the HTTP side first (no new commands), then the store and services behind it.

@@ -54,7 +54,9 @@ export function isConnectionError(error: unknown): boolean {
 /**
  * The runner's HTTP client. Connection failures and 503 are retried with backoff for up to a
  * minute: a command is always sent with its Idempotency-Key, so a retry whose first attempt did
- * reach the store returns the first response and appends nothing (SPEC §6).
+ * reach the store returns the first response and appends nothing (SPEC §6). A 409
+ * `idempotency-in-flight` (the first attempt is still being processed, or its process crashed
+ * and the claim has not lapsed yet) is retried the same way, as the Idempotency-Key draft asks.
  */
 export class ScenarioHttp {
   private readonly retryWindowMs: number;
@@ -85,7 +87,7 @@ export class ScenarioHttp {
           signal: AbortSignal.timeout(this.attemptTimeoutMs),
         });
         const parsed = parseBody(await response.text());
-        if (response.status !== 503 || Date.now() >= giveUpAt) {
+        if (!retryable(response.status, parsed) || Date.now() >= giveUpAt) {
           return { status: response.status, body: parsed, retries };
         }
       } catch (error) {
@@ -100,6 +102,10 @@ export class ScenarioHttp {
     }
   }
 }
+
+const retryable = (status: number, body: unknown): boolean =>
+  status === 503 ||
+  (status === 409 && (body as { code?: unknown } | undefined)?.code === 'idempotency-in-flight');
 
 function parseBody(text: string): unknown {
   if (text === '') return undefined;

@@ -23,9 +23,21 @@ import {
 import { ExerciseClock, openClock } from './clock';
 import { DeadlineScheduler } from './deadline.scheduler';
 import { acknowledgeNotice, PartnerFeeds } from './feeds';
-import { IncidentCommandService, migrateIdempotency } from './incident-commands.service';
+import {
+  IncidentCommandService,
+  migrateIdempotency,
+  releaseAbandonedClaims,
+} from './incident-commands.service';
 import { IncidentCommandHandler } from './incident-command.handler';
-import { Clock, IncidentCommands, IncidentQueries, PolicyPort, Runtime } from './runtime.port';
+import {
+  Clock,
+  DependencyHealth,
+  DependencyStatus,
+  IncidentCommands,
+  IncidentQueries,
+  PolicyPort,
+  Runtime,
+} from './runtime.port';
 import { SERVICES } from './services';
 import { ServiceContext, ServiceWorker } from './distributed';
 
@@ -115,6 +127,7 @@ export class EmbeddedRuntime implements Runtime {
     await store.init();
     for (const definition of PROJECTIONS) await migrateProjection(sql, definition);
     await migrateIdempotency(sql);
+    if (!config.databaseUrl) await releaseAbandonedClaims(sql);
     await migrateLedger(sql);
     const policies = new PolicyRegistry(store, { exercise: clock.mode === 'exercise' });
     await policies.load();
@@ -254,14 +267,18 @@ export class EmbeddedRuntime implements Runtime {
     }
   }
 
-  async isReady(): Promise<boolean> {
-    if (!this.ready) return false;
-    try {
-      await this.sql.query('SELECT 1');
-      return true;
-    } catch {
-      return false;
-    }
+  async health(): Promise<DependencyHealth> {
+    const database: DependencyStatus = await this.sql.query('SELECT 1').then(
+      () => ({ status: 'up' }),
+      (error: unknown) => ({
+        status: 'down',
+        message: error instanceof Error ? error.message : String(error),
+      }),
+    );
+    const projections: DependencyStatus = this.ready
+      ? { status: 'up' }
+      : { status: 'down', message: 'not caught up with the log yet, or shutting down' };
+    return { database, projections };
   }
 
   async close(): Promise<void> {

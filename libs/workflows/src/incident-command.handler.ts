@@ -42,6 +42,8 @@ export interface CommandEnvelope {
   /** `If-Match`: the revision the caller saw. A conflict is then the caller's; no retry. */
   expectedRevision?: number;
   correlationId?: string;
+  /** The caller's trace (HTTP `traceparent`) when the command has no cause of its own. */
+  traceparent?: string;
   cause?: CommandCause;
 }
 
@@ -181,7 +183,7 @@ export class IncidentCommandHandler {
     const { cause } = envelope;
     const correlationId = envelope.correlationId ?? cause?.correlationId ?? ids[0];
     return decided.map(({ id: _id, occurredAt, ...event }, i) => {
-      const traceparent = childTraceparent(cause?.traceparent, ids[i]);
+      const traceparent = childTraceparent(cause?.traceparent ?? envelope.traceparent, ids[i]);
       return {
         id: ids[i],
         type: event.type,

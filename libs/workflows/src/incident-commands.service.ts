@@ -19,6 +19,18 @@ export async function migrateIdempotency(sql: SqlClient): Promise<void> {
   ]);
 }
 
+/**
+ * Frees every key still claimed by a request in flight. Only for the embedded store: one process
+ * alone opens its data, so at start any such claim was left by a process that crashed, and its
+ * client's retry must not wait out the lease. (With PostgreSQL other API processes may hold
+ * claims that are alive; there a crashed holder's claim lapses with the lease.)
+ */
+export async function releaseAbandonedClaims(sql: SqlClient): Promise<void> {
+  await sql.query(
+    `UPDATE idempotency_keys SET claimed_at = '-infinity' WHERE result = 'null'::jsonb`,
+  );
+}
+
 export interface IdempotencyOptions {
   /** How long a key is remembered (TRUCELINE_IDEMPOTENCY_TTL_HOURS, default 24). */
   ttlHours?: number;
@@ -110,6 +122,7 @@ export class IncidentCommandService implements IncidentCommands {
       eventId,
       expectedRevision: context.expectedRevision,
       correlationId: context.correlationId,
+      traceparent: context.traceparent,
     });
     // Every HTTP command decides at least one event or refuses.
     if (!appended) throw new Error(`${command.type} decided nothing`);

@@ -31,6 +31,8 @@ export interface CommandContext {
   /** `If-Match: "<revision>"`: stale → ConcurrencyError (412). */
   expectedRevision?: number;
   correlationId?: string;
+  /** The caller's W3C `traceparent`: the stored events (and their Kafka messages) continue it. */
+  traceparent?: string;
 }
 
 /** 201 body of every command (SPEC §6). */
@@ -117,6 +119,13 @@ export interface PolicyPort {
 }
 
 /** Everything an app's edge needs, built once at boot by the composition root. */
+export interface DependencyStatus {
+  status: 'up' | 'down';
+  /** Why it is down, for the operator reading the readiness body. */
+  message?: string;
+}
+export type DependencyHealth = Record<string, DependencyStatus>;
+
 export interface Runtime {
   clock: Clock;
   store: EventStore;
@@ -127,7 +136,10 @@ export interface Runtime {
   feeds?: FeedPort;
   /** Absent where the runtime does not seal the log (the API answers 503). */
   ledger?: LedgerPort;
-  /** True once the store answers and projections have caught up at least once. */
-  isReady(): Promise<boolean>;
+  /**
+   * Each dependency the API needs to serve, by name: `database` (the store answers) and
+   * `projections` (caught up with the log at least once). Ready when every one is up.
+   */
+  health(): Promise<DependencyHealth>;
   close(): Promise<void>;
 }

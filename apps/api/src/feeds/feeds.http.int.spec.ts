@@ -20,7 +20,7 @@ const runtimeWith = (feeds?: FeedPortDouble): Runtime => ({
   queries: { get: unused, list: unused, events: unused, audit: unused },
   policies: { list: unused, adopt: unused },
   ...(feeds && { feeds }),
-  isReady: async () => true,
+  health: async () => ({ database: { status: 'up' } }),
   close: async () => undefined,
 });
 

@@ -1,5 +1,6 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import { ValidationError } from '@truceline/domain';
+import { parseTraceparent } from '@truceline/messaging';
 import type { CommandContext } from '@truceline/workflows';
 import type { IncomingHttpHeaders } from 'node:http';
 import { AuthenticatedRequest } from '../auth/auth.guard';
@@ -28,6 +29,7 @@ export function parseIfMatch(header: string | undefined): number | undefined {
 export function commandContextOf(
   headers: IncomingHttpHeaders,
   actor: CommandContext['actor'],
+  requestId?: string,
 ): CommandContext {
   const problems: FieldError[] = [];
   const token = (name: string): string | undefined => {
@@ -38,7 +40,10 @@ export function commandContextOf(
     return undefined;
   };
   const idempotencyKey = token('Idempotency-Key');
-  const correlationId = token('X-Correlation-Id');
+  const correlationId = token('X-Correlation-Id') ?? requestId;
+  // W3C Trace Context: an invalid traceparent starts a new trace; it never fails the request.
+  const traceparent = typeof headers.traceparent === 'string' ? headers.traceparent : undefined;
+  const trace = parseTraceparent(traceparent) ? traceparent : undefined;
   let expectedRevision: number | undefined;
   try {
     expectedRevision = parseIfMatch(headers['if-match']);
@@ -57,14 +62,15 @@ export function commandContextOf(
     ...(idempotencyKey !== undefined && { idempotencyKey }),
     ...(expectedRevision !== undefined && { expectedRevision }),
     ...(correlationId !== undefined && { correlationId }),
+    ...(trace !== undefined && { traceparent: trace.trim().toLowerCase() }),
   };
 }
 
 /** `Idempotency-Key`, `If-Match`, `X-Correlation-Id` and the verified actor of a command. */
 export const CommandHeaders = createParamDecorator(
   (_: unknown, context: ExecutionContext): CommandContext => {
-    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest & { id?: string }>();
     if (!request.actor) throw new Error('CommandHeaders used on a route without authentication');
-    return commandContextOf(request.headers, request.actor);
+    return commandContextOf(request.headers, request.actor, request.id);
   },
 );

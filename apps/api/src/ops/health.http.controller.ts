@@ -1,8 +1,13 @@
-import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Runtime } from '@truceline/workflows';
+import { Controller, Get, Res } from '@nestjs/common';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { DependencyHealth, Runtime } from '@truceline/workflows';
+import type { Response } from 'express';
 import { Public } from '../auth/roles.decorator';
-import { ApiProblems } from '../http/api-docs';
 import { InjectRuntime } from '../runtime.tokens';
 
 const statusSchema = (status: string) => ({
@@ -10,6 +15,46 @@ const statusSchema = (status: string) => ({
   required: ['status'],
   properties: { status: { type: 'string' as const, enum: [status] } },
 });
+
+const dependencies = {
+  type: 'object' as const,
+  additionalProperties: {
+    type: 'object' as const,
+    required: ['status'],
+    properties: {
+      status: { type: 'string' as const, enum: ['up', 'down'] },
+      message: { type: 'string' as const },
+    },
+  },
+};
+
+/** The body of @nestjs/terminus's health checks, which orchestrators and dashboards read. */
+const readinessSchema = (status: 'ok' | 'error') => ({
+  type: 'object' as const,
+  required: ['status', 'info', 'error', 'details'],
+  properties: {
+    status: { type: 'string' as const, enum: [status] },
+    info: dependencies,
+    error: dependencies,
+    details: dependencies,
+  },
+});
+
+export interface Readiness {
+  status: 'ok' | 'error';
+  /** The dependencies that are up. */
+  info: DependencyHealth;
+  /** The dependencies that are down, each with why. */
+  error: DependencyHealth;
+  details: DependencyHealth;
+}
+
+export function readinessOf(details: DependencyHealth): Readiness {
+  const entries = Object.entries(details);
+  const info = Object.fromEntries(entries.filter(([, d]) => d.status === 'up'));
+  const error = Object.fromEntries(entries.filter(([, d]) => d.status === 'down'));
+  return { status: Object.keys(error).length === 0 ? 'ok' : 'error', info, error, details };
+}
 
 @ApiTags('ops')
 @Public()
@@ -25,12 +70,22 @@ export class HealthHttpController {
   }
 
   @Get('ready')
-  @ApiOperation({ summary: 'The store answers and projections have caught up once' })
-  @ApiOkResponse({ schema: statusSchema('ready') })
-  @ApiProblems(503)
-  async ready(): Promise<{ status: 'ready' }> {
-    const ready = await this.runtime.isReady().catch(() => false);
-    if (!ready) throw new ServiceUnavailableException('not ready');
-    return { status: 'ready' };
+  @ApiOperation({
+    summary: 'Every dependency answers: the database, and projections caught up once',
+    description: 'The body names each dependency and, when one is down, why (Terminus shape).',
+  })
+  @ApiOkResponse({ schema: readinessSchema('ok') })
+  @ApiServiceUnavailableResponse({ schema: readinessSchema('error') })
+  async ready(@Res({ passthrough: true }) response: Response): Promise<Readiness> {
+    const readiness = readinessOf(
+      await this.runtime.health().catch((error: unknown) => ({
+        runtime: {
+          status: 'down' as const,
+          message: error instanceof Error ? error.message : String(error),
+        },
+      })),
+    );
+    if (readiness.status === 'error') response.status(503);
+    return readiness;
   }
 }
