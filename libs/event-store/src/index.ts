@@ -4,6 +4,7 @@ export * from './sql/pg-sql-client';
 export * from './sql/pglite-sql-client';
 export * from './sql/open-database';
 export * from './sql/migrate';
+export * from './sql/table';
 export * from './sql-event-store';
 export * from './catch-up-subscription';
 export * from './deterministic-id';

@@ -12,36 +12,47 @@ import {
   StoredEvent,
   TierChange,
 } from '@truceline/domain';
-import { deterministicId, SqlClient } from '@truceline/event-store';
+import { createTable, deterministicId, SqlClient, TableDefinition } from '@truceline/event-store';
 import { PolicyRegistry } from './policy.registry';
 import { checkpointOf, Projection, ProjectionDefinition, resetProjection } from './projection';
 
+/** The entries of every partner's feed, `seq` gap-free per partner. */
+const PARTNER_FEED: TableDefinition = {
+  name: 'partner_feed',
+  columns: {
+    partner: 'text NOT NULL',
+    seq: 'bigint NOT NULL',
+    event_id: 'uuid NOT NULL',
+    incident_id: 'text NOT NULL',
+    type: 'text NOT NULL',
+    occurred_at: 'timestamptz NOT NULL',
+    recorded_at: 'timestamptz NOT NULL',
+    position: 'bigint NOT NULL',
+    data: 'jsonb NOT NULL',
+    // Drill data is marked on every surface (SPEC §2); step 2 adds it to older stores.
+    exercise: 'boolean NOT NULL DEFAULT false',
+  },
+  constraints: ['PRIMARY KEY (partner, seq)', 'UNIQUE (partner, event_id)'],
+};
+
+const TABLES: readonly TableDefinition[] = [
+  PARTNER_FEED,
+  // The projector's own fold of each incident: the incident view may lag behind it.
+  {
+    name: 'partner_feed_incidents',
+    columns: { incident_id: 'text PRIMARY KEY', state: 'jsonb NOT NULL' },
+  },
+  // The last position applied, written in the same transaction as the entries it produced.
+  {
+    name: 'partner_feed_position',
+    columns: { name: 'text PRIMARY KEY', position: 'bigint NOT NULL' },
+  },
+];
+
 const MIGRATIONS = [
-  `CREATE TABLE IF NOT EXISTS partner_feed (
-     partner text NOT NULL,
-     seq bigint NOT NULL,
-     event_id uuid NOT NULL,
-     incident_id text NOT NULL,
-     type text NOT NULL,
-     occurred_at timestamptz NOT NULL,
-     recorded_at timestamptz NOT NULL,
-     position bigint NOT NULL,
-     data jsonb NOT NULL,
-     PRIMARY KEY (partner, seq),
-     UNIQUE (partner, event_id)
-   );
-   -- The projector's own fold of each incident: the incident view may lag behind it.
-   CREATE TABLE IF NOT EXISTS partner_feed_incidents (
-     incident_id text PRIMARY KEY,
-     state jsonb NOT NULL
-   );
-   -- The last position applied, written in the same transaction as the entries it produced.
-   CREATE TABLE IF NOT EXISTS partner_feed_position (
-     name text PRIMARY KEY,
-     position bigint NOT NULL
-   );`,
-  // Drill data is marked on every surface (SPEC §2); version 2 rebuilds the feeds with the mark.
-  `ALTER TABLE partner_feed ADD COLUMN IF NOT EXISTS exercise boolean NOT NULL DEFAULT false`,
+  TABLES.map(createTable).join(';\n'),
+  // Version 2 of the feeds rebuilds them with the drill mark.
+  `ALTER TABLE partner_feed ADD COLUMN IF NOT EXISTS exercise ${PARTNER_FEED.columns.exercise}`,
 ];
 
 /** The partner feeds, declared once. */
@@ -49,7 +60,7 @@ export const FEEDS: ProjectionDefinition<FeedProjection> = {
   name: 'feeds',
   // Bump when the fold or a table changes: a new version is rebuilt from the log.
   version: 2,
-  tables: ['partner_feed', 'partner_feed_incidents', 'partner_feed_position'],
+  tables: TABLES.map((table) => table.name),
   migrations: MIGRATIONS,
   create: (sql, policies) => new FeedProjection(sql, policies),
 };

@@ -7,7 +7,7 @@ import {
   nextDueAt,
   StoredEvent,
 } from '@truceline/domain';
-import { SqlClient } from '@truceline/event-store';
+import { createTable, SqlClient, TableDefinition } from '@truceline/event-store';
 import { PolicyRegistry } from './policy.registry';
 import { Projection, ProjectionDefinition, resetProjection } from './projection';
 
@@ -68,21 +68,27 @@ export class IncidentProjection implements Projection {
   }
 }
 
+/** One row per incident: the folded state, and the fields the lists filter and sort on. */
+const INCIDENT_VIEW: TableDefinition = {
+  name: 'incident_view',
+  columns: {
+    incident_id: 'text PRIMARY KEY',
+    created_position: 'bigint NOT NULL',
+    position: 'bigint NOT NULL',
+    revision: 'int NOT NULL',
+    sector: 'text NOT NULL',
+    status: 'text NOT NULL',
+    tier: 'int NOT NULL',
+    first_violation_at: 'timestamptz',
+    confirmed_at: 'timestamptz',
+    next_due_at: 'timestamptz',
+    exercise: 'boolean NOT NULL DEFAULT false',
+    state: 'jsonb NOT NULL',
+  },
+};
+
 const MIGRATIONS = [
-  `CREATE TABLE IF NOT EXISTS incident_view (
-     incident_id text PRIMARY KEY,
-     created_position bigint NOT NULL,
-     position bigint NOT NULL,
-     revision int NOT NULL,
-     sector text NOT NULL,
-     status text NOT NULL,
-     tier int NOT NULL,
-     first_violation_at timestamptz,
-     confirmed_at timestamptz,
-     next_due_at timestamptz,
-     exercise boolean NOT NULL DEFAULT false,
-     state jsonb NOT NULL
-   )`,
+  createTable(INCIDENT_VIEW),
   `CREATE INDEX IF NOT EXISTS incident_view_due ON incident_view (next_due_at) WHERE next_due_at IS NOT NULL`,
   `CREATE INDEX IF NOT EXISTS incident_view_sector ON incident_view (sector, confirmed_at)`,
   `CREATE INDEX IF NOT EXISTS incident_view_created ON incident_view (created_position)`,
@@ -93,7 +99,7 @@ export const INCIDENTS: ProjectionDefinition<IncidentProjection> = {
   name: 'incidents',
   // Bump when the fold or a table changes: a new version is rebuilt from the log.
   version: 2,
-  tables: ['incident_view'],
+  tables: [INCIDENT_VIEW.name],
   migrations: MIGRATIONS,
   create: (sql, policies) => new IncidentProjection(sql, policies),
 };

@@ -1,28 +1,34 @@
-import { migrate, SqlClient } from '@truceline/event-store';
+import { createTable, migrate, SqlClient, TableDefinition } from '@truceline/event-store';
 import { randomUUID } from 'node:crypto';
 import { NotificationSubject, PlannedDelivery } from './delivery-plan';
 
 export const WEBHOOK_OUTBOX_COMPONENT = 'webhook-outbox';
 
+/** Every planned delivery and how its attempts went; a worker claims due rows. */
+const WEBHOOK_OUTBOX: TableDefinition = {
+  name: 'webhook_outbox',
+  columns: {
+    delivery_id: 'uuid PRIMARY KEY',
+    incident_id: 'uuid NOT NULL',
+    partner: 'text NOT NULL',
+    subject: 'text NOT NULL',
+    tier: 'integer',
+    ref: 'text NOT NULL',
+    url: 'text NOT NULL',
+    body: 'text NOT NULL',
+    causation_id: 'uuid NOT NULL',
+    correlation_id: 'text NOT NULL',
+    attempts: 'integer NOT NULL DEFAULT 0',
+    next_attempt_at: 'timestamptz NOT NULL DEFAULT now()',
+    claim_token: 'uuid',
+    last_error: 'text',
+    created_at: 'timestamptz NOT NULL DEFAULT now()',
+    delivered_at: 'timestamptz',
+  },
+};
+
 const MIGRATIONS = [
-  `CREATE TABLE IF NOT EXISTS webhook_outbox (
-     delivery_id uuid PRIMARY KEY,
-     incident_id uuid NOT NULL,
-     partner text NOT NULL,
-     subject text NOT NULL,
-     tier integer,
-     ref text NOT NULL,
-     url text NOT NULL,
-     body text NOT NULL,
-     causation_id uuid NOT NULL,
-     correlation_id text NOT NULL,
-     attempts integer NOT NULL DEFAULT 0,
-     next_attempt_at timestamptz NOT NULL DEFAULT now(),
-     claim_token uuid,
-     last_error text,
-     created_at timestamptz NOT NULL DEFAULT now(),
-     delivered_at timestamptz
-   );
+  `${createTable(WEBHOOK_OUTBOX)};
    CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (next_attempt_at)
      WHERE delivered_at IS NULL;
    CREATE INDEX IF NOT EXISTS webhook_outbox_incident ON webhook_outbox (incident_id);`,
