@@ -21,6 +21,8 @@ declare module 'autocannon' {
     non2xx: number;
     errors: number;
     timeouts: number;
+    /** Seconds the run took, measured by autocannon. */
+    duration: number;
   }
   function autocannon(options: Options): Promise<Result>;
   export default autocannon;
