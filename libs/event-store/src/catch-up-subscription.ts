@@ -1,5 +1,11 @@
 import { StoredEvent } from '@truceline/domain';
-import { EventHandler, EventStore, Subscription, SubscriptionOptions } from './event-store.port';
+import {
+  BatchEventHandler,
+  EventHandler,
+  EventStore,
+  Subscription,
+  SubscriptionOptions,
+} from './event-store.port';
 
 type Source = Pick<EventStore, 'readAll' | 'readCheckpoint' | 'writeCheckpoint'>;
 
@@ -9,7 +15,8 @@ const MAX_BACKOFF_MS = 5000;
 /**
  * A catch-up subscription over readAll with a durable checkpoint.
  *
- * Delivery: events reach the handler one at a time in position order. The checkpoint is written
+ * Delivery: events reach the handler one at a time in position order (a BatchEventHandler gets
+ * each page read at once, in one call, and is retried on the whole page). The checkpoint is written
  * once per batch read (and on stop), after the handler accepted each of its events, so a restart
  * resumes right after the last checkpointed event; the events handled since (a crash before the
  * batch's checkpoint write) are delivered again — handlers deduplicate by event id (STYLE
@@ -34,7 +41,7 @@ export class CatchUpSubscription implements Subscription {
 
   constructor(
     private readonly source: Source,
-    private readonly handler: EventHandler,
+    private readonly handler: EventHandler | BatchEventHandler,
     private readonly options: SubscriptionOptions,
     private readonly onStopped: () => void = () => undefined,
   ) {
@@ -102,11 +109,19 @@ export class CatchUpSubscription implements Subscription {
           await this.idle();
           continue;
         }
-        for (const event of batch) {
-          if (!(await this.deliver(event))) break;
-          this.handled = event.position;
-          this.settleWaiters();
-          if (this.stopped) break;
+        const handler = this.handler;
+        if (typeof handler !== 'function') {
+          if (await this.deliver(batch[0], () => handler.batch(batch))) {
+            this.handled = batch[batch.length - 1].position;
+            this.settleWaiters();
+          }
+        } else {
+          for (const event of batch) {
+            if (!(await this.deliver(event, () => handler(event)))) break;
+            this.handled = event.position;
+            this.settleWaiters();
+            if (this.stopped) break;
+          }
         }
         // One checkpoint write per batch, not per event: an event handled but not yet
         // checkpointed when the process dies is delivered again (handlers deduplicate).
@@ -123,12 +138,15 @@ export class CatchUpSubscription implements Subscription {
     }
   }
 
-  /** True once the handler accepted the event; false when stopped while retrying it. */
-  private async deliver(event: StoredEvent): Promise<boolean> {
+  /**
+   * True once the handler accepted the event (or the page starting with it); false when
+   * stopped while retrying it.
+   */
+  private async deliver(event: StoredEvent, handle: () => Promise<void>): Promise<boolean> {
     let backoff = FIRST_BACKOFF_MS;
     for (;;) {
       try {
-        await this.handler(event);
+        await handle();
         return true;
       } catch (error) {
         this.report(error, event);

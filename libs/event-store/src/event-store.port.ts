@@ -44,6 +44,14 @@ export interface ReadStreamOptions {
 
 export type EventHandler = (event: StoredEvent) => Promise<void>;
 
+/**
+ * A handler that takes each page the subscription reads at once (events in position order), so
+ * it can apply them in one transaction; redelivered pages are deduplicated as by an EventHandler.
+ */
+export interface BatchEventHandler {
+  batch(events: readonly StoredEvent[]): Promise<void>;
+}
+
 export interface SubscriptionOptions {
   /** Durable name: the checkpoint is stored under it and resumed after a restart. */
   subscriberId: string;
@@ -78,7 +86,10 @@ export interface EventStore {
   /** Highest committed position (0 when empty). */
   headPosition(): Promise<number>;
   /** A catch-up subscription over readAll with a durable checkpoint. */
-  subscribe(handler: EventHandler, options: SubscriptionOptions): Promise<Subscription>;
+  subscribe(
+    handler: EventHandler | BatchEventHandler,
+    options: SubscriptionOptions,
+  ): Promise<Subscription>;
   readCheckpoint(subscriberId: string): Promise<number>;
   writeCheckpoint(subscriberId: string, position: number): Promise<void>;
   close(): Promise<void>;

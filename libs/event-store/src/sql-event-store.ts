@@ -10,6 +10,7 @@ import { CatchUpSubscription } from './catch-up-subscription';
 import {
   AppendOptions,
   AppendResult,
+  BatchEventHandler,
   EventHandler,
   EventStore,
   ExpectedRevision,
@@ -276,7 +277,10 @@ export class SqlEventStore implements EventStore {
     return Number(rows[0].position ?? 0);
   }
 
-  async subscribe(handler: EventHandler, options: SubscriptionOptions): Promise<Subscription> {
+  async subscribe(
+    handler: EventHandler | BatchEventHandler,
+    options: SubscriptionOptions,
+  ): Promise<Subscription> {
     if (this.sql.listen && !this.unlisten) {
       this.unlisten = this.sql.listen(EVENTS_CHANNEL, this.wakeSubscriptions);
       this.unlisten.catch(() => (this.unlisten = undefined)); // polling still covers it

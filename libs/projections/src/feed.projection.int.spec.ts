@@ -126,6 +126,18 @@ describe(FeedProjection.name, () => {
     expect(await feeds.page('GB', 0, 500)).toEqual(before);
   });
 
+  it('writes the same entries from one batch as from one event at a time', async () => {
+    const partners = ['PL', 'GB', 'US', 'UA'];
+    const oneByOne = await Promise.all(partners.map((p) => feeds.page(p, 0, 500)));
+
+    await sut.reset();
+    const events = await store.readAll();
+    await sut.applyBatch(events.slice(0, 3));
+    await sut.applyBatch(events);
+
+    expect(await Promise.all(partners.map((p) => feeds.page(p, 0, 500)))).toEqual(oneByOne);
+  });
+
   it('pages by seq, finds an entry by id and knows the head', async () => {
     const all = await feeds.page('PL', 0, 500);
 

@@ -103,6 +103,25 @@ function tierNotices(incidentId: string, before: TierChange[], after: TierChange
   });
 }
 
+class EntriesPresent extends Error {}
+
+/** One row of partner_feed as the batched insert writes it. */
+interface FeedRecord {
+  partner: string;
+  seq: number;
+  event_id: string;
+  incident_id: string;
+  type: string;
+  occurred_at: string;
+  recorded_at: string;
+  position: number;
+  data: unknown;
+  exercise: boolean;
+}
+
+const FEED_ROW = `partner text, seq bigint, event_id uuid, incident_id text, type text,
+  occurred_at timestamptz, recorded_at timestamptz, position bigint, data jsonb, exercise boolean`;
+
 /**
  * The per-partner feeds of SPEC §7, projected from the log by a single projector: for each
  * incident event, every partner gets the event if the need-to-know rules release it to them
@@ -110,6 +129,9 @@ function tierNotices(incidentId: string, before: TierChange[], after: TierChange
  * `seq` is gap-free per partner and assigned in log order, so a rebuild from position 0 gives
  * every entry the same seq and id again. The applied position is stored with the entries:
  * a redelivered event is skipped, and two projectors on one database serialise on its row.
+ *
+ * A batch is applied in one transaction: the position row is locked once, the incidents'
+ * folds and the partners' last seq are read once, and the entries are written in one statement.
  */
 export class FeedProjection implements Projection {
   private readonly appended = new EventEmitter();
@@ -126,10 +148,13 @@ export class FeedProjection implements Projection {
     return () => this.appended.off('appended', listener);
   }
 
-  async apply(event: StoredEvent): Promise<void> {
-    this.policies.apply(event);
-    const incidentId = incidentIdOf(event.streamId);
-    const partners = await this.sql.transaction(async (tx) => {
+  apply(event: StoredEvent): Promise<void> {
+    return this.applyBatch([event]);
+  }
+
+  async applyBatch(events: readonly StoredEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const applied = await this.sql.transaction(async (tx) => {
       await tx.query(
         `INSERT INTO partner_feed_position (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING`,
         [FEED_PROJECTION],
@@ -138,77 +163,138 @@ export class FeedProjection implements Projection {
         'SELECT position FROM partner_feed_position WHERE name = $1 FOR UPDATE',
         [FEED_PROJECTION],
       );
-      if (Number(rows[0].position) >= event.position) return [];
-      const touched = incidentId ? await this.project(tx, incidentId, event) : [];
+      const after = Number(rows[0].position);
+      const fresh = events.filter((event) => event.position > after);
+      if (fresh.length === 0) return null;
+      const touched = await this.project(tx, fresh);
       await tx.query('UPDATE partner_feed_position SET position = $2 WHERE name = $1', [
         FEED_PROJECTION,
-        event.position,
+        fresh[fresh.length - 1].position,
       ]);
-      return touched;
+      return { position: fresh[fresh.length - 1].position, partners: touched };
     });
-    if (partners.length > 0) this.appended.emit('appended', { position: event.position, partners });
+    if (applied && applied.partners.length > 0) this.appended.emit('appended', applied);
   }
 
-  private async project(tx: SqlClient, incidentId: string, event: StoredEvent): Promise<string[]> {
-    const { rows } = await tx.query<{ state: IncidentState }>(
-      'SELECT state FROM partner_feed_incidents WHERE incident_id = $1',
-      [incidentId],
-    );
-    const before = rows[0]?.state ?? initialIncidentState();
-    const fact = decodeIncidentFact(event);
-    const after = fact ? evolveIncident(before, fact, this.policies.of) : before;
-    await tx.query(
-      `INSERT INTO partner_feed_incidents (incident_id, state) VALUES ($1, $2)
-       ON CONFLICT (incident_id) DO UPDATE SET state = $2`,
-      [incidentId, JSON.stringify(after)],
-    );
-    const notices = tierNotices(incidentId, before.tierHistory, after.tierHistory);
-    const touched: string[] = [];
-    // The partners of the policy in force when the event was appended: replays use the same.
-    for (const partner of FEED_PARTNERS(this.policies.of(event.metadata.policyVersion))) {
-      const entries: Entry[] = [];
-      // A task answer is judged against the state that knows the task; a request, by its own list.
-      if (isReleasable(event, partner, after)) {
-        entries.push({
-          id: event.id,
-          type: event.type,
-          occurredAt: event.occurredAt,
-          data: redactFor(event, partner),
+  /** Folds the events and writes their entries; returns the partners whose feeds grew. */
+  private async project(tx: SqlClient, events: readonly StoredEvent[]): Promise<string[]> {
+    const ids = [
+      ...new Set(events.map((e) => incidentIdOf(e.streamId)).filter((id): id is string => !!id)),
+    ];
+    const folds = new Map<string, IncidentState>();
+    if (ids.length > 0) {
+      const { rows } = await tx.query<{ incident_id: string; state: IncidentState }>(
+        'SELECT incident_id, state FROM partner_feed_incidents WHERE incident_id = ANY($1::text[])',
+        [ids],
+      );
+      for (const row of rows) folds.set(row.incident_id, row.state);
+    }
+    const planned: { partner: string; incidentId: string; event: StoredEvent; entry: Entry }[] = [];
+    const changed = new Set<string>();
+    for (const event of events) {
+      this.policies.apply(event);
+      const incidentId = incidentIdOf(event.streamId);
+      if (!incidentId) continue;
+      const before = folds.get(incidentId) ?? initialIncidentState();
+      const fact = decodeIncidentFact(event);
+      const after = fact ? evolveIncident(before, fact, this.policies.of) : before;
+      folds.set(incidentId, after);
+      changed.add(incidentId);
+      const notices = tierNotices(incidentId, before.tierHistory, after.tierHistory);
+      // The partners of the policy in force when the event was appended: replays use the same.
+      for (const partner of FEED_PARTNERS(this.policies.of(event.metadata.policyVersion))) {
+        // A task answer is judged against the state that knows the task; a request, by its own list.
+        if (isReleasable(event, partner, after)) {
+          const entry = {
+            id: event.id,
+            type: event.type,
+            occurredAt: event.occurredAt,
+            data: redactFor(event, partner),
+          };
+          planned.push({ partner, incidentId, event, entry });
+        }
+        for (const entry of notices) planned.push({ partner, incidentId, event, entry });
+      }
+    }
+    if (changed.size > 0) {
+      await tx.query(
+        `INSERT INTO partner_feed_incidents (incident_id, state)
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(incident_id text, state jsonb)
+         ON CONFLICT (incident_id) DO UPDATE SET state = EXCLUDED.state`,
+        [JSON.stringify([...changed].map((id) => ({ incident_id: id, state: folds.get(id) })))],
+      );
+    }
+    if (planned.length === 0) return [];
+    const heads = new Map<string, number>();
+    for (const partner of new Set(planned.map((p) => p.partner)))
+      heads.set(partner, await this.head(tx, partner));
+    /** Entries already in a feed are skipped without taking a seq, so seq stays gap-free. */
+    const records = (present: ReadonlySet<string>): FeedRecord[] => {
+      const next = new Map(heads);
+      const seen = new Set(present);
+      const out: FeedRecord[] = [];
+      for (const { partner, incidentId, event, entry } of planned) {
+        const key = `${partner} ${entry.id}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const seq = (next.get(partner) ?? 0) + 1;
+        next.set(partner, seq);
+        out.push({
+          partner,
+          seq,
+          event_id: entry.id,
+          incident_id: incidentId,
+          type: entry.type,
+          occurred_at: entry.occurredAt,
+          recorded_at: event.recordedAt,
+          position: event.position,
+          data: entry.data,
+          // A notice derived from a drill's event is drill data too.
+          exercise: event.metadata.exercise === true,
         });
       }
-      entries.push(...notices);
-      if (entries.length === 0) continue;
-      for (const entry of entries) await this.append(tx, partner, incidentId, event, entry);
-      touched.push(partner);
+      return out;
+    };
+    const insert = (rows: FeedRecord[]) =>
+      tx.query<{ seq: string | number }>(
+        `INSERT INTO partner_feed (partner, seq, event_id, incident_id, type, occurred_at, recorded_at, position, data, exercise)
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(${FEED_ROW})
+         ON CONFLICT (partner, event_id) DO NOTHING RETURNING seq`,
+        [JSON.stringify(rows)],
+      );
+    let written = records(new Set());
+    // The usual case writes every entry at once; an entry already in its feed (a redelivery
+    // that slipped past the position row) undoes that attempt and the entries are written again
+    // without it.
+    const complete = await tx
+      .transaction(async () => {
+        const inserted = await insert(written);
+        if (inserted.rows.length !== written.length) throw new EntriesPresent();
+        return true;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof EntriesPresent) return false;
+        throw error;
+      });
+    if (!complete) {
+      const { rows } = await tx.query<{ partner: string; event_id: string }>(
+        `SELECT partner, event_id FROM partner_feed
+          WHERE (partner, event_id) IN (SELECT * FROM unnest($1::text[], $2::uuid[]))`,
+        [planned.map((p) => p.partner), planned.map((p) => p.entry.id)],
+      );
+      written = records(new Set(rows.map((row) => `${row.partner} ${row.event_id}`)));
+      if (written.length > 0) await insert(written);
     }
-    return touched;
+    return [...new Set(written.map((record) => record.partner))];
   }
 
-  private async append(
-    tx: SqlClient,
-    partner: string,
-    incidentId: string,
-    event: StoredEvent,
-    entry: Entry,
-  ): Promise<void> {
-    await tx.query(
-      `INSERT INTO partner_feed (partner, seq, event_id, incident_id, type, occurred_at, recorded_at, position, data, exercise)
-       SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9
-         FROM partner_feed WHERE partner = $1
-       ON CONFLICT (partner, event_id) DO NOTHING`,
-      [
-        partner,
-        entry.id,
-        incidentId,
-        entry.type,
-        entry.occurredAt,
-        event.recordedAt,
-        event.position,
-        JSON.stringify(entry.data),
-        // A notice derived from a drill's event is drill data too.
-        event.metadata.exercise === true,
-      ],
+  /** The partner's last seq, read inside the applying transaction. */
+  private async head(tx: SqlClient, partner: string): Promise<number> {
+    const { rows } = await tx.query<{ head: string | number | null }>(
+      'SELECT MAX(seq) AS head FROM partner_feed WHERE partner = $1',
+      [partner],
     );
+    return Number(rows[0]?.head ?? 0);
   }
 
   /** Empties the feeds so they can be rebuilt from position 0. */

@@ -11,10 +11,24 @@ import { createTable, SqlClient, TableDefinition } from '@truceline/event-store'
 import { PolicyRegistry } from './policy.registry';
 import { Projection, ProjectionDefinition, resetProjection } from './projection';
 
+/** The columns of incident_view, in the order the batched upsert names them. */
+const VIEW_ROW = `incident_id text, created_position bigint, position bigint, revision int, sector text,
+  status text, tier int, first_violation_at timestamptz, confirmed_at timestamptz,
+  next_due_at timestamptz, exercise boolean, state jsonb`;
+
+interface ViewRow {
+  created: number;
+  position: number;
+  state: IncidentState;
+}
+
 /**
  * The incident read model behind GET /v1/incidents/{id}: the incident state folded from its
  * stream, one row per incident. Each row stores the global position it applied, so a
  * redelivered event is skipped (idempotent) and a projection never rejects a fact.
+ *
+ * A batch is applied in one transaction: the rows of the incidents it touches are read once
+ * (locked), folded in memory, and written back in one statement, one row per incident.
  */
 export class IncidentProjection implements Projection {
   constructor(
@@ -22,42 +36,90 @@ export class IncidentProjection implements Projection {
     private readonly policies: PolicyRegistry,
   ) {}
 
-  async apply(event: StoredEvent): Promise<void> {
-    this.policies.apply(event);
-    const incidentId = incidentIdOf(event.streamId);
-    const fact = incidentId ? decodeIncidentFact(event) : null;
-    if (!incidentId || !fact) return;
+  apply(event: StoredEvent): Promise<void> {
+    return this.applyBatch([event]);
+  }
+
+  async applyBatch(events: readonly StoredEvent[]): Promise<void> {
+    const ids = new Set<string>();
+    for (const event of events) {
+      const incidentId = incidentIdOf(event.streamId);
+      if (incidentId) ids.add(incidentId);
+    }
+    if (ids.size === 0) {
+      for (const event of events) this.policies.apply(event);
+      return;
+    }
     await this.sql.transaction(async (tx) => {
-      const { rows } = await tx.query<{ position: string | number; state: IncidentState }>(
-        'SELECT position, state FROM incident_view WHERE incident_id = $1 FOR UPDATE',
-        [incidentId],
+      const { rows } = await tx.query<{
+        incident_id: string;
+        created_position: string | number;
+        position: string | number;
+        state: IncidentState;
+      }>(
+        `SELECT incident_id, created_position, position, state FROM incident_view
+          WHERE incident_id = ANY($1::text[]) ORDER BY incident_id FOR UPDATE`,
+        [[...ids]],
       );
-      const row = rows[0];
-      if (row && Number(row.position) >= event.position) return;
-      const state = evolveIncident(
-        row ? row.state : initialIncidentState(),
-        fact,
-        this.policies.of,
+      const views = new Map<string, ViewRow>(
+        rows.map((row) => [
+          row.incident_id,
+          {
+            created: Number(row.created_position),
+            position: Number(row.position),
+            state: row.state,
+          },
+        ]),
       );
+      const changed = new Set<string>();
+      for (const event of events) {
+        // Policies adopted on the log are learnt in log order, before the events they govern.
+        this.policies.apply(event);
+        const incidentId = incidentIdOf(event.streamId);
+        const fact = incidentId ? decodeIncidentFact(event) : null;
+        if (!incidentId || !fact) continue;
+        const view = views.get(incidentId);
+        if (view && view.position >= event.position) continue;
+        const state = evolveIncident(
+          view ? view.state : initialIncidentState(),
+          fact,
+          this.policies.of,
+        );
+        views.set(incidentId, {
+          created: view ? view.created : event.position,
+          position: event.position,
+          state,
+        });
+        changed.add(incidentId);
+      }
+      if (changed.size === 0) return;
+      const records = [...changed].map((incidentId) => {
+        const { created, position, state } = views.get(incidentId) as ViewRow;
+        return {
+          incident_id: incidentId,
+          created_position: created,
+          position,
+          revision: state.revision ?? 0,
+          sector: state.sector,
+          status: state.status,
+          tier: state.tier ?? 0,
+          first_violation_at: state.firstViolationAt,
+          confirmed_at: state.confirmedAt,
+          next_due_at: nextDueAt(state),
+          exercise: state.exercise,
+          state,
+        };
+      });
       await tx.query(
         `INSERT INTO incident_view (incident_id, created_position, position, revision, sector, status, tier,
            first_violation_at, confirmed_at, next_due_at, exercise, state)
-         VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         ON CONFLICT (incident_id) DO UPDATE SET position = $2, revision = $3, sector = $4, status = $5,
-           tier = $6, first_violation_at = $7, confirmed_at = $8, next_due_at = $9, exercise = $10, state = $11`,
-        [
-          incidentId,
-          event.position,
-          state.revision ?? 0,
-          state.sector,
-          state.status,
-          state.tier ?? 0,
-          state.firstViolationAt,
-          state.confirmedAt,
-          nextDueAt(state),
-          state.exercise,
-          JSON.stringify(state),
-        ],
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(${VIEW_ROW})
+         ON CONFLICT (incident_id) DO UPDATE SET position = EXCLUDED.position,
+           revision = EXCLUDED.revision, sector = EXCLUDED.sector, status = EXCLUDED.status,
+           tier = EXCLUDED.tier, first_violation_at = EXCLUDED.first_violation_at,
+           confirmed_at = EXCLUDED.confirmed_at, next_due_at = EXCLUDED.next_due_at,
+           exercise = EXCLUDED.exercise, state = EXCLUDED.state`,
+        [JSON.stringify(records)],
       );
     });
   }

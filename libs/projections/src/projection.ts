@@ -6,6 +6,12 @@ import { PolicyRegistry } from './policy.registry';
 export interface Projection {
   /** Applies one event; idempotent (a redelivered event changes nothing). */
   apply(event: StoredEvent): Promise<void>;
+  /**
+   * Applies events given in position order in one transaction: all of them or none. The same
+   * result as applying them one by one (and idempotent like apply), with the writes of the read
+   * model grouped — the live runner and a rebuild both feed it whole pages of the log.
+   */
+  applyBatch(events: readonly StoredEvent[]): Promise<void>;
   /** Empties its tables so it can be rebuilt from position 0. */
   reset(): Promise<void>;
 }

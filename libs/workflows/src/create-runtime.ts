@@ -1,6 +1,8 @@
 import { loadPartners, signingKeyOf, type TrucelineConfig } from '@truceline/config';
-import { incidentStreamId, StoredEvent } from '@truceline/domain';
+import { incidentStreamId } from '@truceline/domain';
 import {
+  BatchEventHandler,
+  EventHandler,
   EventStore,
   openDatabase,
   SqlClient,
@@ -165,7 +167,10 @@ export class EmbeddedRuntime implements Runtime {
       const checkpoint = checkpointOf(definition);
       // A new projection version starts from an empty checkpoint: rebuild its rows from the log.
       if ((await store.readCheckpoint(checkpoint)) === 0) await projection.reset();
-      followers.set(definition.name, await runtime.follow(checkpoint, (e) => projection.apply(e)));
+      followers.set(
+        definition.name,
+        await runtime.follow(checkpoint, { batch: (events) => projection.applyBatch(events) }),
+      );
       if (projection instanceof FeedProjection) feedProjection = projection;
     }
     runtime.projection = followers.get(INCIDENTS.name) ?? null;
@@ -217,7 +222,7 @@ export class EmbeddedRuntime implements Runtime {
 
   private async follow(
     subscriberId: string,
-    handler: (e: StoredEvent) => Promise<void>,
+    handler: EventHandler | BatchEventHandler,
   ): Promise<Subscription> {
     const subscription = await this.store.subscribe(handler, {
       subscriberId,

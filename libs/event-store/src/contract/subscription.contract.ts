@@ -84,6 +84,31 @@ export function subscriptionContract({ sut, restart }: ContractContext): void {
       expect(await sut().readCheckpoint(id)).toBe(appended.position);
     });
 
+    it('hands a batch handler whole pages in order, retrying a failed page as a whole', async () => {
+      const id = subscriberId();
+      await sut().writeCheckpoint(id, await sut().headPosition());
+      const appended = await sut().append(streamName('pages'), newEvents(5), {
+        expectedRevision: 'no-stream',
+      });
+      const pages: number[][] = [];
+      let failures = 0;
+      const subscription = await sut().subscribe(
+        {
+          batch: async (events) => {
+            if (failures++ === 0) throw new Error('transient failure');
+            pages.push(events.map((e) => e.position));
+          },
+        },
+        { subscriberId: id, batchSize: 2, pollIntervalMs: 50, onError: () => undefined },
+      );
+      await subscription.waitFor(appended.position);
+      await subscription.stop();
+
+      expect(pages.flat()).toEqual(appended.events.map((e) => e.position));
+      expect(pages.map((page) => page.length)).toEqual([2, 2, 1]);
+      expect(await sut().readCheckpoint(id)).toBe(appended.position);
+    });
+
     it('is woken by an append at once, without waiting for its next poll', async () => {
       const id = subscriberId();
       await sut().writeCheckpoint(id, await sut().headPosition());
