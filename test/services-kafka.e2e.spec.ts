@@ -5,6 +5,7 @@ import { openDatabase, SqlClient } from '@truceline/event-store';
 import {
   ConsumerLedger,
   createKafka,
+  EventConsumer,
   EventRelay,
   parseBrokers,
   parseTraceparent,
@@ -12,16 +13,7 @@ import {
 } from '@truceline/messaging';
 import { createTestDatabase, TestDatabase } from '@truceline/testing';
 import { readScenarioFile, runScenario } from '@truceline/scenarios';
-import {
-  createRuntime,
-  createServiceContext,
-  DeadlineScheduler,
-  EmbeddedRuntime,
-  ExerciseClock,
-  RunningService,
-  ServiceContext,
-  SERVICES,
-} from '@truceline/workflows';
+import { createRuntime, EmbeddedRuntime, RunningService, SERVICES } from '@truceline/workflows';
 import { randomUUID } from 'node:crypto';
 import { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
@@ -32,9 +24,8 @@ import { sharedScenarioFiles } from './support/shared-scenarios';
 /**
  * The distributed topology in one process: the API in exercise mode without in-process services,
  * the real EventRelay publishing the log to Kafka, and verification, notification and coalition
- * tasking each as an EventConsumer in its own group — PostgreSQL and the broker are real. The
- * deadline scheduler runs beside them on a service context, as the API runs it in distributed
- * mode. The shared scenarios must pass through the HTTP API as they do embedded, and every
+ * tasking each as an EventConsumer in its own group, and the deadline scheduler beside them:
+ * every service of SERVICES started as its process starts it. PostgreSQL and the broker are real. The shared scenarios must pass through the HTTP API as they do embedded, and every
  * reaction must be in the log exactly once.
  */
 jest.setTimeout(180_000);
@@ -51,9 +42,10 @@ describe('the services as Kafka consumers (distributed topology, in one process)
   let baseUrl: string;
   let relaySql: SqlClient;
   let relay: EventRelay;
-  let schedulerContext: ServiceContext;
-  let scheduler: DeadlineScheduler;
   const services: RunningService[] = [];
+  /** The services that consume the log, each in its consumer group. */
+  const consuming = () =>
+    services.filter((s): s is RunningService & { consumer: EventConsumer } => s.consumer !== null);
 
   beforeAll(async () => {
     const brokers = process.env.KAFKA_BROKERS;
@@ -98,22 +90,9 @@ describe('the services as Kafka consumers (distributed topology, in one process)
         }),
       );
     }
-
-    schedulerContext = await createServiceContext(config);
-    const clock = schedulerContext.clock;
-    scheduler = new DeadlineScheduler(
-      schedulerContext.incidents,
-      schedulerContext.views,
-      clock,
-      (error) => console.error('deadline scheduler failed', error),
-    );
-    if (clock instanceof ExerciseClock) clock.on('advanced', () => void scheduler.tick());
-    scheduler.start();
   });
 
   afterAll(async () => {
-    await scheduler?.stop();
-    await schedulerContext?.close();
     await Promise.all(services.map((s) => s.stop()));
     await relay?.stop();
     await relaySql?.close();
@@ -155,7 +134,7 @@ describe('the services as Kafka consumers (distributed topology, in one process)
         const counts = await processedPerGroup();
         return (
           (await relay.lag()) === 0 &&
-          counts.length === services.length &&
+          counts.length === consuming().length &&
           counts.every((n) => n === events.length) &&
           (await readAll(runtime)).length === events.length
         );
@@ -210,16 +189,16 @@ describe('the services as Kafka consumers (distributed topology, in one process)
     });
 
     it('parked nothing, and every group handled each event at most once', async () => {
-      for (const service of services) {
+      for (const service of consuming()) {
         const ledger = new ConsumerLedger(service.context.sql, service.consumer.groupId);
         expect(await ledger.parked()).toEqual([]);
       }
       // Every event of the log reached every group, recorded once per event id.
-      expect(await processedPerGroup()).toEqual(services.map(() => events.length));
+      expect(await processedPerGroup()).toEqual(consuming().map(() => events.length));
     });
 
     it('serves each service’s metrics over HTTP', async () => {
-      for (const service of services) {
+      for (const service of consuming()) {
         const response = await fetch(`http://127.0.0.1:${service.metricsPort}/metrics`);
         const text = await response.text();
 

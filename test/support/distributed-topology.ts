@@ -66,13 +66,17 @@ export async function startDistributedTopology(
     });
   };
   const relay = await service('relay', DISTRIBUTED_APPS.relay, 'relay-1');
-  const others = [await service('scheduler', DISTRIBUTED_APPS.scheduler, 'scheduler-1')];
-  for (let i = 0; i < options.verificationInstances; i++) {
-    const name = verificationInstance(i);
-    others.push(await service(name, DISTRIBUTED_APPS.verification, name));
+  const others: BuiltAppProcess[] = [];
+  for (const { name, entry } of PROCESSES.filter((p) => p.name !== 'api' && p.name !== 'relay')) {
+    if (name !== 'verification') {
+      others.push(await service(name, entry, `${name}-1`));
+      continue;
+    }
+    for (let i = 0; i < options.verificationInstances; i++) {
+      const instance = verificationInstance(i);
+      others.push(await service(instance, entry, instance));
+    }
   }
-  for (const name of CONSUMING_SERVICES.filter((n) => n !== 'verification'))
-    others.push(await service(name, DISTRIBUTED_APPS[name], `${name}-1`));
 
   for (const first of [api, relay]) {
     first.start();

@@ -102,8 +102,8 @@ export class IncidentDriver {
 
   /** Forces a scheduler pass (besides its own timer) and waits for its effects. */
   async tick(): Promise<void> {
-    const { scheduler } = this.system.runtime;
-    if (!scheduler) throw new Error('the runtime runs without its deadline scheduler');
+    const scheduler = this.system.runtime.service('scheduler');
+    if (!scheduler?.tick) throw new Error('the runtime runs without its deadline scheduler');
     await scheduler.tick();
     await this.settle();
   }

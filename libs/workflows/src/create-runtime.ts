@@ -23,7 +23,6 @@ import {
   PROJECTIONS,
 } from '@truceline/projections';
 import { ExerciseClock, openClock } from './clock';
-import { DeadlineScheduler } from './deadline.scheduler';
 import { acknowledgeNotice, PartnerFeeds } from './feeds';
 import {
   IncidentCommandService,
@@ -41,7 +40,7 @@ import {
   Runtime,
 } from './runtime.port';
 import { SERVICES } from './services';
-import { ServiceContext, ServiceWorker } from './distributed';
+import { eventHandlerOf, ServiceContext, ServiceWorker } from './distributed';
 
 export interface RuntimeLogger {
   log(message: string): void;
@@ -73,7 +72,7 @@ const consoleLogger: RuntimeLogger = {
 export class EmbeddedRuntime implements Runtime {
   private readonly subscriptions: Subscription[] = [];
   private ready = false;
-  private readonly workers: ServiceWorker[] = [];
+  private readonly workers = new Map<string, ServiceWorker>();
 
   private constructor(
     readonly clock: Clock,
@@ -81,7 +80,6 @@ export class EmbeddedRuntime implements Runtime {
     readonly sql: SqlClient,
     private readonly commandService: IncidentCommandService,
     readonly views: IncidentViews,
-    readonly scheduler: DeadlineScheduler | null,
     private readonly registry: PolicyRegistry,
     private readonly logger: RuntimeLogger,
   ) {}
@@ -140,21 +138,7 @@ export class EmbeddedRuntime implements Runtime {
     });
     // With Kafka the services run as their own processes, fed by the relay (SPEC §8 KAFKA_BROKERS).
     const withServices = options.services ?? !config.kafkaBrokers?.length;
-    const scheduler = withServices
-      ? new DeadlineScheduler(incidents, views, clock, (e) =>
-          logger.error('deadline scheduler failed', e),
-        )
-      : null;
-    const runtime = new EmbeddedRuntime(
-      clock,
-      store,
-      sql,
-      commands,
-      views,
-      scheduler,
-      policies,
-      logger,
-    );
+    const runtime = new EmbeddedRuntime(clock, store, sql, commands, views, policies, logger);
     runtime.ledger = new Ledger(sql, store, signer, {
       now: () => clock.now(),
       onError: (e) => logger.error('sealing the log failed; retrying', e),
@@ -200,15 +184,11 @@ export class EmbeddedRuntime implements Runtime {
       };
       for (const service of SERVICES) {
         const worker = await service.create(context, serviceLogger);
-        await runtime.follow(service.name, async (e) => {
-          if (service.consumes(e.type)) await worker.handle(e);
-        });
-        runtime.workers.push(worker);
+        const handle = eventHandlerOf(service, worker);
+        if (handle) await runtime.follow(service.name, (e) => handle(e));
+        runtime.workers.set(service.name, worker);
       }
-      // Deadlines fall due as the clock passes them: look at once when the exercise clock jumps.
-      if (clock instanceof ExerciseClock) clock.on('advanced', () => void scheduler?.tick());
-      scheduler?.start();
-      for (const worker of runtime.workers) await worker.start?.();
+      for (const worker of runtime.workers.values()) await worker.start?.();
     }
     runtime.ledger.sealer.start();
     await runtime.settle();
@@ -234,6 +214,11 @@ export class EmbeddedRuntime implements Runtime {
     });
     this.subscriptions.push(subscription);
     return subscription;
+  }
+
+  /** A service of SERVICES running in this process (null without in-process services). */
+  service(name: string): ServiceWorker | null {
+    return this.workers.get(name) ?? null;
   }
 
   get queries(): IncidentQueries {
@@ -289,8 +274,7 @@ export class EmbeddedRuntime implements Runtime {
   async close(): Promise<void> {
     this.ready = false;
     if (this.clock instanceof ExerciseClock) await this.clock.unfollow();
-    await this.scheduler?.stop();
-    for (const worker of this.workers) await worker.stop?.();
+    for (const worker of this.workers.values()) await worker.stop?.();
     await this.ledger.sealer.stop();
     await Promise.all(this.subscriptions.map((s) => s.stop()));
     await this.store.close();

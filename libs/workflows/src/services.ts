@@ -1,5 +1,7 @@
 import { loadPartners } from '@truceline/config';
+import { ExerciseClock } from './clock';
 import { CoalitionTaskingService } from './coalition-tasking.service';
+import { DeadlineScheduler } from './deadline.scheduler';
 import type { ServiceDefinition } from './distributed/service-process';
 import { NotificationService } from './notification.service';
 import { WebhookDeliveryWorker } from './notification/webhook-delivery.worker';
@@ -7,11 +9,37 @@ import { WebhookOutbox } from './notification/webhook-outbox';
 import { VerificationService } from './verification.service';
 
 /**
- * The services, declared once. The embedded runtime follows the store with each of them; in
- * distributed mode each runs as `apps/<name>` in consumer group `truceline.<name>`, and
- * start:distributed, the e2e topology and docker-compose.yml take the list from PROCESSES.
+ * The services, declared once. The embedded runtime runs each of them (a consuming one on a
+ * store subscription of its name); in distributed mode each runs as `apps/<name>`, a consuming
+ * one in consumer group `truceline.<name>`, and start:distributed, the e2e topology and
+ * docker-compose.yml take the list from PROCESSES.
  */
 export const SERVICES: readonly ServiceDefinition[] = [
+  {
+    name: 'scheduler',
+    defaultMetricsPort: 9467,
+    // Follows the clock, not the log: it asks the incident views what fell due. Several may run:
+    // a DeadlineMissed id derives from incident and obligation, so each is recorded once.
+    consumes: null,
+    create: ({ incidents, views, clock }, logger) => {
+      const scheduler = new DeadlineScheduler(incidents, views, clock, (error) =>
+        logger.error({ err: error }, 'deadline pass failed'),
+      );
+      // A move of the exercise clock (made through any process) is looked at once.
+      const onAdvanced = () => void scheduler.tick();
+      return {
+        start: () => {
+          if (clock instanceof ExerciseClock) clock.on('advanced', onAdvanced);
+          scheduler.start();
+        },
+        stop: async () => {
+          if (clock instanceof ExerciseClock) clock.off('advanced', onAdvanced);
+          await scheduler.stop();
+        },
+        tick: () => scheduler.tick(),
+      };
+    },
+  },
   {
     name: 'verification',
     defaultMetricsPort: 9464,
@@ -79,17 +107,16 @@ export interface ProcessPart {
 
 /**
  * Every process of distributed mode, in start order: the API first (its migrations and policy
- * adoption precede the others'), the relay (it creates the topics), the scheduler, then every
- * service of SERVICES.
+ * adoption precede the others'), the relay (it creates the topics), then every service of
+ * SERVICES.
  */
 export const PROCESSES: readonly ProcessPart[] = [
   { name: 'api', entry: 'apps/api/src/main.js', metricsPort: null, consumer: false },
   { name: 'relay', entry: 'apps/relay/src/main.js', metricsPort: 9463, consumer: false },
-  { name: 'scheduler', entry: 'apps/scheduler/src/main.js', metricsPort: 9467, consumer: false },
   ...SERVICES.map((s) => ({
     name: s.name,
     entry: `apps/${s.name}/src/main.js`,
     metricsPort: s.defaultMetricsPort,
-    consumer: true,
+    consumer: s.consumes !== null,
   })),
 ];

@@ -18,12 +18,17 @@ import { ServiceContext } from './service-context';
 
 /** What a service runs on the context: its handler, and workers of its own if it has any. */
 export interface ServiceWorker {
-  /** Resolves once the effect is durable; throws only on transient failures. */
-  handle(event: StoredEvent, message?: ConsumedMessage): Promise<void>;
-  /** Started once the consumer has joined its group (e.g. the webhook delivery worker). */
+  /**
+   * The events it consumes (a service that consumes must have it). Resolves once the effect is
+   * durable; throws only on transient failures.
+   */
+  handle?(event: StoredEvent, message?: ConsumedMessage): Promise<void>;
+  /** Started once the consumer has joined its group (e.g. the webhook delivery worker, a timer). */
   start?(): void | Promise<void>;
   /** Stopped after the consumer. */
   stop?(): Promise<void>;
+  /** One pass now, besides its own timer, resolving once it is done (the deadline scheduler). */
+  tick?(): Promise<void>;
 }
 
 /** What a service logs through: a process's pino logger, or the embedded runtime's. */
@@ -36,13 +41,33 @@ export interface ServiceLogger {
  * app's main.ts hands it to runServiceProcess.
  */
 export interface ServiceDefinition {
-  /** verification, notification, coalition-tasking: names the consumer group and the logs. */
+  /** scheduler, verification, …: names its app, the consumer group and the logs. */
   name: string;
-  /** The event types it reacts to; every runner skips the others without calling it. */
-  consumes(type: string): boolean;
+  /**
+   * The event types it reacts to; every runner skips the others without calling it. Null: it
+   * follows the clock, not the log (the deadline scheduler), so it runs no consumer.
+   */
+  consumes: ((type: string) => boolean) | null;
   /** METRICS_PORT when unset: one per service, so they can share a host. */
   defaultMetricsPort: number;
   create(context: ServiceContext, logger: ServiceLogger): ServiceWorker | Promise<ServiceWorker>;
+}
+
+/**
+ * What a runner feeds a service the events of the log through: it skips the types the service
+ * does not consume. Null for a service that follows the clock, not the log.
+ */
+export function eventHandlerOf(
+  definition: ServiceDefinition,
+  worker: ServiceWorker,
+): ((event: StoredEvent, message?: ConsumedMessage) => Promise<void>) | null {
+  const { consumes } = definition;
+  if (!consumes) return null;
+  const handle = worker.handle?.bind(worker);
+  if (!handle) throw new Error(`${definition.name} consumes events but has no handler`);
+  return async (event, message) => {
+    if (consumes(event.type)) await handle(event, message);
+  };
 }
 
 export interface StartServiceOptions {
@@ -80,7 +105,8 @@ export class RunningService {
   private constructor(
     readonly name: string,
     readonly context: ServiceContext,
-    readonly consumer: EventConsumer,
+    /** Null for a service that follows the clock, not the log. */
+    readonly consumer: EventConsumer | null,
     private readonly worker: ServiceWorker,
     private readonly metrics: MetricsServer | null,
     private readonly logger: Logger,
@@ -92,7 +118,14 @@ export class RunningService {
     options: StartServiceOptions = {},
   ): Promise<RunningService> {
     const brokers = config.kafkaBrokers ?? [];
-    if (brokers.length === 0 || !config.databaseUrl) {
+    if (!definition.consumes && !config.databaseUrl) {
+      throw new DistributedConfigError(
+        `${definition.name} runs as a process of its own: it needs DATABASE_URL (a PostgreSQL ` +
+          'server shared with the API; the embedded PGlite store serves a single process). ' +
+          'Without Kafka, `npm start` runs it inside the API.',
+      );
+    }
+    if (definition.consumes && (brokers.length === 0 || !config.databaseUrl)) {
       throw new DistributedConfigError(
         `${definition.name} runs as a service process: it needs KAFKA_BROKERS (it consumes the ` +
           'events the relay publishes) and DATABASE_URL (a PostgreSQL server shared with the API; ' +
@@ -106,31 +139,36 @@ export class RunningService {
       onError: (message, error) => logger.error({ err: error }, message),
       onWarning: (message) => logger.warn(message),
     });
-    let consumer: EventConsumer | undefined;
+    let consumer: EventConsumer | null = null;
     let worker: ServiceWorker | undefined;
     try {
-      const kafka = createKafka({
-        brokers: [...brokers],
-        clientId: `truceline-${definition.name}`,
-        logger,
-        security: config.kafkaSecurity,
-      });
+      const kafka = definition.consumes
+        ? createKafka({
+            brokers: [...brokers],
+            clientId: `truceline-${definition.name}`,
+            logger,
+            security: config.kafkaSecurity,
+          })
+        : null;
       // Wrong credentials or an untrusted broker certificate: stop now, saying which setting.
-      await checkKafkaAccess(kafka, config.kafkaSecurity);
-      const created = (worker = await definition.create(context, logger));
-      consumer = await EventConsumer.start({
-        groupId: consumerGroupOf(definition.name),
-        ...options.consumer,
-        kafka,
-        sql: context.sql,
-        logger,
-        registry,
-        handler: async (event, message) => {
-          // A policy adopted while running applies to the next reactions (SPEC §3).
-          context.policies.apply(event);
-          if (definition.consumes(event.type)) await created.handle(event, message);
-        },
-      });
+      if (kafka) await checkKafkaAccess(kafka, config.kafkaSecurity);
+      worker = await definition.create(context, logger);
+      const handle = eventHandlerOf(definition, worker);
+      if (kafka && handle) {
+        consumer = await EventConsumer.start({
+          groupId: consumerGroupOf(definition.name),
+          ...options.consumer,
+          kafka,
+          sql: context.sql,
+          logger,
+          registry,
+          handler: async (event, message) => {
+            // A policy adopted while running applies to the next reactions (SPEC §3).
+            context.policies.apply(event);
+            await handle(event, message);
+          },
+        });
+      }
       await worker.start?.();
       const port =
         options.metricsPort === undefined
@@ -140,7 +178,7 @@ export class RunningService {
       const metrics =
         port === null
           ? null
-          : await startMetricsServer({ registry, port, ready: () => running.isRunning });
+          : await startMetricsServer({ registry, port, ready: () => running?.isRunning ?? true });
       return new RunningService(definition.name, context, consumer, worker, metrics, logger);
     } catch (error) {
       await consumer?.stop().catch(() => undefined);
@@ -158,7 +196,7 @@ export class RunningService {
   /** Finishes the message in flight, then stops the workers, the endpoint and the context. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
-      await this.consumer.stop();
+      await this.consumer?.stop();
       await this.worker.stop?.();
       await this.metrics?.close();
       await this.context.close();
@@ -233,10 +271,10 @@ export async function runServiceProcess(
   }
   logger.info(
     {
-      group: consumerGroupOf(definition.name),
+      group: definition.consumes ? consumerGroupOf(definition.name) : null,
       metricsPort: service.metricsPort,
       clock: config.clock,
     },
-    `${definition.name} consuming`,
+    definition.consumes ? `${definition.name} consuming` : `${definition.name} started`,
   );
 }
