@@ -8,3 +8,5 @@ export * from './feed.projection';
 export * from './feed.queries';
 export * from './audit/incident-audit';
 export * from './audit/event-summary';
+export * from './what-if/what-if.fold';
+export * from './what-if/what-if.diff';
