@@ -123,6 +123,22 @@ export class ExerciseClock extends EventEmitter implements Clock {
   }
 }
 
+/**
+ * The store's exercise clock as it stands, read only: null when the store never ran a drill.
+ * For tools that must change nothing (the what-if replay), unlike `ExerciseClock.open`, which
+ * creates and seeds it.
+ */
+export async function readExerciseClock(sql: SqlClient): Promise<Date | null> {
+  const { rows: table } = await sql.query<{ present: boolean }>(
+    "SELECT to_regclass('exercise_clock') IS NOT NULL AS present",
+  );
+  if (!table[0].present) return null;
+  const { rows } = await sql.query<{ now: Date | string }>(
+    'SELECT now FROM exercise_clock WHERE id = 1',
+  );
+  return rows[0] ? new Date(rows[0].now) : null;
+}
+
 /** The clock the configuration asks for: every process of a deployment opens the same one. */
 export async function openClock(
   sql: SqlClient,
