@@ -3,10 +3,11 @@ import { auditCommand } from './audit/audit.command';
 import { CliEnvironment, CliError } from './cli-environment';
 import type { CliIo } from './cli-io';
 import { exportCommand } from './export.command';
+import { replayCommand } from './replay/replay.command';
 import { scenarioCommand } from './scenario.command';
 import { tokenCommand } from './token.command';
 import { verifyCommand } from './verify.command';
-import { NOT_AVAILABLE_YET, USAGE } from './usage';
+import { USAGE } from './usage';
 
 /** Options that take a value, across commands: everything else is a bare flag. */
 const VALUED = new Set([
@@ -22,11 +23,12 @@ const VALUED = new Set([
   'out',
   'token',
   'key',
+  'policy',
 ]);
 
 /**
  * Runs one command line and returns the exit code: 0 done, 1 failed (a scenario failed, a
- * secret is missing), 2 usage (unknown command or option, or a command not available yet).
+ * secret is missing), 2 usage (unknown command or option, or a part of replay not available yet).
  */
 export async function runCli(
   argv: readonly string[],
@@ -50,14 +52,11 @@ export async function runCli(
         return await exportCommand(args, env, io);
       case 'audit':
         return await auditCommand(args, env, io);
+      case 'replay':
+        return await replayCommand(args, env, io);
       case undefined:
         io[args.options.help ? 'out' : 'err'](USAGE);
         return args.options.help ? 0 : 2;
-    }
-    if ((NOT_AVAILABLE_YET as readonly string[]).includes(args.command)) {
-      io.err(`truceline ${args.command}: not available yet.\n`);
-      io.err(USAGE);
-      return 2;
     }
     io.err(`truceline: unknown command "${args.command}"\n`);
     io.err(USAGE);

@@ -1,6 +1,3 @@
-/** Commands of SPEC §9 that later work builds; until then they say so and exit with 2. */
-export const NOT_AVAILABLE_YET = ['replay'] as const;
-
 export const USAGE = `Usage: truceline <command> [options]   (or: npm run cli -- <command> [options])
 
 Commands:
@@ -36,9 +33,20 @@ Commands:
       a partner checks it offline with \`node tools/verify-export.mjs FILE --key VKEY\`.
       Reads the store as verify does, and signs with TRUCELINE_SIGNING_KEY (or the
       development key) when no checkpoint covers the incident yet.
+  replay --policy FILE --diff [--json]
+      What-if: folds the whole log under the policy document in FILE (the body of
+      POST /v1/policies, validated the same way) and prints, per incident that would have gone
+      otherwise, the tiers reached and when, the obligations (due, met or missed) and the
+      DeadlineMissed that would or would not have happened, LIVE beside WHAT-IF; --json for
+      the same as JSON. The facts people and partners recorded are kept; what the live policy
+      derived (verification requests and quorum verdicts, coalition tasks, missed deadlines)
+      is recomputed. A deadline counts as missed when it falls before the end of history: the
+      store's exercise clock in a drill, else now. Nothing is appended and no read model is
+      touched. Reads the store as verify does. Exit 0 with the report, 1 when FILE is
+      unreadable, not JSON or not a valid policy (each bad field named), 2 on a usage error.
   help
       Shows this text.
 
 Not available yet (exit code 2):
-  replay [--projection NAME|all] [--until ISO|POSITION]
+  replay [--projection NAME|all] [--until ISO|POSITION] [--into NAME]
 `;
