@@ -16,8 +16,11 @@ export interface LogSealerOptions {
   /**
    * Runs inside the transaction that stores a new checkpoint: the partner feeds publish it
    * there, so a checkpoint is never stored without its notices, nor the other way round.
+   * `position` is the position of the last event the checkpoint covers.
    */
-  onCheckpoint?: (tx: SqlClient, checkpoint: StoredCheckpoint) => Promise<void>;
+  onCheckpoint?: (tx: SqlClient, checkpoint: StoredCheckpoint, position: number) => Promise<void>;
+  /** After a new checkpoint (and what onCheckpoint wrote) committed. */
+  onCheckpointCommitted?: (checkpoint: StoredCheckpoint, position: number) => void;
   onError?: (error: unknown) => void;
 }
 
@@ -116,10 +119,15 @@ export class LogSealer {
   private async round(): Promise<void> {
     try {
       await this.serial(async () => {
-        while (!this.stopped && (await this.sealBatch()) !== null);
+        // Under a steady stream of appends there is always another batch: the interval is
+        // checked after each one, or no checkpoint would be signed while events arrive.
+        while (!this.stopped) {
+          const sealed = await this.sealBatch();
+          // Signs only when the tree grew since the last checkpoint (sign() checks).
+          if (Date.now() - this.lastSignedAt >= this.checkpointIntervalMs) await this.sign();
+          if (sealed === null) break;
+        }
       });
-      // Signs only when the tree grew since the last checkpoint (sign() checks).
-      if (Date.now() - this.lastSignedAt >= this.checkpointIntervalMs) await this.checkpoint();
     } catch (error) {
       this.options.onError?.(error);
     }
@@ -149,11 +157,13 @@ export class LogSealer {
   }
 
   private async sign(): Promise<StoredCheckpoint | null> {
+    let fresh: { checkpoint: StoredCheckpoint; position: number } | undefined;
     const signed = await this.sql.transaction(async (tx) => {
       const repository = new LedgerRepository(tx);
       const range = await repository.lockState();
       const latest = await repository.latestCheckpoint();
       if (range.size === 0 || (latest && latest.treeSize >= range.size)) return latest;
+      const [last] = await repository.leaves(range.size - 1, 1);
       const rootHash = range.root();
       const body = formatCheckpoint({ origin: this.signer.name, treeSize: range.size, rootHash });
       const checkpoint: StoredCheckpoint = {
@@ -163,10 +173,12 @@ export class LogSealer {
         signedAt: this.now().toISOString(),
       };
       await repository.insertCheckpoint(checkpoint);
-      await this.options.onCheckpoint?.(tx, checkpoint);
+      await this.options.onCheckpoint?.(tx, checkpoint, last.position);
+      fresh = { checkpoint, position: last.position };
       return checkpoint;
     });
     this.lastSignedAt = Date.now();
+    if (fresh) this.options.onCheckpointCommitted?.(fresh.checkpoint, fresh.position);
     return signed;
   }
 
