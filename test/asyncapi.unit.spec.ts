@@ -6,6 +6,7 @@ import {
   INCIDENT_TIER_CHANGED,
   isReleasable,
   knownPartners,
+  LOG_CHECKPOINT,
   POLICY_ADOPTED,
   POLICY_V1,
 } from '@truceline/domain';
@@ -81,7 +82,38 @@ describe('AsyncAPI document', () => {
           anyone as never,
         ),
       );
-      expect(messages.map((m) => m.id()).sort()).toEqual(releasable.sort());
+      // Besides: each signed checkpoint of the log, to every partner (SPEC §10).
+      expect(messages.map((m) => m.id()).sort()).toEqual([...releasable, LOG_CHECKPOINT].sort());
+    });
+
+    it('carries LogCheckpoint with the signed note and what it states, keyed `log`', async () => {
+      const { channel } = await feed();
+      const notice = channel
+        .messages()
+        .all()
+        .find((m) => m.id() === LOG_CHECKPOINT);
+      expect(notice?.payload()?.required()).toEqual([
+        'checkpoint',
+        'origin',
+        'treeSize',
+        'rootHash',
+      ]);
+      const [example] = notice?.examples().all() ?? [];
+      expect(example?.headers()).toMatchObject({
+        ce_type: 'truceline.LogCheckpoint.v1',
+        ce_subject: 'log',
+      });
+      const payload = example?.payload() as {
+        checkpoint: string;
+        treeSize: number;
+        rootHash: string;
+        origin: string;
+      };
+      expect(payload.checkpoint.split('\n').slice(0, 3)).toEqual([
+        payload.origin,
+        String(payload.treeSize),
+        payload.rootHash,
+      ]);
     });
 
     it('gives every feed message the feed headers, and the payloads of the events topic', async () => {

@@ -4,7 +4,9 @@ import { deterministicId } from '@truceline/event-store';
 import { createKafka, FeedRelay, parseBrokers } from '@truceline/messaging';
 import { FeedEntry, FeedProjection, PolicyRegistry } from '@truceline/projections';
 import { readScenarioFile, runScenario } from '@truceline/scenarios';
-import { Kafka } from 'kafkajs';
+import { CheckpointView } from '@truceline/ledger';
+import { CloudEvent, Kafka as CloudEventsKafka } from 'cloudevents';
+import { IHeaders, Kafka } from 'kafkajs';
 import { InProcessSystem, startInProcessSystem } from './support/in-process-system';
 import { sharedScenarioFile } from './support/shared-scenarios';
 
@@ -25,6 +27,7 @@ describe('partner feeds after the seed scenario', () => {
   let incidentId: string;
   let pl: FeedEntry[];
   let gb: FeedEntry[];
+  let checkpoint: CheckpointView | null;
   const taskMember = new Map<string, string>();
 
   beforeAll(async () => {
@@ -39,6 +42,10 @@ describe('partner feeds after the seed scenario', () => {
     expect(result.passed).toBe(true);
     incidentId = result.incidents[''];
     await system.runtime.settle();
+    // A checkpoint of everything so far, published to every feed (SPEC §10); then no other, so
+    // the feeds read here stay whole while receipts are appended below.
+    checkpoint = await system.runtime.ledger.latest();
+    await system.runtime.ledger.sealer.stop();
     pl = await system.runtime.feeds.page('PL', 0, 500);
     gb = await system.runtime.feeds.page('GB', 0, 500);
     const view = await system.runtime.queries.get(incidentId);
@@ -64,6 +71,22 @@ describe('partner feeds after the seed scenario', () => {
       [0, 1, 2, 3].map((tier) => deterministicId(incidentId, 'tier-changed', String(tier))),
     );
     expect(pl.map((e) => e.seq)).toEqual(pl.map((_, i) => i + 1));
+  });
+
+  it('gives every partner each checkpoint of the log as a LogCheckpoint notice', () => {
+    for (const feed of [pl, gb]) {
+      const notices = feed.filter((e) => e.type === 'LogCheckpoint');
+      expect(notices.length).toBeGreaterThan(0);
+      expect(notices[notices.length - 1]).toMatchObject({
+        incidentId: null,
+        exercise: true,
+        data: {
+          checkpoint: checkpoint?.checkpoint,
+          treeSize: checkpoint?.treeSize,
+          rootHash: checkpoint?.rootHash,
+        },
+      });
+    }
   });
 
   it('keeps verification findings and other members’ tasks from PL', () => {
@@ -143,8 +166,30 @@ describe('partner feeds after the seed scenario', () => {
         consumeIds(kafka, topicOf('GB'), gb.length),
       ]);
 
-      expect(onPl).toEqual(pl.map((e) => ({ id: e.id, seq: String(e.seq) })));
-      expect(onGb).toEqual(gb.map((e) => ({ id: e.id, seq: String(e.seq) })));
+      expect(onPl.map(({ id, seq }) => ({ id, seq }))).toEqual(
+        pl.map((e) => ({ id: e.id, seq: String(e.seq) })),
+      );
+      expect(onGb.map(({ id, seq }) => ({ id, seq }))).toEqual(
+        gb.map((e) => ({ id: e.id, seq: String(e.seq) })),
+      );
+      // What the partner's consumer reads of a checkpoint notice: a valid CloudEvent, keyed `log`.
+      const notices = onPl.filter((m) => m.event.type === 'truceline.LogCheckpoint.v1');
+      expect(notices.length).toBe(pl.filter((e) => e.type === 'LogCheckpoint').length);
+      for (const { key, event } of notices) {
+        const entry = pl.find((e) => e.id === event.id) as FeedEntry;
+        expect(event.validate()).toBe(true);
+        expect(key).toBe('log');
+        expect(event).toMatchObject({
+          specversion: '1.0',
+          source: '/truceline/feeds/pl',
+          subject: 'log',
+          time: entry.occurredAt,
+          seq: String(entry.seq),
+          position: String(entry.position),
+          exercise: 'true',
+          data: entry.data,
+        });
+      }
       expect(await sut.lag()).toBe(0);
     } finally {
       await sut.stop();
@@ -155,7 +200,7 @@ describe('partner feeds after the seed scenario', () => {
 /** Reads a topic from the beginning until `count` messages arrived, and a little longer. */
 async function consumeIds(kafka: Kafka, topic: string, count: number) {
   const consumer = kafka.consumer({ groupId: `feeds-e2e-${randomUUID()}` });
-  const received: { id: string; seq: string }[] = [];
+  const received: { id: string; seq: string; key: string; event: CloudEvent<unknown> }[] = [];
   await consumer.connect();
   try {
     // The relay creates the topic once it has entries for it.
@@ -170,9 +215,19 @@ async function consumeIds(kafka: Kafka, topic: string, count: number) {
     }
     await consumer.run({
       eachMessage: async ({ message }) => {
+        const headers = Object.fromEntries(
+          Object.entries(message.headers as IHeaders).map(([name, value]) => [name, String(value)]),
+        );
         received.push({
-          id: message.headers?.ce_id?.toString() ?? '',
-          seq: message.headers?.ce_seq?.toString() ?? '',
+          id: headers.ce_id ?? '',
+          seq: headers.ce_seq ?? '',
+          key: String(message.key),
+          event: CloudEventsKafka.toEvent({
+            key: message.key,
+            value: message.value,
+            headers,
+            body: message.value,
+          } as Parameters<typeof CloudEventsKafka.toEvent>[0]) as CloudEvent<unknown>,
         });
       },
     });

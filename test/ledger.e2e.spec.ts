@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { runCli } from '../apps/cli/src/cli';
+import { SseClient } from '../apps/api/src/feeds/testing/sse-client';
 import { InProcessSystem, startInProcessSystem } from './support/in-process-system';
 import {
   AUDITOR,
@@ -342,5 +343,77 @@ describe('the tamper-evident log', () => {
     await expect(run('go', ['run', '.', input], { cwd: interop })).rejects.toMatchObject({
       code: 1,
     });
+  });
+
+  it("publishes every checkpoint, the CLI's too, to every partner's feed over HTTP and SSE", async () => {
+    // The API's sealer paused, so the checkpoint covering this event is the one export signs
+    // (and no other is signed behind the test's back).
+    await system.runtime.ledger.sealer.stop();
+    const another = await api.report(freshSector('L'));
+    await system.runtime.settle();
+    const file = join(work, 'export-signs.json');
+    expect(await cli(['export', another, '--out', file])).toMatchObject({ code: 0 });
+    const signedByCli = (JSON.parse(readFileSync(file, 'utf8')) as { checkpoint: Checkpoint })
+      .checkpoint;
+    const last = expectStatus(await api.get<Checkpoint>('/v1/log/checkpoint'), 200);
+    const { rows } = await system.runtime.sql.query<{ note: string; tree_size: string }>(
+      'SELECT note, tree_size FROM ledger_checkpoints ORDER BY tree_size',
+    );
+    expect(rows.map((r) => r.note)).toEqual(
+      expect.arrayContaining([first.checkpoint, signedByCli.checkpoint, last.checkpoint]),
+    );
+    type Entry = {
+      seq: number;
+      id: string;
+      type: string;
+      incidentId: string | null;
+      position: number;
+      exercise: boolean;
+      data: Checkpoint & { origin: string };
+    };
+    const feedOf = async (partner: string) =>
+      expectStatus(
+        await api.get<{ entries: Entry[] }>('/v1/feed?limit=500', ministryOf(partner)),
+        200,
+      ).entries;
+
+    const pl = await feedOf('PL');
+    for (const partner of ['PL', 'GB', 'UA']) {
+      const notices = (partner === 'PL' ? pl : await feedOf(partner)).filter(
+        (e) => e.type === 'LogCheckpoint',
+      );
+      expect(notices.map((n) => n.data.checkpoint)).toEqual(rows.map((r) => r.note));
+      for (const notice of notices) {
+        const body = parseCheckpoint(openNote(notice.data.checkpoint, parseVerifierKey(vkey)));
+        expect(notice).toMatchObject({
+          incidentId: null,
+          // The system runs in exercise mode: the API's and the CLI's checkpoints are drill data.
+          exercise: true,
+          data: {
+            origin: 'truceline/e2e',
+            treeSize: body.treeSize,
+            rootHash: body.rootHash.toString('base64'),
+          },
+        });
+      }
+    }
+    // In order with the other entries: after the report the first checkpoint covered.
+    const report = pl.find((e) => e.type === 'BreachReported' && e.incidentId === incident)!;
+    const firstNotice = pl.find((e) => e.data.checkpoint === first.checkpoint)!;
+    expect(firstNotice.seq).toBeGreaterThan(report.seq);
+    expect(firstNotice.position).toBeGreaterThanOrEqual(report.position);
+
+    const stream = await SseClient.open(new URL('/v1/feed/stream?after=0', api.baseUrl), {
+      authorization: `Bearer ${api.token(ministryOf('PL'))}`,
+    });
+    try {
+      await stream.until((c) => c.events.length >= pl.length, 'the PL feed over SSE');
+      expect(
+        stream.events.slice(0, pl.length).map((e) => [Number(e.id), e.event, JSON.parse(e.data)]),
+      ).toEqual(pl.map((e) => [e.seq, e.type, e]));
+    } finally {
+      stream.close();
+      system.runtime.ledger.sealer.start();
+    }
   });
 });

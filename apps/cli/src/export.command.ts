@@ -1,11 +1,12 @@
 import { incidentStreamId } from '@truceline/domain';
 import { SqlEventStore } from '@truceline/event-store';
 import { Ledger } from '@truceline/ledger';
+import { FeedProjection, PolicyRegistry } from '@truceline/projections';
 import { writeFileSync } from 'node:fs';
 import { optionValue, ParsedArgs, rejectUnknownOptions, UsageError } from './args';
 import { CliEnvironment, CliError } from './cli-environment';
 import type { CliIo } from './cli-io';
-import { openLog, signingKey } from './log-access';
+import { exerciseClockOf, openLog, signingKey } from './log-access';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -41,7 +42,22 @@ export async function exportCommand(
     const store = new SqlEventStore(sql);
     const events = await store.readStream(incidentStreamId(incidentId.toLowerCase()));
     if (events.length === 0) throw new CliError(`incident ${incidentId} not found`);
-    const proven = await new Ledger(sql, store, signer).prove(events);
+    // A checkpoint signed here goes to every partner's feed as the API's do (SPEC §10).
+    const policies = new PolicyRegistry(store);
+    await policies.refresh();
+    const feeds = new FeedProjection(sql, policies);
+    const drillClock = await exerciseClockOf(sql);
+    const ledger = new Ledger(sql, store, signer, {
+      now: () => drillClock ?? new Date(),
+      onCheckpoint: async (tx, checkpoint, position) => {
+        await feeds.publishCheckpoint(tx, checkpoint, {
+          origin: signer.name,
+          position,
+          exercise: drillClock !== null,
+        });
+      },
+    });
+    const proven = await ledger.prove(events);
     if (!proven || proven.proofs.length !== events.length) {
       throw new CliError('the log could not seal every event of the incident');
     }

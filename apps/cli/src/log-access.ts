@@ -33,6 +33,17 @@ export async function openLog(env: CliEnvironment): Promise<SqlClient> {
   }
 }
 
+/**
+ * Where the drill's clock stands when the store is an exercise store (it keeps its exercise
+ * clock, SPEC §2), else null: what the CLI signs there is drill data, on the drill's time.
+ */
+export async function exerciseClockOf(sql: SqlClient): Promise<Date | null> {
+  const { rows } = await sql.query<{ now: Date | string | null }>(
+    "SELECT CASE WHEN to_regclass('exercise_clock') IS NULL THEN NULL ELSE (SELECT now FROM exercise_clock WHERE id = 1) END AS now",
+  );
+  return rows[0]?.now ? new Date(rows[0].now) : null;
+}
+
 /** The key that signs checkpoints: TRUCELINE_SIGNING_KEY, else the development key (read only). */
 export function signingKey(env: CliEnvironment): NoteSigner | null {
   const text = env.TRUCELINE_SIGNING_KEY?.trim() || readDevKey(env);

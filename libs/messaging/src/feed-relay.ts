@@ -14,20 +14,28 @@ export interface FeedRelayOptions extends RelayOptions {
 const FEED_SOURCE = '/truceline/feeds';
 
 /**
+ * Key and subject of a notice about the whole log (LogCheckpoint) rather than an incident: one
+ * key, so the checkpoints stay in order among themselves in one partition.
+ */
+export const LOG_SUBJECT = 'log';
+
+/**
  * A feed entry as a CloudEvents 1.0 binary-mode message, as on the events topic (SPEC §7):
- * `ce_id` is the entry's id (the event's, or the tier notice's deterministic one), `ce_seq` its
- * place in the partner's feed, the key the incident so one incident keeps its order.
+ * `ce_id` is the entry's id (the event's, or the notice's deterministic one), `ce_seq` its
+ * place in the partner's feed, the key the incident so one incident keeps its order (`log` for
+ * a LogCheckpoint).
  */
 export function toFeedMessage(partner: string, entry: FeedEntry): OutgoingKafkaMessage {
+  const subject = entry.incidentId ?? LOG_SUBJECT;
   return {
-    key: entry.incidentId,
+    key: subject,
     value: JSON.stringify(entry.data),
     headers: {
       ce_specversion: '1.0',
       ce_id: entry.id,
       ce_type: `truceline.${entry.type}.v1`,
       ce_source: `${FEED_SOURCE}/${partner.toLowerCase()}`,
-      ce_subject: entry.incidentId,
+      ce_subject: subject,
       ce_time: entry.occurredAt,
       'content-type': 'application/json',
       ce_seq: String(entry.seq),

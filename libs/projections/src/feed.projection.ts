@@ -13,6 +13,16 @@ import {
   TierChange,
 } from '@truceline/domain';
 import { createTable, deterministicId, SqlClient, TableDefinition } from '@truceline/event-store';
+import type { StoredCheckpoint } from '@truceline/ledger';
+import { lockFeedPosition } from './feed.entries';
+import {
+  feedRowOf,
+  LOG_NOTICES,
+  LogNotice,
+  logCheckpointNoticeId,
+  logNoticesPlaced,
+  recordLogNotice,
+} from './feed.log-notices';
 import { PolicyRegistry } from './policy.registry';
 import { checkpointOf, Projection, ProjectionDefinition, resetProjection } from './projection';
 
@@ -23,7 +33,8 @@ const PARTNER_FEED: TableDefinition = {
     partner: 'text NOT NULL',
     seq: 'bigint NOT NULL',
     event_id: 'uuid NOT NULL',
-    incident_id: 'text NOT NULL',
+    // Null for a LogCheckpoint notice, which is about the whole log (SPEC §10); step 3.
+    incident_id: 'text',
     type: 'text NOT NULL',
     occurred_at: 'timestamptz NOT NULL',
     recorded_at: 'timestamptz NOT NULL',
@@ -53,6 +64,11 @@ const MIGRATIONS = [
   TABLES.map(createTable).join(';\n'),
   // Version 2 of the feeds rebuilds them with the drill mark.
   `ALTER TABLE partner_feed ADD COLUMN IF NOT EXISTS exercise ${PARTNER_FEED.columns.exercise}`,
+  `ALTER TABLE partner_feed ALTER COLUMN incident_id DROP NOT NULL`,
+  // Where each LogCheckpoint notice went: kept across rebuilds, so not among `tables`.
+  createTable(LOG_NOTICES) +
+    ';\nCREATE INDEX IF NOT EXISTS partner_feed_log_notices_placed ' +
+    'ON partner_feed_log_notices (after_position, tree_size)',
 ];
 
 /** The partner feeds, declared once. */
@@ -70,6 +86,16 @@ export const FEED_PROJECTION = checkpointOf(FEEDS);
 export interface FeedAppended {
   position: number;
   partners: string[];
+}
+
+/** What the sealer knows of a checkpoint it publishes besides the checkpoint itself. */
+export interface CheckpointPublication {
+  /** The log's origin line, `truceline/<deployment>`. */
+  origin: string;
+  /** The position of the last event the checkpoint covers. */
+  position: number;
+  /** Signed in exercise mode: the notice is drill data like every entry of a drill. */
+  exercise: boolean;
 }
 
 interface Entry {
@@ -105,12 +131,25 @@ function tierNotices(incidentId: string, before: TierChange[], after: TierChange
 
 class EntriesPresent extends Error {}
 
+/** One entry to write, in feed order: the seq is given when the batch is written. */
+interface Planned {
+  partner: string;
+  id: string;
+  type: string;
+  incidentId: string | null;
+  occurredAt: string;
+  recordedAt: string;
+  position: number;
+  data: unknown;
+  exercise: boolean;
+}
+
 /** One row of partner_feed as the batched insert writes it. */
 interface FeedRecord {
   partner: string;
   seq: number;
   event_id: string;
-  incident_id: string;
+  incident_id: string | null;
   type: string;
   occurred_at: string;
   recorded_at: string;
@@ -132,6 +171,12 @@ const FEED_ROW = `partner text, seq bigint, event_id uuid, incident_id text, typ
  *
  * A batch is applied in one transaction: the position row is locked once, the incidents'
  * folds and the partners' last seq are read once, and the entries are written in one statement.
+ *
+ * Each signed checkpoint of the log goes to every partner as a LogCheckpoint notice (SPEC §10),
+ * published by the sealer in the transaction that stores the checkpoint, after the entries of
+ * the events applied so far. Where it went is recorded (partner_feed_log_notices), and applying
+ * events puts back the notices placed among them, so a rebuild from the log gives the notices
+ * the same seqs as well.
  */
 export class FeedProjection implements Projection {
   private readonly appended = new EventEmitter();
@@ -155,18 +200,14 @@ export class FeedProjection implements Projection {
   async applyBatch(events: readonly StoredEvent[]): Promise<void> {
     if (events.length === 0) return;
     const applied = await this.sql.transaction(async (tx) => {
-      await tx.query(
-        `INSERT INTO partner_feed_position (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING`,
-        [FEED_PROJECTION],
-      );
-      const { rows } = await tx.query<{ position: string | number }>(
-        'SELECT position FROM partner_feed_position WHERE name = $1 FOR UPDATE',
-        [FEED_PROJECTION],
-      );
-      const after = Number(rows[0].position);
+      const after = await lockFeedPosition(tx, FEED_PROJECTION);
       const fresh = events.filter((event) => event.position > after);
       if (fresh.length === 0) return null;
-      const touched = await this.project(tx, fresh);
+      // Live, the sealer has already put these in (a repeat is skipped); rebuilding, they go
+      // here. Those placed after `after` itself went in with the batch that applied it.
+      const from = after === 0 ? 0 : after + 1;
+      const notices = await logNoticesPlaced(tx, from, fresh[fresh.length - 1].position);
+      const touched = await this.project(tx, fresh, notices);
       await tx.query('UPDATE partner_feed_position SET position = $2 WHERE name = $1', [
         FEED_PROJECTION,
         fresh[fresh.length - 1].position,
@@ -176,8 +217,53 @@ export class FeedProjection implements Projection {
     if (applied && applied.partners.length > 0) this.appended.emit('appended', applied);
   }
 
-  /** Folds the events and writes their entries; returns the partners whose feeds grew. */
-  private async project(tx: SqlClient, events: readonly StoredEvent[]): Promise<string[]> {
+  /**
+   * Publishes a checkpoint to every partner's feed as a LogCheckpoint notice, after the entries
+   * of the events applied so far, and records where it went. Runs in the caller's transaction
+   * (the sealer's, which stores the checkpoint): the checkpoint and its notices commit together.
+   * A checkpoint published before is left as it is. Returns the partners whose feeds grew.
+   */
+  async publishCheckpoint(
+    tx: SqlClient,
+    checkpoint: StoredCheckpoint,
+    publication: CheckpointPublication,
+  ): Promise<string[]> {
+    const afterPosition = await lockFeedPosition(tx, FEED_PROJECTION);
+    const notice: LogNotice = {
+      id: logCheckpointNoticeId(publication.origin, checkpoint.treeSize),
+      afterPosition,
+      position: publication.position,
+      signedAt: checkpoint.signedAt,
+      exercise: publication.exercise,
+      partners: FEED_PARTNERS(this.policies.current()),
+      data: {
+        checkpoint: checkpoint.note,
+        origin: publication.origin,
+        treeSize: checkpoint.treeSize,
+        rootHash: checkpoint.rootHash.toString('base64'),
+      },
+    };
+    if (!(await recordLogNotice(tx, notice))) return [];
+    return this.write(
+      tx,
+      notice.partners.map((partner) => ({ partner, ...feedRowOf(notice) })),
+    );
+  }
+
+  /** Wakes this process's feed readers after entries were added outside `apply` (and committed). */
+  announce(position: number, partners: string[]): void {
+    if (partners.length > 0) this.appended.emit('appended', { position, partners });
+  }
+
+  /**
+   * Folds the events and writes their entries, each LogCheckpoint notice among them right after
+   * the event it was placed after; returns the partners whose feeds grew.
+   */
+  private async project(
+    tx: SqlClient,
+    events: readonly StoredEvent[],
+    notices: readonly LogNotice[],
+  ): Promise<string[]> {
     const ids = [
       ...new Set(events.map((e) => incidentIdOf(e.streamId)).filter((id): id is string => !!id)),
     ];
@@ -189,9 +275,17 @@ export class FeedProjection implements Projection {
       );
       for (const row of rows) folds.set(row.incident_id, row.state);
     }
-    const planned: { partner: string; incidentId: string; event: StoredEvent; entry: Entry }[] = [];
+    const planned: Planned[] = [];
+    let placed = 0;
+    const placeNotices = (upTo: number) => {
+      for (; placed < notices.length && notices[placed].afterPosition < upTo; placed++) {
+        const notice = notices[placed];
+        for (const partner of notice.partners) planned.push({ partner, ...feedRowOf(notice) });
+      }
+    };
     const changed = new Set<string>();
     for (const event of events) {
+      placeNotices(event.position);
       this.policies.apply(event);
       const incidentId = incidentIdOf(event.streamId);
       if (!incidentId) continue;
@@ -200,22 +294,34 @@ export class FeedProjection implements Projection {
       const after = fact ? evolveIncident(before, fact, this.policies.of) : before;
       folds.set(incidentId, after);
       changed.add(incidentId);
-      const notices = tierNotices(incidentId, before.tierHistory, after.tierHistory);
+      const tierChanges = tierNotices(incidentId, before.tierHistory, after.tierHistory);
       // The partners of the policy in force when the event was appended: replays use the same.
       for (const partner of FEED_PARTNERS(this.policies.of(event.metadata.policyVersion))) {
         // A task answer is judged against the state that knows the task; a request, by its own list.
+        const entries: Entry[] = [];
         if (isReleasable(event, partner, after)) {
-          const entry = {
+          entries.push({
             id: event.id,
             type: event.type,
             occurredAt: event.occurredAt,
             data: redactFor(event, partner),
-          };
-          planned.push({ partner, incidentId, event, entry });
+          });
         }
-        for (const entry of notices) planned.push({ partner, incidentId, event, entry });
+        entries.push(...tierChanges);
+        for (const entry of entries) {
+          planned.push({
+            partner,
+            ...entry,
+            incidentId,
+            recordedAt: event.recordedAt,
+            position: event.position,
+            // A notice derived from a drill's event is drill data too.
+            exercise: event.metadata.exercise === true,
+          });
+        }
       }
     }
+    placeNotices(Number.POSITIVE_INFINITY);
     if (changed.size > 0) {
       await tx.query(
         `INSERT INTO partner_feed_incidents (incident_id, state)
@@ -224,6 +330,14 @@ export class FeedProjection implements Projection {
         [JSON.stringify([...changed].map((id) => ({ incident_id: id, state: folds.get(id) })))],
       );
     }
+    return this.write(tx, planned);
+  }
+
+  /**
+   * Writes entries in the order given, each partner's next seqs after its last; returns the
+   * partners whose feeds grew.
+   */
+  private async write(tx: SqlClient, planned: readonly Planned[]): Promise<string[]> {
     if (planned.length === 0) return [];
     const heads = new Map<string, number>();
     for (const partner of new Set(planned.map((p) => p.partner)))
@@ -233,7 +347,8 @@ export class FeedProjection implements Projection {
       const next = new Map(heads);
       const seen = new Set(present);
       const out: FeedRecord[] = [];
-      for (const { partner, incidentId, event, entry } of planned) {
+      for (const entry of planned) {
+        const { partner } = entry;
         const key = `${partner} ${entry.id}`;
         if (seen.has(key)) continue;
         seen.add(key);
@@ -243,14 +358,13 @@ export class FeedProjection implements Projection {
           partner,
           seq,
           event_id: entry.id,
-          incident_id: incidentId,
+          incident_id: entry.incidentId,
           type: entry.type,
           occurred_at: entry.occurredAt,
-          recorded_at: event.recordedAt,
-          position: event.position,
+          recorded_at: entry.recordedAt,
+          position: entry.position,
           data: entry.data,
-          // A notice derived from a drill's event is drill data too.
-          exercise: event.metadata.exercise === true,
+          exercise: entry.exercise,
         });
       }
       return out;
@@ -280,7 +394,7 @@ export class FeedProjection implements Projection {
       const { rows } = await tx.query<{ partner: string; event_id: string }>(
         `SELECT partner, event_id FROM partner_feed
           WHERE (partner, event_id) IN (SELECT * FROM unnest($1::text[], $2::uuid[]))`,
-        [planned.map((p) => p.partner), planned.map((p) => p.entry.id)],
+        [planned.map((p) => p.partner), planned.map((p) => p.id)],
       );
       written = records(new Set(rows.map((row) => `${row.partner} ${row.event_id}`)));
       if (written.length > 0) await insert(written);

@@ -5,7 +5,8 @@ export interface FeedEntry {
   seq: number;
   id: string;
   type: string;
-  incidentId: string;
+  /** Null for a notice about the whole log (LogCheckpoint). */
+  incidentId: string | null;
   occurredAt: string;
   recordedAt: string;
   position: number;
@@ -20,7 +21,7 @@ interface FeedRow {
   seq: string | number;
   event_id: string;
   type: string;
-  incident_id: string;
+  incident_id: string | null;
   occurred_at: unknown;
   recorded_at: unknown;
   position: string | number;

@@ -6,6 +6,7 @@ export * from './incident.projection';
 export * from './incident.queries';
 export * from './feed.projection';
 export * from './feed.queries';
+export * from './feed.log-notices';
 export * from './audit/incident-audit';
 export * from './audit/event-summary';
 export * from './what-if/what-if.fold';

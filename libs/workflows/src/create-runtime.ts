@@ -139,11 +139,6 @@ export class EmbeddedRuntime implements Runtime {
     // With Kafka the services run as their own processes, fed by the relay (SPEC §8 KAFKA_BROKERS).
     const withServices = options.services ?? !config.kafkaBrokers?.length;
     const runtime = new EmbeddedRuntime(clock, store, sql, commands, views, policies, logger);
-    runtime.ledger = new Ledger(sql, store, signer, {
-      now: () => clock.now(),
-      onError: (e) => logger.error('sealing the log failed; retrying', e),
-    });
-
     const followers = new Map<string, Subscription>();
     let feedProjection: FeedProjection | undefined;
     for (const definition of PROJECTIONS) {
@@ -160,6 +155,20 @@ export class EmbeddedRuntime implements Runtime {
     runtime.projection = followers.get(INCIDENTS.name) ?? null;
     if (!feedProjection) throw new Error('the partner feeds are not among the projections');
     const feedAppended = feedProjection;
+    // Every checkpoint goes to every partner's feed in the transaction that stores it (SPEC §10).
+    let published: string[] = [];
+    runtime.ledger = new Ledger(sql, store, signer, {
+      now: () => clock.now(),
+      onCheckpoint: async (tx, checkpoint, position) => {
+        published = await feedAppended.publishCheckpoint(tx, checkpoint, {
+          origin: signer.name,
+          position,
+          exercise: clock.mode === 'exercise',
+        });
+      },
+      onCheckpointCommitted: (_, position) => feedAppended.announce(position, published),
+      onError: (e) => logger.error('sealing the log failed; retrying', e),
+    });
     const feedQueries = new FeedQueries(sql);
     runtime.feeds = {
       page: (partner, after, limit) => feedQueries.page(partner, after, limit),

@@ -41,11 +41,28 @@ export class FeedEntryDto {
   @ApiProperty({ type: 'integer', minimum: 1, description: "Position in the partner's feed" })
   seq!: number;
   @ApiProperty({ format: 'uuid' }) id!: string;
-  @ApiProperty({ example: 'IncidentTierChanged' }) type!: string;
-  @ApiProperty({ format: 'uuid' }) incidentId!: string;
-  @ApiProperty({ format: 'date-time' }) occurredAt!: string;
+  @ApiProperty({
+    example: 'IncidentTierChanged',
+    description:
+      'An event type the partner may see, IncidentTierChanged, or LogCheckpoint: a signed ' +
+      'checkpoint of the log (SPEC §10), its data `{ checkpoint, origin, treeSize, rootHash }`',
+  })
+  type!: string;
+  @ApiProperty({
+    type: String,
+    format: 'uuid',
+    nullable: true,
+    description: 'null for a LogCheckpoint, which is about the whole log',
+  })
+  incidentId!: string | null;
+  @ApiProperty({ format: 'date-time', description: 'For a LogCheckpoint: when it was signed' })
+  occurredAt!: string;
   @ApiProperty({ format: 'date-time' }) recordedAt!: string;
-  @ApiProperty({ type: 'integer', minimum: 1, description: 'Position in the log' })
+  @ApiProperty({
+    type: 'integer',
+    minimum: 1,
+    description: 'Position in the log (for a LogCheckpoint: of the last event it covers)',
+  })
   position!: number;
   @ApiProperty({
     description: 'Drill data: produced in exercise mode, never a real breach (SPEC §2)',

@@ -5,6 +5,12 @@ import { EscalationPolicy, knownPartners } from '../policy/policy';
 /** The derived notice every partner receives when an incident reaches a tier (SPEC §7). */
 export const INCIDENT_TIER_CHANGED = 'IncidentTierChanged';
 
+/**
+ * The notice every partner receives for each signed checkpoint of the log (SPEC §10): not about
+ * an incident, so its feed entry has no incident id.
+ */
+export const LOG_CHECKPOINT = 'LogCheckpoint';
+
 /** What the visibility rules read of an event: its type and data (a feed notice included). */
 export interface ReleasableEvent {
   type: string;

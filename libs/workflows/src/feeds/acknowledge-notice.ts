@@ -29,7 +29,7 @@ export async function acknowledgeNotice(
 ): Promise<CommandResult> {
   const entry = await deps.feeds.entry(partner, eventId);
   if (!entry) throw new NotFoundError(`no notice ${eventId} in the feed of ${partner}`);
-  if (!ACKNOWLEDGEABLE.has(entry.type)) {
+  if (!ACKNOWLEDGEABLE.has(entry.type) || entry.incidentId === null) {
     throw new ValidationError(`${entry.type} is not a notice to acknowledge`, [
       {
         field: 'eventId',
@@ -37,15 +37,16 @@ export async function acknowledgeNotice(
       },
     ]);
   }
+  const incidentId = entry.incidentId;
   const appended = await deps.incidents.handle(
-    entry.incidentId,
+    incidentId,
     { type: 'AcknowledgeNotice', data: { partner, eventId } },
     { actor, occurredAt: deps.clock.now().toISOString(), cause: { id: eventId } },
   );
   if (!appended) throw new Error('a receipt decided nothing');
   const stored = appended.events[0];
   return {
-    incidentId: entry.incidentId,
+    incidentId,
     eventId: stored.id,
     revision: stored.revision,
     position: stored.position,

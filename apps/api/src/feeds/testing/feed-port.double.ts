@@ -1,11 +1,13 @@
 import type { Actor } from '@truceline/domain';
 import type { CommandResult, FeedEntry, FeedPort } from '@truceline/workflows';
 
+const INCIDENT = '7d0c6a2e-4b1f-4c3e-9a51-1f2e3d4c5b6a';
+
 export const feedEntry = (seq: number, overrides: Partial<FeedEntry> = {}): FeedEntry => ({
   seq,
   id: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`,
   type: 'WarningIssued',
-  incidentId: '7d0c6a2e-4b1f-4c3e-9a51-1f2e3d4c5b6a',
+  incidentId: INCIDENT,
   occurredAt: '2025-06-01T08:00:00.000Z',
   recordedAt: '2025-06-01T08:00:01.000Z',
   position: seq * 10,
@@ -49,7 +51,7 @@ export class FeedPortDouble implements FeedPort {
 
   async acknowledge(partner: string, eventId: string, actor: Actor): Promise<CommandResult> {
     this.acknowledged.push({ partner, eventId, actor });
-    return { incidentId: feedEntry(1).incidentId, eventId: 'ack-1', revision: 7, position: 70 };
+    return { incidentId: INCIDENT, eventId: 'ack-1', revision: 7, position: 70 };
   }
 
   onAppended(listener: () => void): () => void {

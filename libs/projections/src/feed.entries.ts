@@ -1,0 +1,31 @@
+import { SqlClient } from '@truceline/event-store';
+
+/** One entry of a partner's feed as written, but for its seq (taken when it is written). */
+export interface FeedRow {
+  id: string;
+  type: string;
+  /** Null for a notice about the whole log (LogCheckpoint). */
+  incidentId: string | null;
+  occurredAt: string;
+  recordedAt: string;
+  position: number;
+  data: unknown;
+  exercise: boolean;
+}
+
+/**
+ * Locks the feeds' applied position until the transaction ends and returns it: the projector
+ * applying an event and the sealer publishing a checkpoint take turns on this row, so each
+ * knows exactly where in every feed its entries land.
+ */
+export async function lockFeedPosition(tx: SqlClient, name: string): Promise<number> {
+  await tx.query(
+    `INSERT INTO partner_feed_position (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING`,
+    [name],
+  );
+  const { rows } = await tx.query<{ position: string | number }>(
+    'SELECT position FROM partner_feed_position WHERE name = $1 FOR UPDATE',
+    [name],
+  );
+  return Number(rows[0].position);
+}
