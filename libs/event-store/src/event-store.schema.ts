@@ -134,4 +134,142 @@ export const EVENT_STORE_MIGRATIONS: string[] = [
   END
   $append$;
   `,
+  `
+  -- Appends grouped: the appends one process has waiting go to the server as one statement and
+  -- one transaction, each with its own stream, expected revision and outcome; a lone append is a
+  -- group of one. The rules are truceline_append's, applied once for the group: one global lock,
+  -- one commit. Stream locks are taken in ascending key order, so two groups never wait on each
+  -- other crosswise. Outcomes, rows per append (append_index, 1-based): the stored rows of an
+  -- append whose ids are stored already (a retry, 'stored'), one 'conflict' row, or one
+  -- 'appended' row with the last position it took.
+  DROP FUNCTION truceline_append(text, text, jsonb, timestamptz, integer);
+
+  CREATE FUNCTION truceline_append_group(
+    p_streams text[],
+    p_expected text[],
+    p_recorded_at timestamptz[],
+    p_events jsonb,
+    p_schema_version integer
+  ) RETURNS TABLE (
+    append_index integer,
+    outcome text,
+    stream_revision integer,
+    "position" bigint,
+    id uuid,
+    stream_id text,
+    revision integer,
+    type text,
+    schema_version integer,
+    occurred_at timestamptz,
+    recorded_at timestamptz,
+    data jsonb,
+    metadata jsonb
+  ) LANGUAGE plpgsql AS $append$
+  #variable_conflict use_column
+  DECLARE
+    g integer := cardinality(p_streams);
+    revisions integer[];
+    counts integer[];
+    ids uuid[];
+    owners bigint[];
+    stored integer[] := '{}';
+    accepted boolean[] := array_fill(false, ARRAY[g]);
+    total integer := 0;
+    last_position bigint;
+    xact xid8;
+    i integer;
+  BEGIN
+    -- Appends to one stream queue here until COMMIT (a stream's revision order is its position
+    -- order); appends to other streams go on. An advisory lock, not a row lock: taking it gives
+    -- the transaction no id yet (see below).
+    IF g = 1 THEN
+      PERFORM pg_advisory_xact_lock(1953853540, hashtext(p_streams[1]));
+    ELSE
+      PERFORM pg_advisory_xact_lock(1953853540, k)
+        FROM (SELECT DISTINCT hashtext(s) AS k FROM unnest(p_streams) s ORDER BY 1) keys;
+    END IF;
+
+    -- Every lookup below goes by index, one probe per id or stream, whatever the group's size:
+    -- joins against the json would leave the planner guessing their sizes (and scanning).
+    SELECT array_agg((x.e->>'id')::uuid ORDER BY a.i, x.ord), array_agg(a.i ORDER BY a.i, x.ord)
+      INTO ids, owners
+      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS a(evs, i),
+           jsonb_array_elements(a.evs) WITH ORDINALITY AS x(e, ord);
+    counts := ARRAY(
+      SELECT jsonb_array_length(a.evs)
+      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS a(evs, i) ORDER BY a.i);
+
+    -- Retried appends are answered with what is stored, before any revision check.
+    IF EXISTS (SELECT 1 FROM events e WHERE e.id = ANY (ids)) THEN
+      RETURN QUERY
+        SELECT owners[array_position(ids, e.id)]::integer, 'stored', NULL::integer, e.position,
+               e.id, e.stream_id, e.revision, e.type, e.schema_version, e.occurred_at,
+               e.recorded_at, e.data, e.metadata
+        FROM events e WHERE e.id = ANY (ids)
+        ORDER BY e.position;
+      stored := ARRAY(
+        SELECT DISTINCT owners[array_position(ids, e.id)]::integer
+        FROM events e WHERE e.id = ANY (ids));
+    END IF;
+
+    revisions := ARRAY(
+      SELECT (SELECT s.revision FROM streams s WHERE s.stream_id = u.stream)
+      FROM unnest(p_streams) WITH ORDINALITY AS u(stream, ord) ORDER BY u.ord);
+
+    FOR i IN 1 .. g LOOP
+      CONTINUE WHEN i = ANY (stored);
+      IF p_expected[i] = 'any'
+         OR (p_expected[i] = 'no-stream' AND revisions[i] IS NULL)
+         OR (p_expected[i] = 'exists' AND revisions[i] IS NOT NULL)
+         OR p_expected[i] = coalesce(revisions[i]::text, 'no-stream') THEN
+        accepted[i] := true;
+        total := total + counts[i];
+      ELSE
+        append_index := i;
+        outcome := 'conflict';
+        stream_revision := revisions[i];
+        RETURN NEXT;
+      END IF;
+    END LOOP;
+    IF total = 0 THEN
+      RETURN;
+    END IF;
+
+    -- The transaction's id and the group's positions are taken together under one lock,
+    -- released at once: of two appends, the one with the lower transaction id holds the lower
+    -- positions. Nothing above wrote, so the transaction has no id before this point.
+    BEGIN
+      PERFORM pg_advisory_lock(1953853541, 0);
+      SELECT max(nextval('event_positions')), pg_current_xact_id()
+        INTO last_position, xact FROM generate_series(1, total);
+      PERFORM pg_advisory_unlock(1953853541, 0);
+    EXCEPTION WHEN OTHERS OR QUERY_CANCELED THEN
+      -- A session lock outlives the transaction: never leave it behind.
+      PERFORM pg_advisory_unlock(1953853541, 0);
+      RAISE;
+    END;
+
+    INSERT INTO streams AS s (stream_id, revision)
+      SELECT p_streams[k], coalesce(revisions[k], -1) + counts[k]
+      FROM generate_subscripts(p_streams, 1) k WHERE accepted[k]
+      ON CONFLICT (stream_id) DO UPDATE SET revision = EXCLUDED.revision;
+    INSERT INTO events (position, id, stream_id, revision, type, schema_version, occurred_at,
+                        recorded_at, data, metadata, transaction_id)
+      SELECT last_position - total + row_number() OVER (ORDER BY a.i, x.ord), (x.e->>'id')::uuid,
+             p_streams[a.i], coalesce(revisions[a.i], -1) + x.ord::integer, x.e->>'type',
+             p_schema_version, (x.e->>'occurredAt')::timestamptz, p_recorded_at[a.i], x.e->'data',
+             x.e->'metadata', pg_current_xact_id()
+      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS a(evs, i),
+           jsonb_array_elements(a.evs) WITH ORDINALITY AS x(e, ord)
+      WHERE accepted[a.i];
+
+    RETURN QUERY
+      SELECT k, 'appended', coalesce(revisions[k], -1) + 1,
+             last_position - total + sum(counts[k]) OVER (ORDER BY k), NULL::uuid, NULL::text,
+             NULL::integer, NULL::text, NULL::integer, NULL::timestamptz, NULL::timestamptz,
+             NULL::jsonb, NULL::jsonb
+      FROM generate_subscripts(p_streams, 1) k WHERE accepted[k];
+  END
+  $append$;
+  `,
 ];

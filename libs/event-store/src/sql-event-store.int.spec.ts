@@ -1,6 +1,7 @@
 import { ConcurrencyError, TrucelineError, ValidationError } from '@truceline/domain';
 import { createTestDatabase } from '@truceline/testing';
-import { newEvent, newEvents, streamName } from './contract/contract-kit';
+import { Client } from 'pg';
+import { newEvent, newEvents, outcome, streamName } from './contract/contract-kit';
 import { SqlEventStore } from './sql-event-store';
 import { openDatabase } from './sql/open-database';
 import { SqlClient } from './sql/sql-client';
@@ -116,6 +117,42 @@ describe(SqlEventStore.name, () => {
     }
 
     if (engineName === 'PostgreSQL') {
+      it('answers each append of a group alone when another process stores one of its ids first', async () => {
+        // Another process's append holds an id in flight; a group of appends, one of them
+        // carrying that id, queues behind it on the unique index and fails once it commits.
+        const other = new Client({ connectionString: engine.url });
+        await other.connect();
+        const taken = newEvent();
+        const burst = [newEvents(1), [taken], newEvents(2)];
+        try {
+          await other.query('BEGIN');
+          await other.query(
+            `INSERT INTO events (position, id, stream_id, revision, type, schema_version,
+               occurred_at, recorded_at, data, metadata)
+             VALUES (nextval('event_positions'), $1, $2, 0, 'Taken', 1, now(), now(), '{}', '{}')`,
+            [taken.id, streamName('other-process')],
+          );
+          const grouped = new SqlEventStore(engine.sql, { appendConcurrency: 1 });
+          const outcomes = burst.map((events) =>
+            outcome(grouped.append(streamName('group'), events, { expectedRevision: 'no-stream' })),
+          );
+          await new Promise((resolve) => setTimeout(resolve, 100)); // the group waits on the index
+          await other.query('COMMIT');
+          const [first, second, third] = await Promise.all(outcomes);
+
+          expect(first.ok && first.value.events.map((e) => e.id)).toEqual(
+            burst[0].map((e) => e.id),
+          );
+          expect(!second.ok && second.error).toMatchObject({ code: 'idempotency-conflict' });
+          expect(third.ok && third.value.events.map((e) => e.id)).toEqual(
+            burst[2].map((e) => e.id),
+          );
+        } finally {
+          await other.query('ROLLBACK').catch(() => undefined);
+          await other.end();
+        }
+      });
+
       it("wakes a subscriber at once on another process's append (LISTEN/NOTIFY)", async () => {
         const otherSql = await openDatabase({ databaseUrl: engine.url });
         const otherProcess = new SqlEventStore(otherSql);

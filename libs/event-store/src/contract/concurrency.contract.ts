@@ -102,6 +102,56 @@ export function concurrencyContract({ sut, fixture }: ContractContext): void {
       expect(all.map((e) => e.position)).toEqual(seen);
     });
 
+    it('answers each append of a burst on its own: appends, conflicts and retries side by side', async () => {
+      const stored = streamName('stored');
+      const original = newEvents(2);
+      const first = await sut().append(stored, original, { expectedRevision: 'no-stream' });
+      const existing = streamName('existing');
+      await sut().append(existing, newEvents(1), { expectedRevision: 'no-stream' });
+      const head = await sut().headPosition();
+
+      // All issued before any settles: the store may send them together.
+      const fresh = range(0, 12).map(() => newEvents(2));
+      const burst = {
+        fresh: fresh.map((events) =>
+          outcome(sut().append(streamName('fresh'), events, { expectedRevision: 'no-stream' })),
+        ),
+        conflict: outcome(sut().append(existing, newEvents(1), { expectedRevision: 'no-stream' })),
+        retry: outcome(sut().append(stored, original, { expectedRevision: 'no-stream' })),
+        elsewhere: outcome(
+          sut().append(streamName('elsewhere'), original, { expectedRevision: 'any' }),
+        ),
+        partly: outcome(
+          sut().append(streamName('partly'), [original[0], newEvent()], {
+            expectedRevision: 'any',
+          }),
+        ),
+      };
+
+      const appended = await Promise.all(burst.fresh);
+      for (const [i, result] of appended.entries()) {
+        expect(result.ok && result.value.events.map((e) => e.id)).toEqual(
+          fresh[i].map((e) => e.id),
+        );
+      }
+      const conflict = await burst.conflict;
+      expect(!conflict.ok && conflict.error).toBeInstanceOf(ConcurrencyError);
+      const retry = await burst.retry;
+      expect(retry.ok && retry.value).toEqual({ ...first, duplicate: true });
+      for (const refused of [await burst.elsewhere, await burst.partly]) {
+        expect(!refused.ok && refused.error).toMatchObject({ code: 'idempotency-conflict' });
+      }
+      // Exactly the accepted appends were written, at gap-free positions after the head.
+      const written = await sut().readAll({ after: head });
+      expect(written.map((e) => e.position)).toEqual(range(head + 1, 12 * 2));
+      expect(written.map((e) => e.id).sort()).toEqual(
+        fresh
+          .flat()
+          .map((e) => e.id)
+          .sort(),
+      );
+    });
+
     it('lets exactly one of 50 writers win each revision: losers get ConcurrencyError', async () => {
       const stream = streamName('race');
       await sut().append(stream, newEvents(1), { expectedRevision: 'no-stream' });
