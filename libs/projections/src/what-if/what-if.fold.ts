@@ -5,6 +5,7 @@ import {
   decodeIncidentFact,
   EscalationPolicy,
   evolveIncident,
+  HOUR_MS,
   IllegalStateError,
   IncidentCommand,
   IncidentFact,
@@ -191,9 +192,11 @@ export class WhatIfFold {
   }
 
   private applyWhatIf(incident: WhatIfIncident, fact: IncidentFact): void {
-    // The scheduler runs on the store's clock: every deadline the clock passed before this fact
-    // was recorded is missed first (a fact occurring earlier still meets it, recorded late).
-    this.scheduler(incident, this.clock ?? fact.recordedAt);
+    // The scheduler runs on the store's clock, which stamped recordedAt: every deadline it had
+    // passed when this fact was recorded is missed first (a fact occurring earlier still meets
+    // it, recorded late). The fact's own stamp, not the latest seen: streams folded one after
+    // the other must not see each other's future.
+    this.scheduler(incident, fact.recordedAt);
     const treatment = treatmentOf(fact);
     if (treatment.kind === 'replay') this.evolveWhatIf(incident, this.relabel(fact));
     if (treatment.kind === 'decide') this.decideWhatIf(incident, treatment.command, fact, fact.id);
@@ -265,11 +268,21 @@ export class WhatIfFold {
     }
   }
 
-  /** Other incidents of the sector confirmed in the what-if world (SPEC §3 repeated violation). */
+  /**
+   * Other incidents of the sector confirmed in the what-if world whose reports lie within the
+   * repeated-violation window of this one: what the live command path asks the incident view.
+   */
   private sectorConfirmations(incident: WhatIfIncident): SectorConfirmation[] {
-    const confirmed = this.confirmedBySector.get(incident.whatIf.state.sector) ?? new Map();
+    const { sector, firstViolationAt } = incident.whatIf.state;
+    if (firstViolationAt === null) return [];
+    const at = Date.parse(firstViolationAt);
+    const span = this.policy.repeatedViolation.windowHours * HOUR_MS;
+    const confirmed = this.confirmedBySector.get(sector) ?? new Map<string, Iso>();
     return [...confirmed]
-      .filter(([incidentId]) => incidentId !== incident.incidentId)
+      .filter(
+        ([incidentId, reportedAt]) =>
+          incidentId !== incident.incidentId && Math.abs(Date.parse(reportedAt) - at) <= span,
+      )
       .map(([incidentId, reportedAt]) => ({ incidentId, reportedAt }));
   }
 

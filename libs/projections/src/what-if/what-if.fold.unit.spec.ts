@@ -273,6 +273,16 @@ describe(WhatIfFold.name, () => {
     expect(report.differing.map((d) => [d.incidentId, d.tiers])).toEqual([
       [INCIDENT_ID, [{ tier: 2, live: null, whatIf: h(3) }]],
     ]);
+    // Reports 2 h apart do not fall within a 1-hour window.
+    const apart = whatIf(log, { repeatedViolation: { confirmedBreaches: 2, windowHours: 1 } });
+    expect(apart.differing).toEqual([]);
+  });
+
+  it("runs the scheduler on each fact's own recordedAt: a stream folded after another sees no future", () => {
+    const other = '11111111-2222-4333-8444-555555555555';
+    const log = [...seedLog(other), ...seedLog()];
+
+    expect(whatIf(log, V1_DOCUMENT).differing).toEqual([]);
   });
 
   it('folds events of no incident without counting them', () => {
