@@ -72,7 +72,7 @@ export async function expectWhatIfOfSharedScenarios(
       (d: { incidentId: string }) => d.incidentId === seed.incidentId,
     );
     expect(difference).toMatchObject({
-      tiers: [],
+      tiers: [0, 1, 2, 3].map((tier) => ({ tier, live: expect.any(String) })),
       obligations: [
         {
           obligation: 'warning',
@@ -85,6 +85,7 @@ export async function expectWhatIfOfSharedScenarios(
     const table = await cli(env, ['replay', '--policy', thirtyMinutes, '--diff']);
     expect(table.code).toBe(0);
     expect(table.out).toContain(`Incident ${seed.incidentId}`);
+    expect(table.out).toMatch(/tier 3 reached +\S+ +same/);
     expect(table.out).toMatch(/DeadlineMissed warning +did not happen +WOULD HAPPEN \(due /);
 
     const tooHighQuorum = file('malformed', { ...shipped, verificationQuorum: 9 });

@@ -36,9 +36,9 @@ Commands:
   replay --policy FILE --diff [--json]
       What-if: folds the whole log under the policy document in FILE (the body of
       POST /v1/policies, validated the same way) and prints, per incident that would have gone
-      otherwise, the tiers reached and when, the obligations (due, met or missed) and the
-      DeadlineMissed that would or would not have happened, LIVE beside WHAT-IF; --json for
-      the same as JSON. The facts people and partners recorded are kept; what the live policy
+      otherwise, the tiers reached and when, and where they differ the obligations (due, met
+      or missed) and the DeadlineMissed that would or would not have happened, LIVE beside
+      WHAT-IF; --json for the same as JSON. The facts people and partners recorded are kept; what the live policy
       derived (verification requests and quorum verdicts, coalition tasks, missed deadlines)
       is recomputed. A deadline counts as missed when it falls before the end of history: the
       store's exercise clock in a drill, else now. Nothing is appended and no read model is

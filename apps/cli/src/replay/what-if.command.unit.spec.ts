@@ -109,7 +109,10 @@ describe(renderWhatIf.name, () => {
         sector: 'donetsk-north',
         exercise: true,
         status: { live: 'resolved', whatIf: 'resolved' },
-        tiers: [{ tier: 2, live: '2026-03-03T10:00:00.000Z', whatIf: null }],
+        tiers: [
+          { tier: 1, live: '2026-03-02T06:00:00.000Z', whatIf: '2026-03-02T06:00:00.000Z' },
+          { tier: 2, live: '2026-03-03T10:00:00.000Z', whatIf: null },
+        ],
         obligations: [
           {
             obligation: 'warning',
@@ -135,6 +138,7 @@ describe(renderWhatIf.name, () => {
     expect(heading).toBeGreaterThan(0);
     const column = lines[heading].indexOf('WHAT-IF');
     expect(lines.slice(heading + 1)).toEqual([
+      expect.stringMatching(/^ {2}tier 1 reached +2026-03-02T06:00Z +same$/),
       expect.stringMatching(/^ {2}tier 2 reached +2026-03-03T10:00Z +never$/),
       expect.stringMatching(
         /^ {2}warning +met 2026-03-02T07:00Z, due 2026-03-03T06:00Z +MISSED, due 2026-03-02T06:30Z$/,

@@ -1,4 +1,5 @@
 import type { EscalationPolicy, Iso } from '@truceline/domain';
+import { tierDiffers } from '@truceline/projections';
 import type {
   DeadlineMissedRow,
   IncidentDifference,
@@ -56,11 +57,11 @@ function rowsOf(difference: IncidentDifference): [string, string, string][] {
   const rows: [string, string, string][] = [];
   if (difference.status.live !== difference.status.whatIf)
     rows.push(['status', difference.status.live, difference.status.whatIf]);
-  for (const { tier, live, whatIf } of difference.tiers)
+  for (const row of difference.tiers)
     rows.push([
-      `tier ${tier} reached`,
-      live ? time(live) : 'never',
-      whatIf ? time(whatIf) : 'never',
+      `tier ${row.tier} reached`,
+      row.live ? time(row.live) : 'never',
+      !tierDiffers(row) ? 'same' : row.whatIf ? time(row.whatIf) : 'never',
     ]);
   for (const row of difference.obligations)
     rows.push([

@@ -50,7 +50,10 @@ export interface DeadlineMissedRow {
   whatIf: { dueAt: Iso } | null;
 }
 
-/** One incident that would have gone otherwise: only the rows that differ. */
+/**
+ * One incident that would have gone otherwise: every tier either side reached, with when (the
+ * path of the incident, for context), and only the obligations and missed deadlines that differ.
+ */
 export interface IncidentDifference {
   incidentId: string;
   sector: string;
@@ -107,8 +110,10 @@ function tierRows(live: IncidentState, whatIf: IncidentState): TierRow[] {
     state.tierHistory.find((h) => h.tier === tier)?.at ?? null;
   return ([0, 1, 2, 3] as const)
     .map((tier) => ({ tier, live: at(live, tier), whatIf: at(whatIf, tier) }))
-    .filter((row) => !sameInstant(row.live, row.whatIf));
+    .filter((row) => row.live !== null || row.whatIf !== null);
 }
+
+export const tierDiffers = (row: TierRow): boolean => !sameInstant(row.live, row.whatIf);
 
 function obligationRows(incident: WhatIfIncident): ObligationRow[] {
   const live = incident.live.state.obligations;
@@ -149,7 +154,7 @@ function deadlineRows(incident: WhatIfIncident): DeadlineMissedRow[] {
 
 /**
  * The incidents whose tiers, obligations or missed deadlines would have differed, each with
- * only the rows that differ (SPEC §9 `replay --policy FILE --diff`).
+ * its tiers and the obligation and deadline rows that differ (SPEC §9 `replay --policy FILE --diff`).
  */
 export function diffWhatIf(result: WhatIfResult): WhatIfReport {
   const differing = result.incidents.flatMap((incident): IncidentDifference[] => {
@@ -165,8 +170,8 @@ export function diffWhatIf(result: WhatIfResult): WhatIfReport {
     };
     const differs =
       difference.status.live !== difference.status.whatIf ||
-      difference.tiers.length + difference.obligations.length + difference.deadlinesMissed.length >
-        0;
+      difference.tiers.some(tierDiffers) ||
+      difference.obligations.length + difference.deadlinesMissed.length > 0;
     return differs ? [difference] : [];
   });
   return {

@@ -28,7 +28,7 @@ import {
   warningIssued,
   westernResponseActivated,
 } from '@truceline/testing';
-import { diffWhatIf, WhatIfReport } from './what-if.diff';
+import { diffWhatIf, tierDiffers, WhatIfReport } from './what-if.diff';
 import { WhatIfFold } from './what-if.fold';
 
 /**
@@ -160,7 +160,12 @@ describe(WhatIfFold.name, () => {
         sector: breachData().location.sector,
         exercise: true,
         status: { live: 'resolved', whatIf: 'resolved' },
-        tiers: [],
+        tiers: [
+          { tier: 0, live: h(0), whatIf: h(0) },
+          { tier: 1, live: h(2), whatIf: h(2) },
+          { tier: 2, live: h(30), whatIf: h(30) },
+          { tier: 3, live: h(50), whatIf: h(50) },
+        ],
         obligations: [
           {
             obligation: 'warning',
@@ -213,7 +218,7 @@ describe(WhatIfFold.name, () => {
     });
 
     const [{ obligations, deadlinesMissed, tiers }] = report.differing;
-    expect(tiers).toEqual([]);
+    expect(tiers.filter(tierDiffers)).toEqual([]);
     // Answered after 31.5 h at tier 2 or 51.5 h at tier 3: missed; NL was never answered.
     const missed = obligations.filter((o) => o.whatIf?.status === 'missed');
     expect(missed.map((o) => `${o.task?.tier} ${o.task?.member} ${o.task?.capability}`)).toEqual([
@@ -240,6 +245,7 @@ describe(WhatIfFold.name, () => {
 
     const [difference] = report.differing;
     expect(difference.tiers).toEqual([
+      { tier: 0, live: h(0), whatIf: h(0) },
       { tier: 1, live: h(2), whatIf: null },
       { tier: 2, live: h(30), whatIf: null },
       { tier: 3, live: h(50), whatIf: null },
@@ -271,7 +277,14 @@ describe(WhatIfFold.name, () => {
     const report = whatIf(log, { repeatedViolation: { confirmedBreaches: 2, windowHours: 168 } });
 
     expect(report.differing.map((d) => [d.incidentId, d.tiers])).toEqual([
-      [INCIDENT_ID, [{ tier: 2, live: null, whatIf: h(3) }]],
+      [
+        INCIDENT_ID,
+        [
+          { tier: 0, live: h(2), whatIf: h(2) },
+          { tier: 1, live: h(3), whatIf: h(3) },
+          { tier: 2, live: null, whatIf: h(3) },
+        ],
+      ],
     ]);
     // Reports 2 h apart do not fall within a 1-hour window.
     const apart = whatIf(log, { repeatedViolation: { confirmedBreaches: 2, windowHours: 1 } });
