@@ -1,11 +1,11 @@
-import { Actor, incidentIdOf, StoredEvent } from '@truceline/domain';
+import { Actor, COALITION_TASKING_CAUSES, incidentIdOf, StoredEvent } from '@truceline/domain';
 import { IncidentCommandHandler } from './incident-command.handler';
 import { causeOf } from './reaction';
 
 export const TASKING_ACTOR: Actor = { id: 'coalition-tasking-service', role: 'service' };
 
 /** Events after which an incident may have reached tier 2 or 3. */
-const TIER_RAISING = new Set(['BreachConfirmed', 'HostilitiesPersisted', 'EscalationAssessed']);
+const TIER_RAISING = COALITION_TASKING_CAUSES;
 
 /**
  * Coalition tasking (SPEC §5): tasks the coalition of the willing at tier 2 and the

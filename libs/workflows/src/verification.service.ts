@@ -1,4 +1,4 @@
-import { Actor, incidentIdOf, StoredEvent } from '@truceline/domain';
+import { Actor, incidentIdOf, StoredEvent, VERIFICATION_CAUSES } from '@truceline/domain';
 import { IncidentCommandHandler } from './incident-command.handler';
 import { causeOf } from './reaction';
 
@@ -9,7 +9,7 @@ export const VERIFICATION_ACTOR: Actor = { id: 'verification-service', role: 'se
  * confirms or rejects by quorum. Its reactions carry the occurredAt of the event they react to.
  */
 export class VerificationService {
-  static readonly reactsTo = new Set(['BreachReported', 'VerificationFindingSubmitted']);
+  static readonly reactsTo = VERIFICATION_CAUSES;
 
   constructor(private readonly incidents: IncidentCommandHandler) {}
 

@@ -2,6 +2,16 @@ import { CoalitionTaskAssigned, IncidentEvent } from '../events/events';
 import { addHours, EscalationPolicy } from '../policy/policy';
 import { IncidentState } from '../incident/state';
 
+/**
+ * The facts after which an incident may have reached tier 2 or 3: the coalition-tasking service
+ * answers each with `AssignCoalitionTasks`. Every runner of the rule reads it here.
+ */
+export const COALITION_TASKING_CAUSES: ReadonlySet<string> = new Set([
+  'BreachConfirmed',
+  'HostilitiesPersisted',
+  'EscalationAssessed',
+]);
+
 export type TaskIdOf = (tier: 2 | 3, member: string, capability: string) => string;
 
 /**

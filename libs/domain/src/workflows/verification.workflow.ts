@@ -5,6 +5,15 @@ import { SectorConfirmation } from '../incident/repeated-violation';
 import { IncidentState } from '../incident/state';
 
 /**
+ * The facts the verification service answers with `Verify`: a new report is to be verified, a
+ * finding may complete a quorum. Every runner of the rule (the service, the what-if) reads it here.
+ */
+export const VERIFICATION_CAUSES: ReadonlySet<string> = new Set([
+  'BreachReported',
+  'VerificationFindingSubmitted',
+]);
+
+/**
  * The verification service's rules (SPEC §5): ask the verifier roster for every new report;
  * confirm or reject once `verificationQuorum` distinct assigned verifiers agree.
  * Returns the events the state calls for (none when it needs nothing). Only reached through

@@ -1,5 +1,6 @@
 import {
   Actor,
+  COALITION_TASKING_CAUSES,
   decideIncident,
   DecidedEvent,
   decodeIncidentFact,
@@ -13,12 +14,14 @@ import {
   incidentStreamId,
   IncidentState,
   initialIncidentState,
+  nextDueAt,
   Iso,
   NotFoundError,
   ObligationKind,
   PolicyLookup,
   SectorConfirmation,
   StoredEvent,
+  VERIFICATION_CAUSES,
 } from '@truceline/domain';
 import { deterministicId } from '@truceline/event-store';
 
@@ -58,13 +61,13 @@ export interface WhatIfResult {
 const WHAT_IF_SERVICE: Actor = { id: 'what-if', role: 'service' };
 
 /**
- * The services' reactions (SPEC §5): verification requests and quorum verdicts, coalition
- * tasking. Decided after every fact, as decide's invariants say when each applies (it refuses
- * or returns nothing otherwise), so no list of triggering events is kept here beside theirs.
+ * The services' reactions (SPEC §5): each answers the facts it answers live with its system
+ * command, and a reaction's own facts are answered in turn (a quorum verdict tasks the coalition
+ * when the sector is under repeated violation).
  */
-const SERVICE_COMMANDS: readonly IncidentCommand[] = [
-  { type: 'Verify', data: {} },
-  { type: 'AssignCoalitionTasks', data: {} },
+const SERVICES: readonly { causes: ReadonlySet<string>; command: IncidentCommand }[] = [
+  { causes: VERIFICATION_CAUSES, command: { type: 'Verify', data: {} } },
+  { causes: COALITION_TASKING_CAUSES, command: { type: 'AssignCoalitionTasks', data: {} } },
 ];
 
 /** How the what-if world takes a recorded fact. */
@@ -200,16 +203,20 @@ export class WhatIfFold {
     const treatment = treatmentOf(fact);
     if (treatment.kind === 'replay') this.evolveWhatIf(incident, this.relabel(fact));
     if (treatment.kind === 'decide') this.decideWhatIf(incident, treatment.command, fact, fact.id);
-    for (const command of SERVICE_COMMANDS) this.decideWhatIf(incident, command, fact);
   }
 
-  /** The deadline scheduler at `now` (SPEC §5): one DeadlineMissed per obligation past due. */
+  /**
+   * The deadline scheduler at `now` (SPEC §5): one DeadlineMissed per obligation past due, for
+   * an incident the scheduler's query (`nextDueAt` before now) finds.
+   */
   private scheduler(incident: WhatIfIncident, now: Iso): void {
+    const due = nextDueAt(incident.whatIf.state);
+    if (due === null || Date.parse(due) >= Date.parse(now)) return;
     const cause = this.tick(now);
     this.decideWhatIf(incident, { type: 'RecordMissedDeadlines', data: { now } }, cause);
   }
 
-  /** A system command decided and folded under the alternative policy; a refusal appends nothing. */
+  /** A command decided and folded under the alternative policy; a refusal appends nothing. */
   private decideWhatIf(
     incident: WhatIfIncident,
     command: IncidentCommand,
@@ -232,6 +239,7 @@ export class WhatIfFold {
     }
   }
 
+  /** Folds a fact into the what-if world, then lets the services answer it as they would. */
   private evolveWhatIf(incident: WhatIfIncident, fact: IncidentFact): void {
     const state = evolveIncident(incident.whatIf.state, fact, () => this.policy);
     incident.whatIf.state = state;
@@ -244,6 +252,8 @@ export class WhatIfFold {
     }
     if (fact.type === 'DeadlineMissed')
       incident.whatIf.deadlinesMissed.push({ ...fact.data, recorded: false });
+    for (const service of SERVICES)
+      if (service.causes.has(fact.type)) this.decideWhatIf(incident, service.command, fact);
   }
 
   /** decide, as the command path runs it for a service: a refusal is an expected outcome. */
