@@ -257,6 +257,22 @@ describe(WhatIfFold.name, () => {
     });
   });
 
+  it('asks the alternative verifier roster: a finding from a verifier it does not ask does not count', () => {
+    // The seed is confirmed by US (1.5 h) and UA (2 h); without US on the roster only UA counts.
+    const report = whatIf(seedLog(), { verifierRoster: ['UA', 'GB', 'FR'] });
+
+    const [difference] = report.differing;
+    expect(difference.status).toEqual({ live: 'resolved', whatIf: 'resolved' });
+    expect(difference.tiers.filter(tierDiffers).map((t) => [t.tier, t.whatIf])).toEqual([
+      [1, null],
+      [2, null],
+      [3, null],
+    ]);
+    expect(difference.deadlinesMissed).toEqual([
+      { obligation: 'verification', live: null, whatIf: { dueAt: h(6) } },
+    ]);
+  });
+
   it('finds the sector under repeated violation when the alternative policy counts fewer breaches', () => {
     const other = '11111111-2222-4333-8444-555555555555';
     const confirmedBy = (incidentId: string, at: number) =>
