@@ -147,7 +147,7 @@ export class WhatIfFold {
   /**
    * Judges both sides at `historyEnd` (never before the last recordedAt folded): an obligation
    * still open and past due there counts as missed — on the live side too, so a scheduler that
-   * was not running makes no difference appear.
+   * was not running makes no difference appear. Called once, after the last event.
    */
   finish(historyEnd: Iso): WhatIfResult {
     const end = later(this.clock, historyEnd);
