@@ -3,10 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { incidentStreamId, NewEvent } from '@truceline/domain';
 import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import {
+  FEEDS,
   FeedProjection,
   FeedQueries,
   migratePartnerFeed,
   PolicyRegistry,
+  rebuildProjection,
 } from '@truceline/projections';
 import { Kafka } from 'kafkajs';
 import { FeedRelay, FeedRelayOptions, toFeedMessage } from './feed-relay';
@@ -154,6 +156,33 @@ describe(FeedRelay.name, () => {
     const received = await consume(kafka, topicOf('PL'), 10);
     const all = await feeds.page('PL', 0, 500);
     expect(received.sort()).toEqual(all.map((e) => e.id).sort());
+  });
+
+  it('publishes nothing again after the feeds were rebuilt by a replay', async () => {
+    await reportIncidents(3);
+    const sut = aRelay();
+    await sut.start();
+    await waitForLag0(sut);
+    const admin = kafka.admin();
+    await admin.connect();
+    const offsets = async () =>
+      Promise.all(
+        ['PL', 'US', 'GB'].map(async (partner) => [
+          partner,
+          await admin.fetchTopicOffsets(topicOf(partner)),
+        ]),
+      );
+    try {
+      const before = await offsets();
+
+      await rebuildProjection(sql, new PolicyRegistry(store), FEEDS);
+      await sleep(500); // ten polls of the relay
+      await waitForLag0(sut);
+
+      expect(await offsets()).toEqual(before);
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it('leaves the publishing to one leader at a time', async () => {

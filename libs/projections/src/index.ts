@@ -11,3 +11,4 @@ export * from './audit/incident-audit';
 export * from './audit/event-summary';
 export * from './what-if/what-if.fold';
 export * from './what-if/what-if.diff';
+export * from './rebuild';

@@ -1,2 +1,3 @@
 export * from './incident-spec';
 export * from './postgres';
+export * from './generated-history';

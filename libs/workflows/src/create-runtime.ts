@@ -21,6 +21,7 @@ import {
   migrateProjection,
   PolicyRegistry,
   PROJECTIONS,
+  rebuildProjection,
 } from '@truceline/projections';
 import { ExerciseClock, openClock } from './clock';
 import { acknowledgeNotice, PartnerFeeds } from './feeds';
@@ -144,8 +145,16 @@ export class EmbeddedRuntime implements Runtime {
     for (const definition of PROJECTIONS) {
       const projection = definition.create(sql, policies);
       const checkpoint = checkpointOf(definition);
-      // A new projection version starts from an empty checkpoint: rebuild its rows from the log.
-      if ((await store.readCheckpoint(checkpoint)) === 0) await projection.reset();
+      // A new projection version starts from an empty checkpoint: its tables are rebuilt from
+      // the log beside the old ones and swapped in (other processes keep reading the old ones
+      // meanwhile), and its runner goes on from where the rebuild stopped.
+      if ((await store.readCheckpoint(checkpoint)) === 0) {
+        const rebuilt = await rebuildProjection(sql, policies, definition);
+        if (rebuilt.events > 0)
+          logger.log(
+            `projection ${definition.name} v${definition.version} rebuilt from ${rebuilt.events} events in ${rebuilt.milliseconds} ms`,
+          );
+      }
       followers.set(
         definition.name,
         await runtime.follow(checkpoint, { batch: (events) => projection.applyBatch(events) }),
