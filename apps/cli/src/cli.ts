@@ -23,12 +23,15 @@ const VALUED = new Set([
   'out',
   'token',
   'key',
+  'projection',
+  'until',
+  'into',
   'policy',
 ]);
 
 /**
  * Runs one command line and returns the exit code: 0 done, 1 failed (a scenario failed, a
- * secret is missing), 2 usage (unknown command or option, or a part of replay not available yet).
+ * secret is missing), 2 usage (unknown command or option).
  */
 export async function runCli(
   argv: readonly string[],

@@ -19,7 +19,7 @@ describe('runCli', () => {
     for (const command of ['scenario', 'token', 'replay', 'audit', 'verify', 'export']) {
       expect(usage).toContain(`  ${command}`);
     }
-    expect(usage).toMatch(/Not available yet[^]*replay/);
+    expect(usage).toMatch(/replay --until ISO\|POSITION/);
   });
 
   it.each([
@@ -43,11 +43,22 @@ describe('runCli', () => {
     expect(io.stderr.join('\n')).toMatch(/--key VKEY/);
   });
 
-  it('says a rebuild replay is not available yet and exits with 2', async () => {
+  it.each([
+    [
+      ['replay', '--projection', 'incident'],
+      /unknown projection "incident" \(known: incidents, feeds, all\)/,
+    ],
+    [['replay', '--until', 'yesterday'], /expected a log position or an ISO 8601 time/],
+    [['replay', '--until', '0'], /a position is an integer of at least 1/],
+    [['replay', '--into', 'x'], /--into and --json go with --until/],
+    [['replay', '--until', '5', '--into', 'Bad-Name'], /--into Bad-Name: a schema name/],
+    [['replay', 'x'], /replay takes no x/],
+    [['replay', '--colour'], /unknown option: --colour/],
+  ])('refuses replay %j before opening the store: usage error, exit 2', async (argv, message) => {
     const io = capture();
 
-    expect(await runCli(['replay', '--projection', 'all'], {}, io)).toBe(2);
-    expect(io.stderr[0]).toMatch(/^truceline replay: not available yet/);
+    expect(await runCli(argv, { TRUCELINE_DATA_DIR: '/nonexistent-truceline' }, io)).toBe(2);
+    expect(io.stderr.join('\n')).toMatch(message);
     expect(io.stdout).toEqual([]);
   });
 

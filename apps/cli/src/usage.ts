@@ -33,6 +33,20 @@ Commands:
       a partner checks it offline with \`node tools/verify-export.mjs FILE --key VKEY\`.
       Reads the store as verify does, and signs with TRUCELINE_SIGNING_KEY (or the
       development key) when no checkpoint covers the incident yet.
+  replay [--projection NAME|all]
+      Rebuilds the read models (incidents, feeds; default all) from the log beside the live
+      ones, catches up with the head and swaps them in atomically; the API keeps serving the
+      old ones meanwhile. Nothing is appended, sent or published. A progress bar (events,
+      events/s, ETA) on a terminal, a line per 10% otherwise.
+      On PostgreSQL (DATABASE_URL) it runs beside the running system. The embedded store
+      (TRUCELINE_DATA_DIR) is one process's: stop that instance first, or just restart it
+      after a projection's version changed (it rebuilds the same way at start).
+  replay --until ISO|POSITION [--into NAME] [--projection NAME|all] [--json]
+      Builds the read models as they stood at a log position, or after the last event
+      recorded by an ISO time (the recordedAt clock), into the schema NAME (default
+      truceline_asof_<position>; it must not exist) and prints the incidents as a table, or
+      as JSON with --json. The live read models are untouched. A time in the future or a
+      position past the head is refused.
   replay --policy FILE --diff [--json]
       What-if: folds the whole log under the policy document in FILE (the body of
       POST /v1/policies, validated the same way) and prints, per incident that would have gone
@@ -46,7 +60,4 @@ Commands:
       unreadable, not JSON or not a valid policy (each bad field named), 2 on a usage error.
   help
       Shows this text.
-
-Not available yet (exit code 2):
-  replay [--projection NAME|all] [--until ISO|POSITION] [--into NAME]
 `;
