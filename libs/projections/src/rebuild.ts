@@ -35,12 +35,14 @@ export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const quoted = (identifier: string): string => `"${identifier.replace(/"/g, '""')}"`;
 
 /**
- * A SqlClient whose statements resolve unqualified table names in `schema` only: a projection
- * created over it reads and writes its tables there, not the live ones. Every statement runs in
- * a transaction that sets the search path locally and puts it back before it ends, so the
- * caller's own transaction (nested as a savepoint) keeps its path.
+ * A SqlClient whose statements resolve unqualified table names in `schemas`, the first one
+ * first (tables are created there): a projection created over it reads and writes its tables
+ * there, not the live ones. Every statement runs in a transaction that sets the search path
+ * locally and puts it back before it ends, so the caller's own transaction (nested as a
+ * savepoint) keeps its path.
  */
-export function inSchema(sql: SqlClient, schema: string): SqlClient {
+export function inSchema(sql: SqlClient, schemas: string | readonly string[]): SqlClient {
+  const path = (typeof schemas === 'string' ? [schemas] : schemas).map(quoted).join(', ');
   // Inside a caller's transaction the path is put back at the end; a transaction of its own
   // ends with the path anyway (set_config's third argument: local to the transaction).
   const nested = sql instanceof TransactionClient;
@@ -48,7 +50,7 @@ export function inSchema(sql: SqlClient, schema: string): SqlClient {
     sql.transaction(async (tx) => {
       const { rows } = await tx.query<{ path: string }>(
         "SELECT current_setting('search_path') AS path, set_config('search_path', $1, true)",
-        [quoted(schema)],
+        [path],
       );
       const result = await fn(tx);
       if (nested) await tx.query("SELECT set_config('search_path', $1, true)", [rows[0].path]);
@@ -118,9 +120,11 @@ async function countBetween(sql: SqlClient, after: number, until: number): Promi
 
 /**
  * Builds a projection's tables from the log into `schema` (created when missing; several
- * projections may share one, their tables differ):
- * migrations, then every event up to `until`, a page per transaction, the next page read while
- * the last one is applied. No service runs and nothing is appended: only those tables change.
+ * projections may share one, their tables differ): migrations, then every event up to `until`,
+ * a page per transaction, the next pages read while one is applied. No service runs and
+ * nothing is appended: only those tables change. A table the migrations create that is not
+ * among the projection's `tables` (a record it keeps across rebuilds, such as where LogCheckpoint
+ * notices went) is not rebuilt: the build reads the live one.
  */
 export async function buildInto(
   sql: SqlClient,
@@ -131,15 +135,19 @@ export async function buildInto(
   options: RebuildOptions = {},
 ): Promise<RebuildResult> {
   const started = Date.now();
+  const live = await liveSchemaOf(sql, definition);
   await sql.exec(`CREATE SCHEMA IF NOT EXISTS ${quoted(schema)}`);
-  const target = inSchema(sql, schema);
-  await target.transaction(async (tx) => {
+  const existing = new Set(await tablesOf(sql, schema));
+  await inSchema(sql, schema).transaction(async (tx) => {
     for (const step of definition.migrations) await tx.exec(step);
   });
+  for (const table of await tablesOf(sql, schema))
+    if (!existing.has(table) && !definition.tables.includes(table))
+      await sql.exec(`DROP TABLE ${quoted(schema)}.${quoted(table)}`);
   // Secondary indexes are built once at the end, not kept up to date row by row while loading.
   const deferred = await secondaryIndexes(sql, schema, definition.tables);
   for (const index of deferred) await sql.exec(`DROP INDEX ${index.name}`);
-  const projection = definition.create(target, policies);
+  const projection = definition.create(inSchema(sql, [schema, live]), policies);
   const pump = new Pump(sql, definition.name, options);
   const position = await pump.run(new SqlEventStore(sql), projection, 0, until);
   for (const index of deferred) await sql.exec(index.definition);
@@ -151,12 +159,20 @@ export async function buildInto(
   };
 }
 
+async function tablesOf(sql: SqlClient, schema: string): Promise<string[]> {
+  const { rows } = await sql.query<{ name: string }>(
+    'SELECT tablename AS name FROM pg_tables WHERE schemaname = $1',
+    [schema],
+  );
+  return rows.map((row) => row.name);
+}
+
 /**
  * Rebuilds a projection beside its live tables and swaps it in (blue/green) while the live
  * runner keeps applying new events to the old tables and the API keeps reading them:
  *
- * 1. builds fresh tables in a schema of their own up to the head, and catches up while the
- *    log grows;
+ * 1. builds fresh tables in a schema of their own up to the head (kept just behind the live
+ *    runner's checkpoint), and catches up while the log grows;
  * 2. in one transaction: locks the live tables (the live runner's next write and readers wait
  *    for the commit, a few milliseconds), applies what was appended since to the new tables,
  *    moves the live tables out and the new ones in, drops the old ones, and advances the
@@ -181,15 +197,23 @@ export async function rebuildProjection(
   const retired = `${shadow}_retired`;
   const store = new SqlEventStore(sql);
   try {
-    const built = await buildInto(sql, policies, definition, shadow, Infinity, options);
+    // Outside the lock the new tables stay behind the live runner's checkpoint: what the live
+    // side records between events (the sealer places a LogCheckpoint notice after the feeds'
+    // position) is then always ahead of the new tables, which put it back when they get there.
+    const target = async (): Promise<number> => {
+      const head = await store.headPosition();
+      const checkpoint = await store.readCheckpoint(checkpointOf(definition));
+      return checkpoint > 0 ? Math.min(head, checkpoint - 1) : head;
+    };
+    const built = await buildInto(sql, policies, definition, shadow, await target(), options);
     const pump = new Pump(sql, definition.name, options, built.events);
-    const projection = definition.create(inSchema(sql, shadow), policies);
+    const projection = definition.create(inSchema(sql, [shadow, live]), policies);
     let position = built.position;
     // Catch up outside the lock until what is left fits in one page.
     for (;;) {
-      const head = await store.headPosition();
-      if (head - position <= (options.batchSize ?? DEFAULT_BATCH)) break;
-      position = await pump.run(store, projection, position, head);
+      const until = await target();
+      if (until - position <= (options.batchSize ?? DEFAULT_BATCH)) break;
+      position = await pump.run(store, projection, position, until);
     }
     position = await retryOnDeadlock(() =>
       sql.transaction(async (tx) => {
@@ -197,7 +221,7 @@ export async function rebuildProjection(
         await tx.exec(`LOCK TABLE ${tables.join(', ')} IN ACCESS EXCLUSIVE MODE`);
         // On the transaction's own connection: PGlite has no other while it is open.
         const reader = new SqlEventStore(tx);
-        const caughtUp = definition.create(inSchema(tx, shadow), policies);
+        const caughtUp = definition.create(inSchema(tx, [shadow, live]), policies);
         const last = await pump.run(reader, caughtUp, position, Infinity, {
           count: false,
           readAhead: false,
