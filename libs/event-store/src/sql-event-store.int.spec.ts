@@ -153,6 +153,27 @@ describe(SqlEventStore.name, () => {
         }
       });
 
+      it('reads committed appends at once beside a transaction in flight that appends nothing', async () => {
+        // A projection's or the sealer's transaction: it holds a transaction id, but no position.
+        const other = new Client({ connectionString: engine.url });
+        await other.connect();
+        try {
+          await other.query('BEGIN');
+          await other.query('SELECT pg_current_xact_id()');
+          const head = await sut.headPosition();
+          const appended = await sut.append(streamName('beside'), newEvents(2), {
+            expectedRevision: 'no-stream',
+          });
+
+          const read = await sut.readAll({ after: head, limit: 10 });
+
+          expect(read).toEqual(appended.events);
+        } finally {
+          await other.query('ROLLBACK').catch(() => undefined);
+          await other.end();
+        }
+      });
+
       it("wakes a subscriber at once on another process's append (LISTEN/NOTIFY)", async () => {
         const otherSql = await openDatabase({ databaseUrl: engine.url });
         const otherProcess = new SqlEventStore(otherSql);

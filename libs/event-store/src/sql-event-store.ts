@@ -72,14 +72,21 @@ const IN_FLIGHT_POLL_MAX_MS = 16;
  * server about twice the CPU per event of four carrying two appends each.
  *
  * Why readers never skip: positions are handed out before COMMIT, so position p + 1 may commit
- * while p is still in flight. A reader therefore takes only rows whose transaction id is below
- * the horizon — the lowest id of a transaction in flight in its snapshot. If it returns a row at
- * position p with transaction id x < horizon, every append holding a position below p took it
- * earlier, so got an id below x, so below the horizon: it has finished, and if it committed its
- * rows are visible in the same snapshot. What a reader sees is therefore always a gap-free
+ * while p is still in flight. A reader therefore takes a row only when nothing below it can
+ * still commit, which it knows in one of two ways:
+ * - the row's position follows right after the last row taken (or the reader's starting point):
+ *   there is no position between them for a transaction in flight to hold. This is the usual
+ *   case, and it holds whatever else is in flight on the server;
+ * - the row's transaction id is below the horizon, the lowest id of a transaction in flight in
+ *   the reader's snapshot. Every append holding a position below the row's took it earlier, so
+ *   got an id below the row's, so below the horizon: it has finished, and if it committed its
+ *   rows are visible in the same snapshot. (An append that failed after taking its positions
+ *   leaves a hole no row will ever fill; this is how readers step over it.)
+ * A reader stops at the first row that is neither. What it sees is therefore always a gap-free
  * prefix of what will ever commit, in strictly increasing positions; a subscription's
- * checkpoint never passes a transaction in flight. (An append that fails after taking its
- * positions leaves a hole no row will ever fill; readers step over it.)
+ * checkpoint never passes a transaction in flight. (By the horizon alone, every transaction in
+ * flight anywhere on the server — a projection's, the sealer's — would hold back the rows
+ * committed after it began.)
  */
 export class SqlEventStore implements EventStore {
   private readonly now: () => Date;
@@ -385,13 +392,19 @@ export class SqlEventStore implements EventStore {
     const deadline = Date.now() + IN_FLIGHT_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
       const remaining = limit === null ? null : limit - events.length;
-      const { rows } = await this.sql.query<EventRow & { head: string | null }>(
-        attempt === 0 ? READ_ALL : READ_ALL_OTHER_DATABASES_IGNORED,
-        [after, until, remaining],
-      );
+      const { rows } = await this.sql.query<
+        EventRow & { head: string | null; settled: boolean | null }
+      >(attempt === 0 ? READ_ALL : READ_ALL_OTHER_DATABASES_IGNORED, [after, until, remaining]);
       target ??= rows.length > 0 && rows[0].head !== null ? Number(rows[0].head) : 0;
-      for (const row of rows) if (row.position !== null) events.push(toStoredEvent(row));
-      if (events.length > 0) after = events[events.length - 1].position;
+      // The safe prefix: a row right after the last safe one (nothing lies between them that
+      // could still commit), or one of a transaction below the horizon (see the class comment).
+      for (const row of rows) {
+        if (row.position === null) break;
+        const position = Number(row.position);
+        if (position !== after + 1 && !row.settled) break;
+        events.push(toStoredEvent(row));
+        after = position;
+      }
       // A paging reader (limit given) comes back for the rest: it waits only for an empty page.
       const paged = limit !== null && events.length > 0;
       if (paged || after >= target || Date.now() >= deadline) return events;
@@ -542,17 +555,18 @@ const GROUP_MAX_EVENTS = 1000;
 const notifyStates = new WeakMap<SqlClient, { running: boolean; again: boolean }>();
 
 /**
- * Rows below the horizon: the lowest transaction id in flight in this statement's snapshot
- * (every id below it has finished). `head` (the highest committed position, in flight or not)
- * tells the caller whether committed rows were held back. One row with null columns when none.
+ * Rows after $1 in position order, each flagged `settled` when its transaction id is below the
+ * horizon: the lowest transaction id in flight in this statement's snapshot (every id below it
+ * has finished). `head` (the highest committed position, in flight or not) tells the caller
+ * whether committed rows were held back. One row with null columns when none.
  */
 const READ_ALL = `
-  SELECT h.head, e.*
+  SELECT h.head, e.*, e.transaction_id < h.horizon AS settled
   FROM (SELECT max(position) AS head, pg_snapshot_xmin(pg_current_snapshot()) AS horizon
         FROM events WHERE $2::bigint IS NULL OR position <= $2) h
   LEFT JOIN LATERAL (
-    SELECT ${COLUMNS} FROM events
-    WHERE position > $1 AND ($2::bigint IS NULL OR position <= $2) AND transaction_id < h.horizon
+    SELECT ${COLUMNS}, transaction_id FROM events
+    WHERE position > $1 AND ($2::bigint IS NULL OR position <= $2)
     ORDER BY position LIMIT $3::bigint
   ) e ON true`;
 
@@ -574,12 +588,11 @@ const READ_ALL_OTHER_DATABASES_IGNORED = `
       pg_snapshot_xmax(s)) AS horizon
     FROM snapshot
   )
-  SELECT h.head, e.*
+  SELECT h.head, e.*, e.transaction_id < horizon.horizon AS settled
   FROM (SELECT max(position) AS head FROM events WHERE $2::bigint IS NULL OR position <= $2) h
   CROSS JOIN horizon
   LEFT JOIN LATERAL (
-    SELECT ${COLUMNS} FROM events
+    SELECT ${COLUMNS}, transaction_id FROM events
     WHERE position > $1 AND ($2::bigint IS NULL OR position <= $2)
-      AND transaction_id < horizon.horizon
     ORDER BY position LIMIT $3::bigint
   ) e ON true`;
