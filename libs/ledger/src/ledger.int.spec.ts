@@ -144,6 +144,44 @@ describe.each([
     }
   });
 
+  it('seals a steady stream of appends a poll at a time, not a transaction per append, and signs meanwhile', async () => {
+    let transactions = 0;
+    const counted: SqlClient = {
+      engine: sql.engine,
+      query: <T>(text: string, params?: unknown[]) => sql.query<T>(text, params),
+      exec: (script: string) => sql.exec(script),
+      transaction: <T>(work: (tx: SqlClient) => Promise<T>) => {
+        transactions++;
+        return sql.transaction(work);
+      },
+      close: () => Promise.resolve(),
+    };
+    const polling = new Ledger(counted, store, signer, {
+      pollIntervalMs: 100,
+      checkpointIntervalMs: 300,
+    });
+    const signedBefore = (
+      await sql.query<{ n: string }>('SELECT count(*) AS n FROM ledger_checkpoints')
+    ).rows[0].n;
+    polling.sealer.start();
+    let appended = 0;
+    try {
+      for (const until = Date.now() + 1_000; Date.now() < until; appended++) {
+        await store.append('s-4', [event(appended)], { expectedRevision: 'any' });
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    } finally {
+      await polling.sealer.stop();
+    }
+    const signed = (await sql.query<{ n: string }>('SELECT count(*) AS n FROM ledger_checkpoints'))
+      .rows[0].n;
+
+    expect(appended).toBeGreaterThan(50);
+    // About one sealing transaction per poll (ten in the second), and a checkpoint or more.
+    expect(transactions).toBeLessThan(25);
+    expect(Number(signed)).toBeGreaterThan(Number(signedBefore));
+  });
+
   it('refuses to rewrite leaves or checkpoints through ordinary statements', async () => {
     await expect(sql.query('UPDATE ledger_leaves SET leaf_hash = leaf_hash')).rejects.toThrow(
       /append-only/,

@@ -8,9 +8,14 @@ import { NoteSigner } from './note/signing-key';
 export interface LogSealerOptions {
   /** SPEC §10: a checkpoint at least every 10 s while events arrive. Default 5 s. */
   checkpointIntervalMs?: number;
-  /** How often an idle sealer looks for new events. Default 250 ms. */
+  /**
+   * How long the sealer waits once it has caught up before it looks for new events again.
+   * Default 250 ms: under load it then seals what arrived meanwhile in one transaction rather
+   * than a few events at a time, so it costs the database a handful of statements per poll,
+   * not per append.
+   */
   pollIntervalMs?: number;
-  /** Events read and sealed per transaction. Default 500. */
+  /** Events read and sealed per transaction; a full batch is followed at once by the next. Default 500. */
   batchSize?: number;
   now?: () => Date;
   /**
@@ -43,6 +48,11 @@ export class LogSealer {
   private lastSignedAt = 0;
   /** One round at a time in this process: the loop and on-demand callers share it. */
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * The tree size and the position of its last leaf as this sealer last wrote or read them, so
+   * a round reads no state before its transaction; the transaction checks it still holds.
+   */
+  private sealed?: { size: number; position: number };
 
   constructor(
     private readonly sql: SqlClient,
@@ -74,10 +84,8 @@ export class LogSealer {
   /** Seals every committed event not sealed yet; resolves to the tree size reached. */
   sealPending(): Promise<number> {
     return this.serial(async () => {
-      for (;;) {
-        const sealed = await this.sealBatch();
-        if (sealed === null) return this.repository.treeSize();
-      }
+      while ((await this.sealBatch()) > 0);
+      return this.repository.treeSize();
     });
   }
 
@@ -119,13 +127,13 @@ export class LogSealer {
   private async round(): Promise<void> {
     try {
       await this.serial(async () => {
-        // Under a steady stream of appends there is always another batch: the interval is
-        // checked after each one, or no checkpoint would be signed while events arrive.
         while (!this.stopped) {
           const sealed = await this.sealBatch();
-          // Signs only when the tree grew since the last checkpoint (sign() checks).
+          // Under a steady stream of appends the interval is checked after each batch, or no
+          // checkpoint would be signed while events arrive. sign() signs only if the tree grew.
           if (Date.now() - this.lastSignedAt >= this.checkpointIntervalMs) await this.sign();
-          if (sealed === null) break;
+          // A short batch: caught up. What arrives next is sealed together after the poll.
+          if (sealed < this.batchSize) break;
         }
       });
     } catch (error) {
@@ -133,27 +141,35 @@ export class LogSealer {
     }
   }
 
-  /** One batch of events sealed; null when there was nothing new. */
-  private async sealBatch(): Promise<number | null> {
-    const size = await this.repository.treeSize();
-    const after = size === 0 ? 0 : (await this.repository.leaves(size - 1, 1))[0].position;
+  /** One batch of events sealed; resolves to how many were read (0: nothing new). */
+  private async sealBatch(): Promise<number> {
+    const { size, position: after } = this.sealed ?? (await this.readSealed());
     const events = await this.store.readAll({ after, limit: this.batchSize });
-    if (events.length === 0) return null;
+    if (events.length === 0) return 0;
     const leaves: SealedLeaf[] = events.map((event, i) => ({
       leafIndex: size + i,
       position: event.position,
       leafHash: leafHashOf(event),
     }));
-    return this.sql.transaction(async (tx) => {
+    const last = leaves[leaves.length - 1];
+    this.sealed = await this.sql.transaction(async (tx) => {
       const repository = new LedgerRepository(tx);
       const range = await repository.lockState();
-      // Another sealer got there first: its leaves stand, this round's are dropped.
-      if (range.size !== size) return range.size;
+      // Another sealer got there first: its leaves stand, this round's are dropped, and the
+      // next round starts from what is stored.
+      if (range.size !== size) return undefined;
       for (const leaf of leaves) range.append(leaf.leafHash);
       await repository.insertLeaves(leaves);
       await repository.saveState(range);
-      return range.size;
+      return { size: range.size, position: last.position };
     });
+    return events.length;
+  }
+
+  private async readSealed(): Promise<{ size: number; position: number }> {
+    const size = await this.repository.treeSize();
+    const position = size === 0 ? 0 : (await this.repository.leaves(size - 1, 1))[0].position;
+    return { size, position };
   }
 
   private async sign(): Promise<StoredCheckpoint | null> {
