@@ -115,10 +115,8 @@ describe('partner feeds after the seed scenario', () => {
 
     expect(again).toEqual(first);
     expect(first.eventId).toBe(deterministicId('PL', notice.id, 'ack'));
-    const view = (await system.runtime.queries.get(incidentId)) as unknown as {
-      acknowledgements: { partner: string; eventId: string }[];
-    };
-    expect(view.acknowledgements).toEqual([
+    const view = await system.runtime.queries.get(incidentId);
+    expect(view?.acknowledgements).toEqual([
       expect.objectContaining({ partner: 'PL', eventId: notice.id }),
     ]);
     const report = pl.find((e) => e.type === 'BreachReported') as FeedEntry;

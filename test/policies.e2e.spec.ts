@@ -1,6 +1,6 @@
 import {
   evolveIncident,
-  IncidentFact,
+  decodeIncidentFact,
   initialIncidentState,
   POLICY_V1,
   UnknownPolicyVersionError,
@@ -155,9 +155,13 @@ describe('escalation policy versions over the API', () => {
     expect(() => registry.of(99)).toThrow(UnknownPolicyVersionError);
     const id = await api.report(freshSector('POLICY'));
     const [report] = await api.events(id);
-    const forged = { ...report, metadata: { ...report.metadata, policyVersion: 99 } };
-    expect(() =>
-      evolveIncident(initialIncidentState(), forged as unknown as IncidentFact, registry.of),
-    ).toThrow('escalation policy version 99 is not adopted');
+    const forged = decodeIncidentFact({
+      ...report,
+      metadata: { ...report.metadata, policyVersion: 99 },
+    });
+    if (!forged) throw new Error('the report did not decode');
+    expect(() => evolveIncident(initialIncidentState(), forged, registry.of)).toThrow(
+      'escalation policy version 99 is not adopted',
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { Capability, Iso, ObligationKind, PartnerCode } from '@truceline/domain';
+import { Acknowledgement, Capability, Iso, ObligationKind, PartnerCode } from '@truceline/domain';
 
 /** The body of `GET /v1/incidents/{id}` (SPEC §6). */
 export interface IncidentView {
@@ -34,6 +34,8 @@ export interface IncidentView {
     dueAt: Iso;
     status: 'assigned' | 'acknowledged' | 'declined' | 'completed';
   }[];
+  /** Receipts of the incident's notices (SPEC §4), when there are any. */
+  acknowledgements?: Acknowledgement[];
 }
 
 export interface IncidentListFilter {

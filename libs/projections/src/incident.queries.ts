@@ -1,10 +1,4 @@
-import {
-  Acknowledgement,
-  IncidentState,
-  Iso,
-  SectorConfirmation,
-  ValidationError,
-} from '@truceline/domain';
+import { IncidentState, Iso, SectorConfirmation, ValidationError } from '@truceline/domain';
 import { SqlClient } from '@truceline/event-store';
 import { IncidentListFilter, IncidentPage, IncidentView } from './incident-view';
 
@@ -12,9 +6,7 @@ const iso = (v: unknown): Iso =>
   v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString();
 
 /** Shapes the stored state into the body of SPEC §6, with the receipts of notices. */
-export function toView(
-  state: IncidentState,
-): IncidentView & { acknowledgements?: Acknowledgement[] } {
+export function toView(state: IncidentState): IncidentView {
   return {
     incidentId: state.incidentId ?? '',
     status: state.status === 'none' ? 'verifying' : state.status,

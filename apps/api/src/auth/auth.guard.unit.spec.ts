@@ -1,5 +1,6 @@
 import { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { ExecutionContextHost } from '@nestjs/core/internal';
 import { signToken } from '@truceline/config';
 import { ForbiddenError, TrucelineError } from '@truceline/domain';
 import { sign } from 'jsonwebtoken';
@@ -27,13 +28,16 @@ const contextFor = (
   handler: keyof RoutesDouble | 'forgotten',
   authorization?: string,
 ): { context: ExecutionContext; request: AuthenticatedRequest } => {
-  const target = handler === 'forgotten' ? UndecoratedDouble : RoutesDouble;
   const request = { headers: { authorization } } as AuthenticatedRequest;
-  const context = {
-    getHandler: () => (target.prototype as unknown as Record<string, () => void>)[handler],
-    getClass: () => target,
-    switchToHttp: () => ({ getRequest: () => request }),
-  } as unknown as ExecutionContext;
+  // Nest's own context of an HTTP call: the request as its first argument, the route's class and method.
+  const context =
+    handler === 'forgotten'
+      ? new ExecutionContextHost(
+          [request],
+          UndecoratedDouble,
+          UndecoratedDouble.prototype.forgotten,
+        )
+      : new ExecutionContextHost([request], RoutesDouble, RoutesDouble.prototype[handler]);
   return { context, request };
 };
 

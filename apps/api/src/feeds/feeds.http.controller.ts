@@ -22,7 +22,6 @@ import {
 } from '@nestjs/swagger';
 import { Actor, ValidationError } from '@truceline/domain';
 import type { CommandResult, FeedEntry, FeedPort, Runtime } from '@truceline/workflows';
-import type { Response } from 'express';
 import { CurrentActor } from '../auth/actor.decorator';
 import { Roles } from '../auth/roles.decorator';
 import { ApiProblems, BODY_PROBLEMS, CommandResultDto } from '../http/api-docs';
@@ -38,6 +37,19 @@ import {
 import { FeedStreamSession, FeedStreamTiming, FeedWakeups, StreamSink } from './feed-stream';
 
 export const FEED_STREAM_TIMING = Symbol('FeedStreamTiming');
+
+/** What a stream uses of the express response: its head, its writes and its close. */
+export interface SseResponse {
+  status(code: number): unknown;
+  setHeader(name: string, value: string): unknown;
+  flushHeaders(): void;
+  write(chunk: string): boolean;
+  end(): unknown;
+  once(event: 'close' | 'drain', listener: () => void): unknown;
+  off(event: 'close' | 'drain', listener: () => void): unknown;
+  readonly destroyed: boolean;
+  readonly writableEnded: boolean;
+}
 
 export interface FeedPage {
   partner: string;
@@ -57,10 +69,10 @@ export interface FeedPage {
 export class FeedsHttpController implements OnModuleDestroy {
   private readonly logger = new Logger(FeedsHttpController.name);
   private wakeups: FeedWakeups | null = null;
-  private readonly open = new Set<{ session: FeedStreamSession; response: Response }>();
+  private readonly open = new Set<{ session: FeedStreamSession; response: SseResponse }>();
 
   constructor(
-    @InjectRuntime() private readonly runtime: Runtime,
+    @InjectRuntime() private readonly runtime: Pick<Runtime, 'feeds'>,
     @Inject(FEED_STREAM_TIMING) private readonly timing: FeedStreamTiming,
   ) {}
 
@@ -98,7 +110,7 @@ export class FeedsHttpController implements OnModuleDestroy {
     @Query() query: FeedStreamQueryDto,
     @Headers('last-event-id') lastEventId: string | undefined,
     @CurrentActor() actor: Actor,
-    @Res() response: Response,
+    @Res() response: SseResponse,
   ): void {
     const feeds = this.feeds();
     const after = resumePoint(lastEventId, query.after);
@@ -178,7 +190,7 @@ export function resumePoint(lastEventId: string | undefined, after: number | und
 }
 
 /** Writes that wait for the socket to drain, and give up once the client has gone. */
-function sinkOf(response: Response): StreamSink {
+function sinkOf(response: SseResponse): StreamSink {
   return {
     write: (chunk) =>
       new Promise<void>((resolve) => {

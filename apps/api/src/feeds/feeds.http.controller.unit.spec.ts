@@ -1,6 +1,4 @@
 import type { Actor } from '@truceline/domain';
-import type { Runtime } from '@truceline/workflows';
-import type { Response } from 'express';
 import { EventEmitter } from 'node:events';
 import { FeedsHttpController } from './feeds.http.controller';
 import { HEARTBEAT } from './feed-stream';
@@ -49,12 +47,12 @@ const until = async (ready: () => boolean) => {
 describe(FeedsHttpController.name, () => {
   const start = (timing = { heartbeatMs: 20, pollMs: 60_000 }) => {
     const feeds = new FeedPortDouble();
-    const sut = new FeedsHttpController({ feeds } as unknown as Runtime, timing);
+    const sut = new FeedsHttpController({ feeds }, timing);
     return { feeds, sut };
   };
   const stream = (sut: FeedsHttpController, lastEventId?: string) => {
     const response = new ResponseDouble();
-    sut.stream({}, lastEventId, PL, response as unknown as Response);
+    sut.stream({}, lastEventId, PL, response);
     return response;
   };
 

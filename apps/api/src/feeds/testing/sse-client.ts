@@ -52,9 +52,9 @@ export class SseClient {
   private async read(body: ReadableStream<Uint8Array>): Promise<void> {
     const decoder = new TextDecoder();
     try {
-      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-        this.feed(decoder.decode(chunk, { stream: true }));
-      }
+      const reader = body.getReader();
+      for (let read = await reader.read(); !read.done; read = await reader.read())
+        this.feed(decoder.decode(read.value, { stream: true }));
     } catch {
       // Aborted by close(), or the server went away: either way the stream is over.
     } finally {

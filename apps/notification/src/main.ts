@@ -1,3 +1,0 @@
-import { runServiceProcess, serviceNamed } from '@truceline/workflows';
-
-void runServiceProcess(serviceNamed('notification'), process.env);
