@@ -143,13 +143,13 @@ describe('a drill survives a restart: distributed (every process, PostgreSQL and
     const metricsPort = await freePort();
     const apiProcess = group.add({
       name: `api-${generation}`,
-      entry: DISTRIBUTED_APPS.api,
+      ...DISTRIBUTED_APPS.api,
       env: { ...envOf(start), PORT: String(port) },
       readyUrl: `http://127.0.0.1:${port}/health/ready`,
     });
     const scheduler = group.add({
       name: `scheduler-${generation}`,
-      entry: DISTRIBUTED_APPS.scheduler,
+      ...DISTRIBUTED_APPS.scheduler,
       env: { ...envOf(start), METRICS_PORT: String(metricsPort) },
       readyUrl: `http://127.0.0.1:${metricsPort}/health/ready`,
     });

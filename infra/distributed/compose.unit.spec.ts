@@ -10,10 +10,12 @@ function composeApps(): { name: string; command: string }[] {
   for (const line of text.split('\n')) {
     const service = /^ {2}([a-z][\w-]*):\s*$/.exec(line);
     if (service) current = service[1];
-    // `command: node dist/…` or the exec form `command: ['node', 'dist/…']`.
-    const command = /^ {4}command: (?:node (dist\/\S+)|\['node', '(dist\/[^']+)'\])\s*$/.exec(line);
-    if (command && current)
-      apps.push({ name: current, command: `node ${command[1] ?? command[2]}` });
+    // `command: node dist/… [args]` or the exec form `command: ['node', 'dist/…', …]`.
+    const command = /^ {4}command: (?:(node dist\/.*?)|\[('node', 'dist\/.*)\])\s*$/.exec(line);
+    if (command && current) {
+      const exec = command[2]?.split(/,\s*/).map((word) => word.replace(/^'|'$/g, ''));
+      apps.push({ name: current, command: exec ? exec.join(' ') : command[1] });
+    }
   }
   return apps;
 }
@@ -21,7 +23,10 @@ function composeApps(): { name: string; command: string }[] {
 describe('docker-compose.yml', () => {
   it('runs exactly the processes of the one list, each with its built entry', () => {
     expect(composeApps()).toEqual(
-      PROCESSES.map((p) => ({ name: p.name, command: `node dist/${p.entry}` })),
+      PROCESSES.map((p) => ({
+        name: p.name,
+        command: ['node', `dist/${p.entry}`, ...p.args].join(' '),
+      })),
     );
   });
 });

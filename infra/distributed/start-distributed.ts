@@ -110,7 +110,7 @@ async function startAll(
 ): Promise<void> {
   // PROCESSES lists the API first, so its migrations and policy adoption precede the others.
   for (const [index, spec] of PROCESSES.entries()) {
-    const child = spawn(process.execPath, [join(dist, spec.entry)], {
+    const child = spawn(process.execPath, [join(dist, spec.entry), ...spec.args], {
       cwd: root,
       env: { ...env, ...(spec.metricsPort ? { METRICS_PORT: String(spec.metricsPort) } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],

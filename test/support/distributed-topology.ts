@@ -1,16 +1,15 @@
 import { incidentStreamId, StoredEvent } from '@truceline/domain';
 import { EVENTS_CHANNEL, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { consumerGroupOf, EVENTS_TOPIC } from '@truceline/messaging';
-import { PROCESSES } from '@truceline/workflows';
+import { ProcessPart, PROCESSES } from '@truceline/workflows';
 import { Admin, AssignerProtocol } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './free-port';
 import { BuiltAppProcess, ensureBuiltEntries, ProcessGroup } from './process-group';
 
-/** The processes of distributed mode, by built entry: the one list start:distributed runs. */
-export const DISTRIBUTED_APPS: Readonly<Record<string, string>> = Object.fromEntries(
-  PROCESSES.map((p) => [p.name, p.entry]),
-);
+/** The processes of distributed mode, by name: the one list start:distributed runs. */
+export const DISTRIBUTED_APPS: Readonly<Record<string, Pick<ProcessPart, 'entry' | 'args'>>> =
+  Object.fromEntries(PROCESSES.map((p) => [p.name, { entry: p.entry, args: p.args }]));
 
 /** The Kafka-fed services, each in its consumer group `truceline.<name>`. */
 export const CONSUMING_SERVICES = PROCESSES.filter((p) => p.consumer).map((p) => p.name);
@@ -35,7 +34,7 @@ export async function startDistributedTopology(
   group: ProcessGroup,
   options: TopologyOptions,
 ): Promise<{ api: BuiltAppProcess; baseUrl: string }> {
-  ensureBuiltEntries(Object.values(DISTRIBUTED_APPS));
+  ensureBuiltEntries(Object.values(DISTRIBUTED_APPS).map((app) => app.entry));
   const common = {
     DATABASE_URL: options.databaseUrl,
     KAFKA_BROKERS: options.brokers,
@@ -47,15 +46,20 @@ export async function startDistributedTopology(
   const baseUrl = `http://127.0.0.1:${port}`;
   const api = group.add({
     name: 'api',
-    entry: DISTRIBUTED_APPS.api,
+    ...DISTRIBUTED_APPS.api,
     env: { ...common, PORT: String(port), ...options.envOf?.('api') },
     readyUrl: `${baseUrl}/health/ready`,
   });
-  const service = async (name: string, entry: string, instance: string) => {
+  const service = async (
+    name: string,
+    app: Pick<ProcessPart, 'entry' | 'args'>,
+    instance: string,
+  ) => {
     const metricsPort = await freePort();
     return group.add({
       name,
-      entry,
+      entry: app.entry,
+      args: app.args,
       env: {
         ...common,
         METRICS_PORT: String(metricsPort),
@@ -67,14 +71,14 @@ export async function startDistributedTopology(
   };
   const relay = await service('relay', DISTRIBUTED_APPS.relay, 'relay-1');
   const others: BuiltAppProcess[] = [];
-  for (const { name, entry } of PROCESSES.filter((p) => p.name !== 'api' && p.name !== 'relay')) {
-    if (name !== 'verification') {
-      others.push(await service(name, entry, `${name}-1`));
+  for (const app of PROCESSES.filter((p) => p.name !== 'api' && p.name !== 'relay')) {
+    if (app.name !== 'verification') {
+      others.push(await service(app.name, app, `${app.name}-1`));
       continue;
     }
     for (let i = 0; i < options.verificationInstances; i++) {
       const instance = verificationInstance(i);
-      others.push(await service(instance, entry, instance));
+      others.push(await service(instance, app, instance));
     }
   }
 

@@ -33,6 +33,8 @@ export interface BuiltAppOptions {
   name: string;
   /** The app's entry below dist/, e.g. `apps/relay/src/main.js`. */
   entry: string;
+  /** After the entry, e.g. the name of a service. */
+  args?: readonly string[];
   env: Record<string, string>;
   /** Answers 200 once the process does its job (its /health/ready). */
   readyUrl: string;
@@ -71,7 +73,7 @@ export class BuiltAppProcess {
     );
     const child = spawn(
       process.execPath,
-      ['--import', ORPHAN_GUARD, builtEntry(this.options.entry)],
+      ['--import', ORPHAN_GUARD, builtEntry(this.options.entry), ...(this.options.args ?? [])],
       {
         cwd: REPO_ROOT,
         env: { ...inherited, ...this.options.env },

@@ -4,7 +4,6 @@ export * from './events/decode';
 export * from './errors/errors';
 export * from './policy/policy';
 export * from './policy/partner-codes';
-export * from './incident/commands';
 export * from './incident/state';
 export * from './incident/evolve';
 export * from './incident/decide';

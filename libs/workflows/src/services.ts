@@ -10,9 +10,9 @@ import { VerificationService } from './verification.service';
 
 /**
  * The services, declared once. The embedded runtime runs each of them (a consuming one on a
- * store subscription of its name); in distributed mode each runs as `apps/<name>`, a consuming
- * one in consumer group `truceline.<name>`, and start:distributed, the e2e topology and
- * docker-compose.yml take the list from PROCESSES.
+ * store subscription of its name); in distributed mode each runs as `apps/service <name>`, a
+ * consuming one in consumer group `truceline.<name>`, and start:distributed, the e2e topology
+ * and docker-compose.yml take the list from PROCESSES.
  */
 export const SERVICES: readonly ServiceDefinition[] = [
   {
@@ -96,10 +96,12 @@ export function serviceNamed(name: string | undefined): ServiceDefinition {
   return service;
 }
 
-/** A process of distributed mode: its built entry and its metrics port. */
+/** A process of distributed mode: its built entry, its arguments and its metrics port. */
 export interface ProcessPart {
   name: string;
   entry: string;
+  /** After the entry: a service process takes the name of its definition. */
+  args: readonly string[];
   metricsPort: number | null;
   /** Consumes truceline.events.v1 in group truceline.<name>. */
   consumer: boolean;
@@ -111,11 +113,12 @@ export interface ProcessPart {
  * SERVICES.
  */
 export const PROCESSES: readonly ProcessPart[] = [
-  { name: 'api', entry: 'apps/api/src/main.js', metricsPort: null, consumer: false },
-  { name: 'relay', entry: 'apps/relay/src/main.js', metricsPort: 9463, consumer: false },
+  { name: 'api', entry: 'apps/api/src/main.js', args: [], metricsPort: null, consumer: false },
+  { name: 'relay', entry: 'apps/relay/src/main.js', args: [], metricsPort: 9463, consumer: false },
   ...SERVICES.map((s) => ({
     name: s.name,
-    entry: `apps/${s.name}/src/main.js`,
+    entry: 'apps/service/src/main.js',
+    args: [s.name],
     metricsPort: s.defaultMetricsPort,
     consumer: s.consumes !== null,
   })),

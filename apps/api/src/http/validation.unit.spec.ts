@@ -1,9 +1,9 @@
 import { ArgumentMetadata } from '@nestjs/common';
 import { ValidationError } from '@truceline/domain';
-import { SubmitFindingDto } from '../incidents/verification.dto';
-import { ActivateWesternResponseDto } from '../incidents/measures.dto';
-import { RecordDecisionDto } from '../incidents/decisions.dto';
-import { ReportBreachDto } from '../incidents/report-breach.dto';
+import { SubmitFindingDto } from '../incidents/verification.http.controller';
+import { ActivateWesternResponseDto } from '../incidents/measures.http.controller';
+import { RecordDecisionDto } from '../incidents/decisions.http.controller';
+import { ReportBreachDto } from '../incidents/report-breach.http.controller';
 import { toProblem } from './problem-details.filter';
 import { createValidationPipe } from './validation';
 

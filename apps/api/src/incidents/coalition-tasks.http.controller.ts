@@ -4,11 +4,17 @@ import type { CommandContext, CommandResult, Runtime } from '@truceline/workflow
 import { Roles } from '../auth/roles.decorator';
 import { ApiIncidentId, ApiTaskId, CommandEndpoint } from '../http/api-docs';
 import { CommandHeaders } from '../http/command-context';
+import { Text } from '../http/dto-fields';
 import { RevisionETagInterceptor } from '../http/etag.interceptor';
 import { IncidentIdParam, TaskIdParam } from '../http/path-params';
 import { InjectRuntime } from '../runtime.tokens';
-import { AnswerTaskDto } from './coalition-tasks.dto';
-import { dataOf, withOccurredAt } from './command-body';
+import { dataOf, withOccurredAt, CommandBody } from './command-body';
+
+/** The body of acknowledge / decline / complete; `{}` is a valid answer. */
+export class AnswerTaskDto extends CommandBody {
+  @Text(2000, { required: false })
+  reason?: string;
+}
 
 /**
  * A member's ministry answers the tasks addressed to it. The runtime checks that the token's

@@ -1,13 +1,57 @@
 import { Body, Controller, Post, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { CATEGORIES, SEVERITIES, SOURCE_KINDS } from '@truceline/domain';
+import type { BreachReported, Category, Severity, SourceKind } from '@truceline/domain';
 import type { CommandContext, CommandResult, Runtime } from '@truceline/workflows';
 import { Roles } from '../auth/roles.decorator';
 import { CommandEndpoint } from '../http/api-docs';
 import { CommandHeaders } from '../http/command-context';
+import { Nested, NumberBetween, OneOf, Text } from '../http/dto-fields';
 import { RevisionETagInterceptor } from '../http/etag.interceptor';
 import { InjectRuntime } from '../runtime.tokens';
-import { dataOf, withOccurredAt } from './command-body';
-import { ReportBreachDto } from './report-breach.dto';
+import { dataOf, withOccurredAt, CommandBody } from './command-body';
+
+type Location = BreachReported['location'];
+type Source = BreachReported['source'];
+
+export class LocationDto implements Location {
+  @Text(100, { example: 'Zaporizhzhia-3' })
+  sector!: string;
+
+  @NumberBetween(0, 1400, { description: 'Position along the 1,400 km front line', example: 512.5 })
+  frontlineKm!: number;
+
+  @NumberBetween(-90, 90, { required: false, example: 47.6 })
+  lat?: number;
+
+  @NumberBetween(-180, 180, { required: false, example: 35.9 })
+  lon?: number;
+}
+
+export class SourceDto implements Source {
+  @OneOf(SOURCE_KINDS, { description: 'sensor: US monitoring technology along the front line' })
+  kind!: SourceKind;
+
+  @Text(200, { description: 'Sensor, monitor or reporting party id', example: 'sensor-0412' })
+  id!: string;
+}
+
+export class ReportBreachDto extends CommandBody implements BreachReported {
+  @Nested(() => LocationDto)
+  location!: LocationDto;
+
+  @OneOf(CATEGORIES)
+  category!: Category;
+
+  @OneOf(SEVERITIES)
+  severity!: Severity;
+
+  @Nested(() => SourceDto)
+  source!: SourceDto;
+
+  @Text(2000, { example: 'Artillery fire on positions near the line of contact' })
+  summary!: string;
+}
 
 @ApiTags('incidents')
 @ApiBearerAuth()

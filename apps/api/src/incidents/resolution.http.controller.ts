@@ -1,14 +1,24 @@
 import { Body, Controller, Post, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { RESOLUTIONS } from '@truceline/domain';
+import type { IncidentResolved, Resolution } from '@truceline/domain';
 import type { CommandContext, CommandResult, Runtime } from '@truceline/workflows';
 import { Roles } from '../auth/roles.decorator';
 import { ApiIncidentId, CommandEndpoint } from '../http/api-docs';
 import { CommandHeaders } from '../http/command-context';
+import { OneOf, Text } from '../http/dto-fields';
 import { RevisionETagInterceptor } from '../http/etag.interceptor';
 import { IncidentIdParam } from '../http/path-params';
 import { InjectRuntime } from '../runtime.tokens';
-import { dataOf, withOccurredAt } from './command-body';
-import { ResolveIncidentDto } from './resolution.dto';
+import { dataOf, withOccurredAt, CommandBody } from './command-body';
+
+export class ResolveIncidentDto extends CommandBody implements IncidentResolved {
+  @OneOf(RESOLUTIONS)
+  resolution!: Resolution;
+
+  @Text(2000, { required: false })
+  note?: string;
+}
 
 @ApiTags('incidents')
 @ApiBearerAuth()

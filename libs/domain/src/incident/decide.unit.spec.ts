@@ -22,7 +22,7 @@ import { Actor } from '../events/envelope';
 import { ForbiddenError, IllegalStateError, NotFoundError } from '../errors/errors';
 import { decideIncident } from './decide';
 import { Decision, IncidentEvent, VerificationFindingSubmitted } from '../events/events';
-import { IncidentCommand } from './commands';
+import { IncidentCommand } from './decide';
 
 const spec = incidentSpec();
 
