@@ -7,6 +7,7 @@ import { REPO_ROOT } from '../support/shared-scenarios';
 import { appendOnPglite, appendOnPostgres, BenchSettings } from './append.bench';
 import { bareHttp, truclineHttp } from './http.bench';
 import { LoadResult } from './load';
+import { REPLAY_INCIDENTS, replayVsScan } from './replay.bench';
 import { appendWithSealing } from './sealing.bench';
 
 /**
@@ -94,6 +95,19 @@ async function main(): Promise<void> {
       baseline: fmtRate(sealing.sealingOff, 'events/s'),
       ratio: sealing.sealingOn.rate / sealing.sealingOff.rate,
       details: { ...sealing },
+    });
+    const replay = await replayVsScan(
+      await database('bench_replay'),
+      REPLAY_INCIDENTS,
+      settings.runs,
+    );
+    add({
+      figure: `replay of the incident view vs raw scan + JSON.parse, ${replay.events.toLocaleString('en')} events`,
+      truceline: `${Math.round(replay.replay).toLocaleString('en')} events/s`,
+      baselineName: 'node-postgres scan, text columns, JSON.parse',
+      baseline: `${Math.round(replay.scan).toLocaleString('en')} events/s`,
+      ratio: replay.replay / replay.scan,
+      details: { ...replay },
     });
     for (const batch of [1, 10]) {
       const embedded = await appendOnPglite(batch, WRITERS, settings);

@@ -17,7 +17,9 @@ export interface EventRow {
   metadata: EventMetadata;
 }
 
-const iso = (value: Date | string): string => new Date(value).toISOString();
+// pg hands timestamptz columns over as Dates already: no second Date per value on a long read.
+const iso = (value: Date | string): string =>
+  (value instanceof Date ? value : new Date(value)).toISOString();
 
 export function toStoredEvent(row: EventRow): StoredEvent {
   return {

@@ -1,0 +1,105 @@
+import { Client } from 'pg';
+import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { buildInto, INCIDENTS, migrateProjection, PolicyRegistry } from '@truceline/projections';
+import { insertGeneratedHistory } from '@truceline/testing';
+
+export interface ReplayFigures {
+  events: number;
+  /** Events per second of each, medians of the runs. */
+  replay: number;
+  scan: number;
+  runs: { replay: number; scan: number }[];
+}
+
+const PAGE = 5000;
+
+/** Incidents of ten events each in the replay figure's log: BENCH_REPLAY_INCIDENTS, 500k events. */
+export const REPLAY_INCIDENTS = Number(process.env.BENCH_REPLAY_INCIDENTS ?? 50_000);
+/** Events per transaction of the replay (BENCH_REPLAY_PAGE; 1 applies event by event). */
+const REPLAY_PAGE = Number(process.env.BENCH_REPLAY_PAGE ?? 5_000);
+
+/**
+ * The baseline: node-postgres reading the same rows in pages as large (keyset on position),
+ * data and metadata as text handed to JSON.parse — what any replay has to pay at least.
+ */
+async function rawScan(url: string): Promise<number> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    let after = 0;
+    let parsed = 0;
+    for (;;) {
+      const { rows } = await client.query<{ position: string; data: string; metadata: string }>(
+        `SELECT position, id, stream_id, revision, type, schema_version, occurred_at, recorded_at,
+                data::text AS data, metadata::text AS metadata
+           FROM events WHERE position > $1 ORDER BY position LIMIT $2`,
+        [after, PAGE],
+      );
+      if (rows.length === 0) return parsed;
+      for (const row of rows) {
+        JSON.parse(row.data);
+        JSON.parse(row.metadata);
+        parsed++;
+      }
+      after = Number(rows[rows.length - 1].position);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** The incident view rebuilt from the whole log into a schema of its own, as `replay` does. */
+async function replay(sql: SqlClient, store: SqlEventStore, schema: string): Promise<number> {
+  const policies = new PolicyRegistry(store);
+  await policies.refresh();
+  const result = await buildInto(sql, policies, INCIDENTS, schema, await store.headPosition(), {
+    batchSize: REPLAY_PAGE,
+  });
+  await sql.exec(`DROP SCHEMA ${schema} CASCADE`);
+  return result.events;
+}
+
+const timed = async (run: () => Promise<number>): Promise<number> => {
+  const started = process.hrtime.bigint();
+  const events = await run();
+  return events / (Number(process.hrtime.bigint() - started) / 1e9);
+};
+
+const median = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/**
+ * Replay of the incident view vs a raw scan + JSON.parse of the same rows, interleaved run by
+ * run on one database holding `incidents` generated incidents (ten events each).
+ */
+export async function replayVsScan(
+  url: string,
+  incidents: number,
+  runs: number,
+): Promise<ReplayFigures> {
+  const sql = await openDatabase({ databaseUrl: url, poolSize: 4 });
+  const store = new SqlEventStore(sql);
+  try {
+    await store.init();
+    await migrateProjection(sql, INCIDENTS);
+    await new PolicyRegistry(store).load();
+    const events = (await insertGeneratedHistory(sql, incidents)) - 1;
+    await sql.exec('VACUUM ANALYZE events');
+    await rawScan(url); // warm the cache for both
+    const figures: { replay: number; scan: number }[] = [];
+    for (let run = 0; run < runs; run++) {
+      const scan = await timed(() => rawScan(url));
+      const rebuilt = await timed(() => replay(sql, store, `bench_replay_${run}`));
+      figures.push({ replay: rebuilt, scan });
+    }
+    return {
+      events,
+      replay: median(figures.map((f) => f.replay)),
+      scan: median(figures.map((f) => f.scan)),
+      runs: figures,
+    };
+  } finally {
+    await store.close();
+    await sql.close();
+  }
+}

@@ -1,0 +1,34 @@
+import { Client } from 'pg';
+import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
+import { REPLAY_INCIDENTS, replayVsScan } from './replay.bench';
+
+/**
+ * The replay figure alone (`node dist/test/bench/replay.main.js`), for profiling it with
+ * `node --cpu-prof`: BENCH_REPLAY_INCIDENTS (default 50,000: 500k events), BENCH_RUNS (3).
+ */
+async function main(): Promise<void> {
+  const postgres = await startThrowawayPostgres();
+  try {
+    const client = new Client({ connectionString: postgres.url });
+    await client.connect();
+    await client.query('CREATE DATABASE bench_replay');
+    await client.end();
+    const url = new URL(postgres.url);
+    url.pathname = '/bench_replay';
+    const figures = await replayVsScan(
+      url.toString(),
+      REPLAY_INCIDENTS,
+      Number(process.env.BENCH_RUNS ?? 3),
+    );
+    console.log(JSON.stringify(figures));
+    console.log(
+      `replay of the incident view: ${Math.round(figures.replay)} events/s, raw scan + JSON.parse: ` +
+        `${Math.round(figures.scan)} events/s, ratio ${(figures.replay / figures.scan).toFixed(2)} ` +
+        `over ${figures.events} events`,
+    );
+  } finally {
+    await postgres.stop();
+  }
+}
+
+void main();
