@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { openDatabase, SqlEventStore } from '@truceline/event-store';
 import { generateSigningKey, Ledger, migrateLedger, parseSigningKey } from '@truceline/ledger';
 import { BenchSettings, eventsOf } from './append.bench';
@@ -19,10 +21,49 @@ export interface SealingFigures {
   /** Each adjacent pair of slices, sealing on over off: the median is the robust figure. */
   pairRatios: number[];
   medianPairRatio: number;
+  /**
+   * CPU time per appended event, in µs, over all slices of each kind: the bench's Node process
+   * (the writers, and the sealer when on) and the PostgreSQL server (every process of it; only
+   * when it runs on this machine). Unlike the rates, these hardly move with the neighbours'
+   * load: what sealing costs shows as the difference.
+   */
+  cpuPerEvent?: { node: { off: number; on: number }; postgres?: { off: number; on: number } };
 }
 
 /** Slices per run: each run alternates sealing off and on in slices this many times. */
 const SLICES = 4;
+
+/** CPU time (µs) used so far by every process of the local PostgreSQL server; null if not local. */
+async function postgresCpu(postmasterPid: number | null): Promise<number | null> {
+  if (postmasterPid === null) return null;
+  let ticks = 0;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(join('/proc', entry, 'stat'), 'utf8').catch(() => null);
+    if (stat === null) continue;
+    // After the command's closing parenthesis: state, ppid, …, utime and stime (fields 14, 15).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const pid = Number(entry);
+    if (pid !== postmasterPid && Number(fields[1]) !== postmasterPid) continue;
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  // Linux counts in clock ticks of 10 ms.
+  return ticks * 10_000;
+}
+
+/** The pid of the server's postmaster when its data directory is on this machine, else null. */
+async function postmasterOf(sql: Awaited<ReturnType<typeof openDatabase>>): Promise<number | null> {
+  try {
+    const { rows } = await sql.query<{ setting: string }>(
+      "SELECT setting FROM pg_settings WHERE name = 'data_directory'",
+    );
+    const text = await readFile(join(rows[0].setting, 'postmaster.pid'), 'utf8');
+    const pid = Number(text.split('\n')[0]);
+    return (await postgresCpu(pid)) === null ? null : pid;
+  } catch {
+    return null;
+  }
+}
 
 /** The slices of one run as one result: every event over the whole time, the median latencies. */
 function combine(slices: LoadResult[]): LoadResult {
@@ -73,20 +114,40 @@ export async function appendWithSealing(
     const unsealedAtEnd: number[] = [];
     const pairRatios: number[] = [];
     const sliceMs = Math.max(500, settings.durationMs / SLICES);
-    const withoutSealing = () => drive(writers, sliceMs, append);
+    const postmaster = await postmasterOf(sql);
+    const cpu = {
+      off: { node: 0, postgres: 0, events: 0 },
+      on: { node: 0, postgres: 0, events: 0 },
+    };
+    /** Drives one slice, adding its CPU time and events to `into`; `stop` runs before the count. */
+    const measured = async (into: typeof cpu.on, stop?: () => Promise<void>) => {
+      const node = process.cpuUsage();
+      const server = await postgresCpu(postmaster);
+      const result = await drive(writers, sliceMs, append);
+      await stop?.();
+      const used = process.cpuUsage(node);
+      into.node += used.user + used.system;
+      into.postgres += ((await postgresCpu(postmaster)) ?? 0) - (server ?? 0);
+      into.events += result.count ?? 0;
+      return result;
+    };
+    const withoutSealing = () => measured(cpu.off);
     const withSealing = async () => {
       await ledger.sealer.sealPending();
       ledger.sealer.start();
-      const result = await drive(writers, sliceMs, append);
-      const head = await store.headPosition();
-      await ledger.sealer.stop();
-      const { rows } = await sql.query<{ n: string }>(
-        'SELECT count(*) AS n FROM events WHERE position <= $1 AND position > ' +
-          '(SELECT coalesce(max(position), 0) FROM ledger_leaves)',
-        [head],
-      );
-      unsealedAtEnd.push(Number(rows[0].n));
-      return result;
+      // The CPU of the slice includes sealing all of its events: what the sealer had not
+      // reached at the end (counted first) is sealed before the measurement stops.
+      return measured(cpu.on, async () => {
+        const head = await store.headPosition();
+        await ledger.sealer.stop();
+        const { rows } = await sql.query<{ n: string }>(
+          'SELECT count(*) AS n FROM events WHERE position <= $1 AND position > ' +
+            '(SELECT coalesce(max(position), 0) FROM ledger_leaves)',
+          [head],
+        );
+        unsealedAtEnd.push(Number(rows[0].n));
+        await ledger.sealer.sealPending();
+      });
     };
     for (let run = 0; run < settings.runs; run++) {
       const offSlices: LoadResult[] = [];
@@ -114,6 +175,17 @@ export async function appendWithSealing(
       unsealedAtEnd,
       pairRatios,
       medianPairRatio: [...pairRatios].sort((a, b) => a - b)[pairRatios.length >> 1],
+      cpuPerEvent: {
+        node: { off: cpu.off.node / cpu.off.events, on: cpu.on.node / cpu.on.events },
+        ...(postmaster === null
+          ? {}
+          : {
+              postgres: {
+                off: cpu.off.postgres / cpu.off.events,
+                on: cpu.on.postgres / cpu.on.events,
+              },
+            }),
+      },
     };
   } finally {
     await ledger.sealer.stop();
