@@ -1,5 +1,8 @@
 import { ConcurrencyError, TrucelineError, ValidationError } from '@truceline/domain';
 import { createTestDatabase } from '@truceline/testing';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { newEvent, newEvents, outcome, streamName } from './contract/contract-kit';
 import { SqlEventStore } from './sql-event-store';
@@ -106,6 +109,24 @@ describe(SqlEventStore.name, () => {
     });
 
     if (engineName === 'PGlite') {
+      it('opens a new data directory with a small buffer cache: the wasm heap is never given back', async () => {
+        const dataDir = await mkdtemp(join(tmpdir(), 'truceline-store-'));
+        const sql = await openDatabase({ dataDir });
+        try {
+          const store = new SqlEventStore(sql);
+          await store.init();
+          const appended = await store.append(streamName('disk'), newEvents(1), {
+            expectedRevision: 'no-stream',
+          });
+          expect(await store.readAll()).toEqual(appended.events);
+          const { rows } = await sql.query<{ shared_buffers: string }>('SHOW shared_buffers');
+          expect(rows).toEqual([{ shared_buffers: '16MB' }]);
+        } finally {
+          await sql.close();
+          await rm(dataDir, { recursive: true, force: true });
+        }
+      });
+
       it('fails fast, instead of hanging, on a root-client statement inside a transaction', async () => {
         const attempt = engine.sql.transaction(async () => engine.sql.query('SELECT 1'));
 
