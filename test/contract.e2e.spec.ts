@@ -5,13 +5,14 @@ import {
   describe as describeExchange,
   inParallel,
   PARTNERS,
+  seedFrom,
   seedTargets,
   send,
   Targets,
   toRaw,
   tokenFor,
 } from './support/contract-kit';
-import { InProcessSystem, startInProcessSystem } from './support/in-process-system';
+import { describeOnEachStore } from './support/on-each-store';
 import {
   OpenApiDocument,
   Operation,
@@ -19,7 +20,6 @@ import {
   requestOf,
   ResponseValidators,
 } from './support/openapi';
-import { STORES, StoreLocation, StoreUnderTest, TrucelineApi } from './support/truceline-api';
 
 /**
  * The OpenAPI document is the contract (SPEC §6): requests generated from `/docs-json` itself
@@ -28,88 +28,70 @@ import { STORES, StoreLocation, StoreUnderTest, TrucelineApi } from './support/t
  * A finding is a 5xx, a status or body the document does not describe for that operation, or a
  * schema-valid request refused as malformed (a 400 naming a field with no documented `x-rule`).
  */
-const CLOCK_START = '2026-03-01T00:00:00.000Z';
+
 /** Requests per operation and store: about 1,000 per store. */
 const RUNS_PER_OPERATION = Number(process.env.CONTRACT_RUNS ?? 40);
 const CONCURRENCY = 8;
-const SEED = Number(process.env.CONTRACT_SEED ?? Date.now() % 1_000_000);
+const SEED = seedFrom('CONTRACT_SEED');
 // Generous: on a loaded CI machine a thousand requests per store take minutes, and a timeout is no finding.
 jest.setTimeout(600_000);
 
-describe.each(STORES.map((store): [string, StoreUnderTest] => [store.name, store]))(
-  'the OpenAPI contract on %s',
-  (_name, store) => {
-    let location: StoreLocation;
-    let system: InProcessSystem;
-    let document: OpenApiDocument;
-    let operations: Operation[];
-    let targets: Targets;
+describeOnEachStore('the OpenAPI contract on %s', (suite) => {
+  let document: OpenApiDocument;
+  let operations: Operation[];
+  let targets: Targets;
 
-    beforeAll(async () => {
-      location = await store.create();
-      system = await startInProcessSystem({
-        databaseUrl: location.databaseUrl,
-        dataDir: location.dataDir,
-        clockStart: CLOCK_START,
-      });
-      document = (await (await fetch(`${system.baseUrl}/docs-json`)).json()) as OpenApiDocument;
-      operations = operationsOf(document);
-      targets = await seedTargets(new TrucelineApi(system.baseUrl, system.jwtSecret));
-      await system.runtime.settle();
-    }, 60_000);
-    afterAll(async () => {
-      await system?.close();
-      await location?.drop();
-    });
+  beforeAll(async () => {
+    document = await suite.openApi();
+    operations = operationsOf(document);
+    targets = await seedTargets(suite.api);
+    await suite.system.runtime.settle();
+  }, 60_000);
 
-    it('documents every response of every route with a schema', () => {
-      const validators = new ResponseValidators(document);
+  it('documents every response of every route with a schema', () => {
+    const validators = new ResponseValidators(document);
 
-      expect(operations.length).toBeGreaterThan(20);
-      expect(operations.flatMap((operation) => validators.undocumentedBodies(operation))).toEqual(
-        [],
-      );
-    });
+    expect(operations.length).toBeGreaterThan(20);
+    expect(operations.flatMap((operation) => validators.undocumentedBodies(operation))).toEqual([]);
+  });
 
-    it('answers every schema-valid request as the document says', async () => {
-      const validators = new ResponseValidators(document);
-      const started = Date.now();
-      const requests = operations.flatMap((operation, index) =>
-        fc.sample(
-          fc.tuple(
-            requestOf(document, operation, {
-              id: fc.constantFrom(...targets.incidentIds),
-              taskId: fc.constantFrom(...targets.taskIds),
-            }),
-            callerOf(operation),
-          ),
-          { numRuns: RUNS_PER_OPERATION, seed: SEED + index },
+  it('answers every schema-valid request as the document says', async () => {
+    const validators = new ResponseValidators(document);
+    const started = Date.now();
+    const requests = operations.flatMap((operation, index) =>
+      fc.sample(
+        fc.tuple(
+          requestOf(document, operation, {
+            id: fc.constantFrom(...targets.incidentIds),
+            taskId: fc.constantFrom(...targets.taskIds),
+          }),
+          callerOf(operation),
         ),
-      );
+        { numRuns: RUNS_PER_OPERATION, seed: SEED + index },
+      ),
+    );
 
-      // One example of each kind of finding (operation and what is wrong), with a count.
-      const findings = new Map<string, { count: number; example: string }>();
-      await inParallel(requests, CONCURRENCY, async ([request, caller]) => {
-        const raw = toRaw(request, caller ? tokenFor(system, caller) : undefined);
-        const sent = await send(system.baseUrl, raw);
-        const problem = findingOf(request.operation, sent, validators);
-        if (!problem) return;
-        const kind = `${problem.slice(0, 160)} ${sent.status}`;
-        const seen = findings.get(kind);
-        if (seen) seen.count++;
-        else
-          findings.set(kind, { count: 1, example: `${problem}: ${describeExchange(raw, sent)}` });
-      });
-
-      const byStatus = countStatuses(requests.length);
-      console.log(
-        `[contract] ${requests.length} requests over ${operations.length} operations in ` +
-          `${Date.now() - started} ms (seed ${SEED}) ${byStatus}`,
-      );
-      expect([...findings.values()]).toEqual([]);
+    // One example of each kind of finding (operation and what is wrong), with a count.
+    const findings = new Map<string, { count: number; example: string }>();
+    await inParallel(requests, CONCURRENCY, async ([request, caller]) => {
+      const raw = toRaw(request, caller ? tokenFor(suite.system, caller) : undefined);
+      const sent = await send(suite.system.baseUrl, raw);
+      const problem = findingOf(request.operation, sent, validators);
+      if (!problem) return;
+      const kind = `${problem.slice(0, 160)} ${sent.status}`;
+      const seen = findings.get(kind);
+      if (seen) seen.count++;
+      else findings.set(kind, { count: 1, example: `${problem}: ${describeExchange(raw, sent)}` });
     });
-  },
-);
+
+    const byStatus = countStatuses(requests.length);
+    console.log(
+      `[contract] ${requests.length} requests over ${operations.length} operations in ` +
+        `${Date.now() - started} ms (seed ${SEED}) ${byStatus}`,
+    );
+    expect([...findings.values()]).toEqual([]);
+  });
+});
 
 /** Mostly a role the operation names (with a partner where the role needs one). */
 function callerOf(operation: Operation): fc.Arbitrary<Caller | undefined> {

@@ -11,6 +11,10 @@ import { eventually, freshSector, TrucelineApi } from './truceline-api';
 
 export const PARTNERS = ['UA', 'US', 'GB', 'PL', 'FR', 'DE', 'EU'];
 
+/** The seed of a generated run: from `variable` to replay a run, else new each time. */
+export const seedFrom = (variable: string): number =>
+  Number(process.env[variable] ?? Date.now() % 1_000_000);
+
 export interface Targets {
   incidentIds: string[];
   taskIds: string[];
