@@ -63,6 +63,18 @@ function afterSeedConfirmation(results: Map<string, ScenarioResult>): {
   return { at: new Date(Date.parse(t0) + 2.5 * 3_600_000).toISOString(), incidentId };
 }
 
+/**
+ * Nothing left for the system to do by itself: every subscription caught up, and every sealed
+ * event under a signed checkpoint — else the sealer's next checkpoint (every few seconds while
+ * the tree grew) would add a LogCheckpoint notice to the feeds in the middle of a comparison.
+ */
+async function quiet(system: InProcessSystem): Promise<void> {
+  await system.runtime.settle();
+  await system.runtime.ledger.sealer.sealPending();
+  await system.runtime.ledger.sealer.checkpoint();
+  await system.runtime.settle();
+}
+
 /** The seed incident as `replay --until … --json` printed it. */
 function seedAsOf(json: string, incidentId: string) {
   const views = JSON.parse(json) as {
@@ -96,7 +108,7 @@ describe('shared scenarios on PGlite (embedded store)', () => {
 
   it('replay on the stopped instance rebuilds every read model identically, with no side effect', async () => {
     const running = system as InProcessSystem;
-    await running.runtime.settle();
+    await quiet(running);
     const rows = await readModelRows(running.runtime.sql);
     const effects = await sideEffects(running.runtime.sql);
     // The embedded store is one process's: the operator stops the instance first.
@@ -166,7 +178,7 @@ describe('shared scenarios on PostgreSQL', () => {
   });
 
   it('replay beside the running system rebuilds every read model identically, with no side effect', async () => {
-    await system.runtime.settle();
+    await quiet(system);
     const sql = system.runtime.sql;
     const rows = await readModelRows(sql);
     const effects = await sideEffects(sql);
@@ -182,6 +194,7 @@ describe('shared scenarios on PostgreSQL', () => {
 
   it('replay --until between the seed confirmation and tier 2 shows tier 1, the warning open', async () => {
     const { at, incidentId } = afterSeedConfirmation(results);
+    await quiet(system);
     const rows = await readModelRows(system.runtime.sql);
     const env = { DATABASE_URL: database.url };
 
@@ -201,6 +214,7 @@ describe('shared scenarios on PostgreSQL', () => {
   it('refuses bad input with a clear error and changes nothing', async () => {
     const sql = system.runtime.sql;
     const env = { DATABASE_URL: database.url };
+    await quiet(system);
     const before = { rows: await readModelRows(sql), effects: await sideEffects(sql) };
     const head = Number(
       (await sql.query<{ h: string }>('SELECT max(position) AS h FROM events')).rows[0].h,
