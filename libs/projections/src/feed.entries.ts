@@ -10,6 +10,7 @@ export interface FeedRow {
   recordedAt: string;
   position: number;
   data: unknown;
+  /** Drill data (SPEC §2): produced in exercise mode; a ministry must never take it for real. */
   exercise: boolean;
 }
 

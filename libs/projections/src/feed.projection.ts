@@ -14,7 +14,7 @@ import {
 } from '@truceline/domain';
 import { createTable, deterministicId, SqlClient, TableDefinition } from '@truceline/event-store';
 import type { StoredCheckpoint } from '@truceline/ledger';
-import { lockFeedPosition } from './feed.entries';
+import { FeedRow, lockFeedPosition } from './feed.entries';
 import {
   feedRowOf,
   LOG_NOTICES,
@@ -132,16 +132,8 @@ function tierNotices(incidentId: string, before: TierChange[], after: TierChange
 class EntriesPresent extends Error {}
 
 /** One entry to write, in feed order: the seq is given when the batch is written. */
-interface Planned {
+interface Planned extends FeedRow {
   partner: string;
-  id: string;
-  type: string;
-  incidentId: string | null;
-  occurredAt: string;
-  recordedAt: string;
-  position: number;
-  data: unknown;
-  exercise: boolean;
 }
 
 /** One row of partner_feed as the batched insert writes it. */

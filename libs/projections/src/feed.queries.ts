@@ -1,23 +1,15 @@
 import { SqlClient } from '@truceline/event-store';
+import type { FeedRow } from './feed.entries';
 
 /** One entry of a partner's feed: an event released to it (redacted) or a derived notice. */
-export interface FeedEntry {
+export interface FeedEntry extends FeedRow {
   seq: number;
-  id: string;
-  type: string;
-  /** Null for a notice about the whole log (LogCheckpoint). */
-  incidentId: string | null;
-  occurredAt: string;
-  recordedAt: string;
-  position: number;
-  /** Drill data (SPEC §2): produced in exercise mode; a ministry must never take it for real. */
-  exercise: boolean;
-  data: unknown;
 }
 
 export const MAX_FEED_PAGE = 500;
 
-interface FeedRow {
+/** A row of partner_feed as the driver returns it. */
+interface StoredFeedRow {
   seq: string | number;
   event_id: string;
   type: string;
@@ -34,7 +26,7 @@ const COLUMNS =
 const iso = (v: unknown): string =>
   v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString();
 
-const toEntry = (row: FeedRow): FeedEntry => ({
+const toEntry = (row: StoredFeedRow): FeedEntry => ({
   seq: Number(row.seq),
   id: row.event_id,
   type: row.type,
@@ -53,7 +45,7 @@ export class FeedQueries {
   /** Entries with seq > after, in seq order; limit is kept within 1..500. */
   async page(partner: string, after: number, limit: number): Promise<FeedEntry[]> {
     const capped = Math.min(Math.max(Math.trunc(limit) || 1, 1), MAX_FEED_PAGE);
-    const { rows } = await this.sql.query<FeedRow>(
+    const { rows } = await this.sql.query<StoredFeedRow>(
       `SELECT ${COLUMNS} FROM partner_feed WHERE partner = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
       [partner.toUpperCase(), Math.max(0, Math.trunc(after) || 0), capped],
     );
@@ -62,7 +54,7 @@ export class FeedQueries {
 
   async entry(partner: string, eventId: string): Promise<FeedEntry | null> {
     if (!/^[0-9a-f-]{36}$/i.test(eventId)) return null;
-    const { rows } = await this.sql.query<FeedRow>(
+    const { rows } = await this.sql.query<StoredFeedRow>(
       `SELECT ${COLUMNS} FROM partner_feed WHERE partner = $1 AND event_id = $2`,
       [partner.toUpperCase(), eventId],
     );

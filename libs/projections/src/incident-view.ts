@@ -1,4 +1,4 @@
-import { Acknowledgement, Capability, Iso, ObligationKind, PartnerCode } from '@truceline/domain';
+import { Acknowledgement, CoalitionTask, Iso, ObligationKind } from '@truceline/domain';
 
 /** The body of `GET /v1/incidents/{id}` (SPEC §6). */
 export interface IncidentView {
@@ -26,14 +26,7 @@ export interface IncidentView {
     /** True when the satisfying event was recorded after the DeadlineMissed (SPEC §2). */
     recordedLate?: boolean;
   }[];
-  coalitionTasks: {
-    taskId: string;
-    tier: 2 | 3;
-    member: PartnerCode;
-    capability: Capability;
-    dueAt: Iso;
-    status: 'assigned' | 'acknowledged' | 'declined' | 'completed';
-  }[];
+  coalitionTasks: CoalitionTask[];
   /** Receipts of the incident's notices (SPEC §4), when there are any. */
   acknowledgements?: Acknowledgement[];
 }

@@ -1,6 +1,7 @@
 import { Actor } from '@truceline/domain';
 import { IncidentViews } from '@truceline/projections';
 import { IncidentCommandHandler } from './incident-command.handler';
+import { PeriodicPass } from './periodic-pass';
 import { Clock } from './runtime.port';
 
 export const SCHEDULER_ACTOR: Actor = { id: 'deadline-scheduler', role: 'service' };
@@ -11,45 +12,29 @@ export const SCHEDULER_ACTOR: Actor = { id: 'deadline-scheduler', role: 'service
  * the incident and obligation, so restarts and several schedulers never add a second one.
  */
 export class DeadlineScheduler {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly passes: PeriodicPass;
 
   constructor(
     private readonly incidents: IncidentCommandHandler,
     private readonly views: IncidentViews,
     private readonly clock: Clock,
-    private readonly onError: (error: unknown) => void = () => undefined,
-    private readonly intervalMs = 1000,
-  ) {}
-
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+    onError: (error: unknown) => void = () => undefined,
+    intervalMs = 1000,
+  ) {
+    this.passes = new PeriodicPass(() => this.pass(), intervalMs, onError);
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+  start(): void {
+    this.passes.start();
+  }
+
+  stop(): Promise<void> {
+    return this.passes.stop();
   }
 
   /** One pass; concurrent calls coalesce into one more pass after the current one. */
   tick(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.pass()
-      .catch(this.onError)
-      .finally(() => {
-        this.running = null;
-        if (this.again) {
-          this.again = false;
-          void this.tick();
-        }
-      });
-    return this.running;
+    return this.passes.tick();
   }
 
   private async pass(): Promise<void> {

@@ -3,6 +3,7 @@ import { NotificationDelivered } from '@truceline/domain';
 import { IncidentCommandHandler } from '../incident-command.handler';
 import { NOTIFICATION_ACTOR } from '../notification.service';
 import { Clock } from '../runtime.port';
+import { PeriodicPass } from '../periodic-pass';
 import { webhookHeaders } from './webhook-signature';
 import { ClaimedDelivery, WebhookOutbox } from './webhook-outbox';
 
@@ -82,9 +83,7 @@ export class WebhookDeliveryWorker {
   private readonly inFlight = new Map<string, { partner: string; done: Promise<void> }>();
   /** The last record queued per incident: this worker's records of one incident, in turn. */
   private readonly recording = new Map<string, Promise<void>>();
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly passes: PeriodicPass;
 
   constructor(
     private readonly deps: WebhookDeliveryDeps,
@@ -99,43 +98,29 @@ export class WebhookDeliveryWorker {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? (() => new Date());
     this.onError = options.onError ?? (() => undefined);
+    this.passes = new PeriodicPass(() => this.claimAndSend(), this.intervalMs, this.onError);
   }
 
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+    if (this.passes.started) return;
+    this.passes.start();
     void this.tick();
   }
 
   /** Something was planned: look now rather than at the next interval. */
   nudge(): void {
-    if (this.timer) void this.tick();
+    if (this.passes.started) void this.tick();
   }
 
   /** Stops claiming and waits for the requests in flight (each bounded by the timeout). */
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+    await this.passes.stop();
     await Promise.all([...this.inFlight.values()].map((f) => f.done));
   }
 
   /** One claim; concurrent calls coalesce into one more pass after the current one. */
   tick(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.claimAndSend()
-      .catch(this.onError)
-      .finally(() => {
-        this.running = null;
-        if (this.again && this.timer) {
-          this.again = false;
-          void this.tick();
-        }
-      });
-    return this.running;
+    return this.passes.tick();
   }
 
   private async claimAndSend(): Promise<void> {
