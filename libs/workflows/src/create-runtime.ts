@@ -83,6 +83,8 @@ export class EmbeddedRuntime implements Runtime {
     readonly views: IncidentViews,
     private readonly registry: PolicyRegistry,
     private readonly logger: RuntimeLogger,
+    /** What the services run on; closing it closes the clock, the store and the database. */
+    private readonly context: ServiceContext,
   ) {}
 
   /** Escalation policy versions (SPEC §3): an adoption governs every event appended afterwards. */
@@ -139,7 +141,17 @@ export class EmbeddedRuntime implements Runtime {
     });
     // With Kafka the services run as their own processes, fed by the relay (SPEC §8 KAFKA_BROKERS).
     const withServices = options.services ?? !config.kafkaBrokers?.length;
-    const runtime = new EmbeddedRuntime(clock, store, sql, commands, views, policies, logger);
+    const context = new ServiceContext(config, sql, store, clock, policies, views, incidents);
+    const runtime = new EmbeddedRuntime(
+      clock,
+      store,
+      sql,
+      commands,
+      views,
+      policies,
+      logger,
+      context,
+    );
     const followers = new Map<string, Subscription>();
     let feedProjection: FeedProjection | undefined;
     for (const definition of PROJECTIONS) {
@@ -196,7 +208,6 @@ export class EmbeddedRuntime implements Runtime {
     if (withServices) {
       // The definitions the distributed processes run, each here on a durable subscription of
       // its own name instead of a consumer group.
-      const context = new ServiceContext(config, sql, store, clock, policies, views, incidents);
       const serviceLogger = {
         error: (fields: { err: unknown }, message: string) => logger.error(message, fields.err),
       };
@@ -291,12 +302,10 @@ export class EmbeddedRuntime implements Runtime {
 
   async close(): Promise<void> {
     this.ready = false;
-    if (this.clock instanceof ExerciseClock) await this.clock.unfollow();
     for (const worker of this.workers.values()) await worker.stop?.();
     await this.ledger.sealer.stop();
     await Promise.all(this.subscriptions.map((s) => s.stop()));
-    await this.store.close();
-    await this.sql.close();
+    await this.context.close();
   }
 }
 

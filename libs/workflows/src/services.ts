@@ -1,12 +1,36 @@
 import { loadPartners } from '@truceline/config';
+import { StoredEvent } from '@truceline/domain';
 import { ExerciseClock } from './clock';
 import { CoalitionTaskingService } from './coalition-tasking.service';
 import { DeadlineScheduler } from './deadline.scheduler';
+import { IncidentCommandHandler } from './incident-command.handler';
 import type { ServiceDefinition } from './distributed/service-process';
 import { NotificationService } from './notification.service';
 import { WebhookDeliveryWorker } from './notification/webhook-delivery.worker';
 import { WebhookOutbox } from './notification/webhook-outbox';
 import { VerificationService } from './verification.service';
+
+/** A service whose rule turns the causes it reacts to into commands, and nothing else. */
+interface ReactingService {
+  readonly reactsTo: ReadonlySet<string>;
+  new (incidents: IncidentCommandHandler): { handle(event: StoredEvent): Promise<void> };
+}
+
+function reacting(
+  name: string,
+  defaultMetricsPort: number,
+  Service: ReactingService,
+): ServiceDefinition {
+  return {
+    name,
+    defaultMetricsPort,
+    consumes: (type) => Service.reactsTo.has(type),
+    create: ({ incidents }) => {
+      const service = new Service(incidents);
+      return { handle: (event) => service.handle(event) };
+    },
+  };
+}
 
 /**
  * The services, declared once. The embedded runtime runs each of them (a consuming one on a
@@ -40,15 +64,7 @@ export const SERVICES: readonly ServiceDefinition[] = [
       };
     },
   },
-  {
-    name: 'verification',
-    defaultMetricsPort: 9464,
-    consumes: (type) => VerificationService.reactsTo.has(type),
-    create: ({ incidents }) => {
-      const service = new VerificationService(incidents);
-      return { handle: (event) => service.handle(event) };
-    },
-  },
+  reacting('verification', 9464, VerificationService),
   {
     name: 'notification',
     defaultMetricsPort: 9465,
@@ -76,15 +92,7 @@ export const SERVICES: readonly ServiceDefinition[] = [
       };
     },
   },
-  {
-    name: 'coalition-tasking',
-    defaultMetricsPort: 9466,
-    consumes: (type) => CoalitionTaskingService.reactsTo.has(type),
-    create: ({ incidents }) => {
-      const service = new CoalitionTaskingService(incidents);
-      return { handle: (event) => service.handle(event) };
-    },
-  },
+  reacting('coalition-tasking', 9466, CoalitionTaskingService),
 ];
 
 export function serviceNamed(name: string | undefined): ServiceDefinition {
