@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { NewEvent } from '@truceline/domain';
 import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
-import { createTestDatabase, TestDatabase } from '@truceline/testing';
+import { appendInOrder, createTestDatabase, TestDatabase } from '@truceline/testing';
 import { Ledger } from './ledger';
 import { migrateLedger } from './ledger.schema';
 import { ProofError, verifyConsistency, verifyInclusion } from './merkle/verify';
@@ -36,11 +36,13 @@ describe.each([
   const signer = parseSigningKey(generateSigningKey('truceline/ledger-spec'));
   const verifier = parseVerifierKey(signer.verifierKey);
   let sut: Ledger;
+  let append: ReturnType<typeof appendInOrder>;
 
   beforeAll(async () => {
     database = postgres ? await createTestDatabase() : undefined;
     sql = await openDatabase(database ? { databaseUrl: database.url } : { inMemory: true });
     store = new SqlEventStore(sql);
+    append = appendInOrder(store);
     await store.init();
     await migrateLedger(sql);
     sut = new Ledger(sql, store, signer, { pollIntervalMs: 20, checkpointIntervalMs: 60_000 });
@@ -55,11 +57,7 @@ describe.each([
   it('seals what was appended, signs a checkpoint on demand, and proves each event in it', async () => {
     const appended = [];
     for (let i = 0; i < 5; i++) {
-      appended.push(
-        ...(
-          await store.append(`s-${i % 2}`, [event(i), event(i + 100)], { expectedRevision: 'any' })
-        ).events,
-      );
+      appended.push(...(await append(`s-${i % 2}`, [event(i), event(i + 100)])).events);
     }
 
     const first = await sut.latest();
@@ -89,7 +87,7 @@ describe.each([
 
   it('keeps every checkpoint consistent with the ones before, and verifies', async () => {
     const before = (await sut.latest())!;
-    await store.append('s-2', [event(7), event(8), event(9)], { expectedRevision: 'any' });
+    await append('s-2', [event(7), event(8), event(9)]);
     const after = (await sut.latest())!;
 
     const proof = await sut.consistency(before.treeSize, after.treeSize);
@@ -127,7 +125,7 @@ describe.each([
     const quick = new Ledger(sql, store, signer, { pollIntervalMs: 10, checkpointIntervalMs: 50 });
     quick.sealer.start();
     try {
-      const { position } = await store.append('s-3', [event(1)], { expectedRevision: 'any' });
+      const { position } = await append('s-3', [event(1)]);
       const signedSize = async () => {
         const { rows } = await sql.query<{ n: string }>(
           'SELECT max(tree_size) AS n FROM ledger_checkpoints',
@@ -167,7 +165,7 @@ describe.each([
     let appended = 0;
     try {
       for (const until = Date.now() + 1_000; Date.now() < until; appended++) {
-        await store.append('s-4', [event(appended)], { expectedRevision: 'any' });
+        await append('s-4', [event(appended)]);
         await new Promise((r) => setTimeout(r, 2));
       }
     } finally {
@@ -226,7 +224,8 @@ describe('PostgreSQL: sealing beside concurrent writers', () => {
       Array.from({ length: 8 }, async (_, w) => {
         for (let i = 0; i < 15; i++) {
           await store.append(`w-${w}`, [event(i)], {
-            expectedRevision: 'any',
+            // Each writer is its stream's only one: its i-th append finds revision i - 1.
+            expectedRevision: i === 0 ? 'no-stream' : i - 1,
             // Holds some writers in flight while later ones could commit: none may be skipped.
             beforeCommit: i % 5 === 0 ? () => new Promise((r) => setTimeout(r, 15)) : undefined,
           });

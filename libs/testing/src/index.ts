@@ -1,3 +1,4 @@
 export * from './incident-spec';
 export * from './postgres';
 export * from './generated-history';
+export * from './append-in-order';
