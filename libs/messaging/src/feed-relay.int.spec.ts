@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { incidentStreamId, NewEvent } from '@truceline/domain';
+import { incidentStreamId } from '@truceline/domain';
+import { trafficReport } from '@truceline/testing';
 import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import {
   FEEDS,
@@ -16,25 +17,6 @@ import { createKafka, parseBrokers } from './kafka-client';
 
 /** Against the real broker of the test run and PGlite in memory; each test has its own topics. */
 jest.setTimeout(120_000);
-
-const report = (): NewEvent => ({
-  id: randomUUID(),
-  type: 'BreachReported',
-  occurredAt: '2026-03-02T04:00:00.000Z',
-  data: {
-    location: { sector: 's', frontlineKm: 1 },
-    category: 'drone',
-    severity: 'minor',
-    source: { kind: 'monitor', id: 'm-1' },
-    summary: 'x',
-  },
-  metadata: {
-    correlationId: 'c',
-    causationId: null,
-    actor: { id: 'op', role: 'operator' },
-    policyVersion: 1,
-  },
-});
 
 describe(FeedRelay.name, () => {
   let kafka: Kafka;
@@ -63,7 +45,7 @@ describe(FeedRelay.name, () => {
   };
   const reportIncidents = async (count: number) => {
     for (let i = 0; i < count; i++) {
-      await store.append(incidentStreamId(randomUUID()), [report()], {
+      await store.append(incidentStreamId(randomUUID()), [trafficReport()], {
         expectedRevision: 'no-stream',
       });
     }

@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  FEED_PARTNERS,
-  incidentStreamId,
-  LOG_CHECKPOINT,
-  NewEvent,
-  POLICY_V1,
-} from '@truceline/domain';
+import { FEED_PARTNERS, incidentStreamId, LOG_CHECKPOINT, POLICY_V1 } from '@truceline/domain';
 import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import {
   generateSigningKey,
@@ -18,31 +12,12 @@ import {
   parseSigningKey,
   parseVerifierKey,
 } from '@truceline/ledger';
-import { createTestDatabase, TestDatabase } from '@truceline/testing';
+import { createTestDatabase, TestDatabase, trafficReport } from '@truceline/testing';
 import { FeedProjection } from './feed.projection';
 import { FeedEntry, FeedQueries } from './feed.queries';
 import { logCheckpointNoticeId } from './feed.log-notices';
 import { PolicyRegistry } from './policy.registry';
 import { migratePartnerFeed } from './projections';
-
-const report = (): NewEvent => ({
-  id: randomUUID(),
-  type: 'BreachReported',
-  occurredAt: '2026-03-02T04:00:00.000Z',
-  data: {
-    location: { sector: 's', frontlineKm: 1 },
-    category: 'drone',
-    severity: 'minor',
-    source: { kind: 'monitor', id: 'm-1' },
-    summary: 'x',
-  },
-  metadata: {
-    correlationId: randomUUID(),
-    causationId: null,
-    actor: { id: 'op', role: 'operator' },
-    policyVersion: 1,
-  },
-});
 
 const PARTNERS = FEED_PARTNERS(POLICY_V1);
 const ORIGIN = 'truceline/feed-notices-spec';
@@ -76,7 +51,7 @@ describe.each([
     });
   const reportIncidents = async (count: number) => {
     for (let i = 0; i < count; i++) {
-      await store.append(incidentStreamId(randomUUID()), [report()], {
+      await store.append(incidentStreamId(randomUUID()), [trafficReport()], {
         expectedRevision: 'no-stream',
       });
     }

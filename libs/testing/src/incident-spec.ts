@@ -20,6 +20,7 @@ import {
   IncidentState,
   incidentStreamId,
   initialIncidentState,
+  NewEvent,
   ObligationKind,
   PartnerCode,
   POLICY_V1,
@@ -27,6 +28,7 @@ import {
   Scale,
   TrucelineError,
 } from '@truceline/domain';
+import { randomUUID } from 'node:crypto';
 
 /**
  * Emmett-style given/when/then for the incident decider:
@@ -112,6 +114,29 @@ export const breachData = (overrides: Partial<BreachReported> = {}): BreachRepor
   source: { kind: 'sensor', id: 'sensor-0712' },
   summary: 'Artillery fire across the contact line',
   ...overrides,
+});
+
+/**
+ * A minor BreachReported with fresh ids, ready to append to a new stream: traffic for specs that
+ * need events in the log (feeds, relays, the ledger), not a story told by the decider.
+ */
+export const trafficReport = (): NewEvent => ({
+  id: randomUUID(),
+  type: 'BreachReported',
+  occurredAt: T0,
+  data: {
+    location: { sector: 's', frontlineKm: 1 },
+    category: 'drone',
+    severity: 'minor',
+    source: { kind: 'monitor', id: 'm-1' },
+    summary: 'x',
+  },
+  metadata: {
+    correlationId: randomUUID(),
+    causationId: null,
+    actor: { id: 'op', role: 'operator' },
+    policyVersion: 1,
+  },
 });
 
 export const reported = (options: FactOptions & { sector?: string } = {}): FactDraft => {
