@@ -10,7 +10,7 @@ import { ApiProcess } from '../support/api-process';
 import { freePort } from '../support/free-port';
 import { LoadResult, median } from './load';
 
-const JWT_SECRET = 'bench-secret-bench-secret-bench-secret';
+export const JWT_SECRET = 'bench-secret-bench-secret-bench-secret';
 const CONNECTIONS = 64;
 
 export interface HttpFigures {
@@ -20,7 +20,7 @@ export interface HttpFigures {
   rssLoadedMb: number;
 }
 
-const report = (n: number) =>
+export const report = (n: number) =>
   JSON.stringify({
     location: { sector: `B-${n % 997}`, frontlineKm: 512.5, lat: 47.6, lon: 35.9 },
     category: 'artillery',
@@ -29,18 +29,23 @@ const report = (n: number) =>
     summary: 'Shelling near the line of contact',
   });
 
-/** autocannon at 64 connections; the rate is 2xx answers per second of the run. */
-async function cannon(
+/**
+ * autocannon at 64 connections; the rate is 2xx answers per second of the run. With
+ * `overallRate`, requests go at that rate in all (for latency at a given load).
+ */
+export async function cannon(
   url: string,
   durationS: number,
   request: (n: number) => { method: 'GET' | 'POST'; path: string; body?: string },
   headers: Record<string, string>,
+  overallRate?: number,
 ): Promise<LoadResult> {
   let n = 0;
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
     duration: durationS,
+    ...(overallRate !== undefined && { overallRate }),
     headers: { 'content-type': 'application/json', ...headers },
     requests: [
       {
@@ -68,7 +73,7 @@ async function cannon(
   };
 }
 
-const rssMb = (pid: number): number => {
+export const rssMb = (pid: number): number => {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return Math.round(kb / 1024);
@@ -139,7 +144,7 @@ export async function truclineHttp(
   }
 }
 
-async function untilAnswering(
+export async function untilAnswering(
   url: string,
   headers: Record<string, string>,
   log: () => string,

@@ -1,4 +1,5 @@
 import { StoredEvent } from '@truceline/domain';
+import { CheckpointRecorder } from './checkpoint-writer';
 import {
   BatchEventHandler,
   EventHandler,
@@ -7,7 +8,8 @@ import {
   SubscriptionOptions,
 } from './event-store.port';
 
-type Source = Pick<EventStore, 'readAll' | 'readCheckpoint' | 'writeCheckpoint'>;
+/** The log a subscription pages through (the store, or a SharedLogReader over it). */
+type Source = Pick<EventStore, 'readAll' | 'readCheckpoint'>;
 
 const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5000;
@@ -16,21 +18,25 @@ const MAX_BACKOFF_MS = 5000;
  * A catch-up subscription over readAll with a durable checkpoint.
  *
  * Delivery: events reach the handler one at a time in position order (a BatchEventHandler gets
- * each page read at once, in one call, and is retried on the whole page). The checkpoint is written
- * once per batch read (and on stop), after the handler accepted each of its events, so a restart
- * resumes right after the last checkpointed event; the events handled since (a crash before the
- * batch's checkpoint write) are delivered again — handlers deduplicate by event id (STYLE
- * habit 6). A handler that throws is retried on the same event with a growing backoff: an event
- * is never skipped. waitFor answers as soon as the handler finished, before the checkpoint write.
+ * each page read at once, in one call, and is retried on the whole page). After each page the
+ * position reached is recorded with the process's CheckpointWriter, which stores the positions
+ * of all its subscriptions together within a short interval (and on stop), so a restart resumes
+ * after the last position stored; the events handled since (a crash before the write) are
+ * delivered again — handlers deduplicate by event id (STYLE habit 6). A handler that throws is
+ * retried on the same event with a growing backoff: an event is never skipped. A subscription
+ * never waits for another: each pages, retries and records on its own, even when its pages come
+ * from a read shared with them. waitFor answers as soon as the handler finished.
  */
 export class CatchUpSubscription implements Subscription {
   readonly subscriberId: string;
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
-  /** The durable checkpoint: the last position written to the store. */
-  private position = 0;
-  /** The last position whose handler finished (ahead of `position` within a batch). */
+  /** The checkpoint it started from. */
+  private started = 0;
+  /** The last position whose handler finished (ahead of the stored checkpoint for a while). */
   private handled = 0;
+  /** The last position handed to the checkpoint writer. */
+  private recorded = 0;
   private stopped = false;
   private running?: Promise<void>;
   private woken = false;
@@ -41,6 +47,7 @@ export class CatchUpSubscription implements Subscription {
 
   constructor(
     private readonly source: Source,
+    private readonly checkpoints: CheckpointRecorder,
     private readonly handler: EventHandler | BatchEventHandler,
     private readonly options: SubscriptionOptions,
     private readonly onStopped: () => void = () => undefined,
@@ -53,8 +60,9 @@ export class CatchUpSubscription implements Subscription {
 
   /** Loads the durable checkpoint, then runs in the background until stop(). */
   async start(): Promise<void> {
-    this.position = await this.source.readCheckpoint(this.subscriberId);
-    this.handled = this.position;
+    this.started = await this.source.readCheckpoint(this.subscriberId);
+    this.handled = this.started;
+    this.recorded = this.started;
     this.running = this.run();
   }
 
@@ -65,7 +73,7 @@ export class CatchUpSubscription implements Subscription {
   }
 
   checkpoint(): number {
-    return this.position;
+    return Math.max(this.started, this.checkpoints.stored(this.subscriberId) ?? 0);
   }
 
   /** Resolves once the handler has finished every event up to `position`. */
@@ -91,6 +99,9 @@ export class CatchUpSubscription implements Subscription {
     this.stopped = true;
     this.signalStop();
     await this.running;
+    // What it handled is stored before stop resolves: a restart resumes right after it.
+    this.record();
+    await this.checkpoints.flush().catch((error: unknown) => this.report(error));
     for (const waiter of this.waiters) {
       clearTimeout(waiter.timer);
       waiter.reject(this.notReached(waiter.position, 'it was stopped'));
@@ -123,9 +134,10 @@ export class CatchUpSubscription implements Subscription {
             if (this.stopped) break;
           }
         }
-        // One checkpoint write per batch, not per event: an event handled but not yet
-        // checkpointed when the process dies is delivered again (handlers deduplicate).
-        await this.saveCheckpoint();
+        // Recorded per page, stored with the other subscriptions' within an interval: an event
+        // handled but not yet stored when the process dies is delivered again (handlers
+        // deduplicate).
+        this.record();
         if (this.stopped) return;
         backoff = FIRST_BACKOFF_MS;
       } catch (error) {
@@ -187,10 +199,10 @@ export class CatchUpSubscription implements Subscription {
     clearTimeout(timer);
   }
 
-  private async saveCheckpoint(): Promise<void> {
-    if (this.handled === this.position) return;
-    await this.source.writeCheckpoint(this.subscriberId, this.handled);
-    this.position = this.handled;
+  private record(): void {
+    if (this.handled <= this.recorded) return;
+    this.checkpoints.record(this.subscriberId, this.handled);
+    this.recorded = this.handled;
   }
 
   private settleWaiters(): void {

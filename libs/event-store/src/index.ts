@@ -7,5 +7,7 @@ export * from './sql/migrate';
 export * from './sql/table';
 export * from './sql-event-store';
 export * from './catch-up-subscription';
+export * from './checkpoint-writer';
+export * from './shared-log-reader';
 export * from './deterministic-id';
 export * from './event-store.contract';

@@ -7,6 +7,8 @@ import {
   TrucelineError,
 } from '@truceline/domain';
 import { CatchUpSubscription } from './catch-up-subscription';
+import { CheckpointWriter } from './checkpoint-writer';
+import { SharedLogReader } from './shared-log-reader';
 import {
   AppendOptions,
   AppendResult,
@@ -92,7 +94,17 @@ export class SqlEventStore implements EventStore {
   private readonly now: () => Date;
   private readonly signal: EventEmitter;
   private readonly subscriptions = new Set<CatchUpSubscription>();
-  private readonly wakeSubscriptions = () => this.subscriptions.forEach((sub) => sub.wake());
+  private readonly wakeSubscriptions = () => {
+    this.log.wake();
+    this.subscriptions.forEach((sub) => sub.wake());
+  };
+  /**
+   * The log as this process's readers page through it: one read shared by every subscription
+   * (and the sealer, which is handed it), instead of one each after every append.
+   */
+  readonly log: SharedLogReader;
+  /** Every subscription's checkpoint, written together (see CheckpointWriter). */
+  private readonly checkpoints: CheckpointWriter;
   private unlisten?: Promise<() => Promise<void>>;
   private readonly appendConcurrency: number;
   private queue: PendingAppend[] = [];
@@ -107,6 +119,8 @@ export class SqlEventStore implements EventStore {
     this.appendConcurrency = options.appendConcurrency ?? (sql.engine === 'pglite' ? 1 : 4);
     this.signal = signalOf(sql);
     this.signal.on('appended', this.wakeSubscriptions);
+    this.log = new SharedLogReader(this);
+    this.checkpoints = new CheckpointWriter(sql, { now: () => this.now() });
   }
 
   async init(): Promise<void> {
@@ -436,7 +450,11 @@ export class SqlEventStore implements EventStore {
       this.unlisten = this.sql.listen(EVENTS_CHANNEL, this.wakeSubscriptions);
       this.unlisten.catch(() => (this.unlisten = undefined)); // polling still covers it
     }
-    const subscription = new CatchUpSubscription(this, handler, options, () =>
+    const source = {
+      readAll: (read?: ReadAllOptions) => this.log.follow(read),
+      readCheckpoint: (id: string) => this.readCheckpoint(id),
+    };
+    const subscription = new CatchUpSubscription(source, this.checkpoints, handler, options, () =>
       this.subscriptions.delete(subscription),
     );
     this.subscriptions.add(subscription);
@@ -465,6 +483,7 @@ export class SqlEventStore implements EventStore {
   async close(): Promise<void> {
     this.signal.off('appended', this.wakeSubscriptions);
     await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
+    await this.checkpoints.close().catch(() => undefined);
     const unlisten = await this.unlisten?.catch(() => undefined);
     await unlisten?.();
   }

@@ -178,7 +178,9 @@ export class EmbeddedRuntime implements Runtime {
     const feedAppended = feedProjection;
     // Every checkpoint goes to every partner's feed in the transaction that stores it (SPEC §10).
     let published: string[] = [];
-    runtime.ledger = new Ledger(sql, store, signer, {
+    // The sealer reads the pages the subscriptions share (store.log): behind them, it mostly
+    // finds its next page there instead of reading the log again.
+    runtime.ledger = new Ledger(sql, store.log, signer, {
       now: () => clock.now(),
       onCheckpoint: async (tx, checkpoint, position) => {
         published = await feedAppended.publishCheckpoint(tx, checkpoint, {

@@ -13,6 +13,7 @@ import {
   initialIncidentState,
   NewEvent,
   NotFoundError,
+  SectorConfirmation,
   StoredEvent,
 } from '@truceline/domain';
 import { AppendResult, deterministicId, EventStore } from '@truceline/event-store';
@@ -45,6 +46,11 @@ export interface CommandEnvelope {
   /** The caller's trace (HTTP `traceparent`) when the command has no cause of its own. */
   traceparent?: string;
   cause?: CommandCause;
+  /**
+   * The incident id was just drawn at random for this command: its stream cannot exist yet, so
+   * the first attempt does not read it (the append still checks 'no-stream').
+   */
+  newIncident?: boolean;
 }
 
 export interface ConflictRetry {
@@ -88,10 +94,10 @@ export class IncidentCommandHandler {
     private readonly retry: ConflictRetry = COMMAND_RETRY,
   ) {}
 
-  async load(incidentId: string): Promise<LoadedIncident> {
+  async load(incidentId: string, options: { unborn?: boolean } = {}): Promise<LoadedIncident> {
     // A policy adopted through another process governs what this one appends next (SPEC §3).
     await this.policies.refresh();
-    const events = await this.store.readStream(incidentStreamId(incidentId));
+    const events = options.unborn ? [] : await this.store.readStream(incidentStreamId(incidentId));
     const state = decodeIncidentFacts(events).reduce(
       (s, fact) => evolveIncident(s, fact, this.policies.of),
       initialIncidentState(),
@@ -109,7 +115,9 @@ export class IncidentCommandHandler {
     envelope: CommandEnvelope,
   ): Promise<AppendResult | null> {
     for (let attempt = 1; ; attempt++) {
-      const { state, events: history } = await this.load(incidentId);
+      const { state, events: history } = await this.load(incidentId, {
+        unborn: attempt === 1 && envelope.newIncident === true,
+      });
       const known = envelope.eventId && history.find((e) => e.id === envelope.eventId);
       if (known) return repeated(known);
       if (
@@ -163,21 +171,27 @@ export class IncidentCommandHandler {
     envelope: CommandEnvelope,
   ): Promise<NewEvent[]> {
     const policy = this.policies.current();
-    const sectorConfirmations =
-      mayConfirm(command) && state.firstViolationAt
-        ? await this.views.sectorConfirmations(
-            state.sector,
-            state.firstViolationAt,
-            policy.repeatedViolation.windowHours,
-          )
-        : [];
-    const decided = decideIncident(command, state, {
-      actor: envelope.actor,
-      policy,
-      occurredAt: envelope.occurredAt,
-      sectorConfirmations,
-      idOf: deterministicId,
-    });
+    const decideWith = (sectorConfirmations: SectorConfirmation[]) =>
+      decideIncident(command, state, {
+        actor: envelope.actor,
+        policy,
+        occurredAt: envelope.occurredAt,
+        sectorConfirmations,
+        idOf: deterministicId,
+      });
+    let decided = decideWith([]);
+    // The sector's other confirmations only shape a confirmation (repeated violation, SPEC §3):
+    // they are read, and decide asked again (it is pure), only when it decided one — not for
+    // every Verify, most of which only request verification or record a finding.
+    if (state.firstViolationAt && decided.some((e) => e.type === 'BreachConfirmed')) {
+      decided = decideWith(
+        await this.views.sectorConfirmations(
+          state.sector,
+          state.firstViolationAt,
+          policy.repeatedViolation.windowHours,
+        ),
+      );
+    }
     const base = envelope.eventId ?? randomUUID();
     const ids = decided.map((e, i) => e.id ?? (i === 0 ? base : deterministicId(base, String(i))));
     const { cause } = envelope;
@@ -208,11 +222,6 @@ export class IncidentCommandHandler {
     };
   }
 }
-
-/** Only a confirmation reads the sector's other confirmations (repeated violation, SPEC §3). */
-const mayConfirm = (command: IncidentCommand): boolean =>
-  command.type === 'Verify' ||
-  (command.type === 'OverrideVerdict' && command.data.verdict === 'confirmed');
 
 /** The answer to a command whose event is already stored: the original, appended nothing. */
 const repeated = (event: StoredEvent): AppendResult => ({

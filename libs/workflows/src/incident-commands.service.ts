@@ -82,7 +82,10 @@ export class IncidentCommandService implements IncidentCommands {
   ): Promise<CommandResult> {
     const occurredAt = this.occurredAt(context.occurredAt);
     const key = context.idempotencyKey;
-    const requestHash = hash({ incidentId, command, occurredAt: context.occurredAt ?? null });
+    // Only a key's requests are compared: no need to hash the others.
+    const requestHash = key
+      ? hash({ incidentId, command, occurredAt: context.occurredAt ?? null })
+      : '';
     let generation = '';
     if (key) {
       const claimed = await this.claim(context.actor.id, key, requestHash);
@@ -99,7 +102,14 @@ export class IncidentCommandService implements IncidentCommands {
       (key ? deterministicId('incident', context.actor.id, key, generation) : randomUUID());
     let result: CommandResult;
     try {
-      result = await this.run(id, eventId, command, context, occurredAt);
+      result = await this.run(
+        id,
+        eventId,
+        command,
+        context,
+        occurredAt,
+        incidentId === null && !key,
+      );
     } catch (error) {
       // A refused command leaves the key free for another request, as before it was claimed.
       if (key) await this.release(context.actor.id, key, requestHash);
@@ -115,8 +125,10 @@ export class IncidentCommandService implements IncidentCommands {
     command: IncidentCommand,
     context: CommandContext,
     occurredAt: string,
+    newIncident: boolean,
   ): Promise<CommandResult> {
     const appended = await this.handler.handle(incidentId, command, {
+      newIncident,
       actor: context.actor,
       occurredAt,
       eventId,

@@ -109,6 +109,48 @@ export function subscriptionContract({ sut, restart }: ContractContext): void {
       expect(await sut().readCheckpoint(id)).toBe(appended.position);
     });
 
+    it('lets a subscriber whose handler keeps failing hold up neither the others nor their checkpoints', async () => {
+      const [stuckId, healthyId] = [subscriberId(), subscriberId()];
+      const head = await sut().headPosition();
+      await sut().writeCheckpoint(stuckId, head);
+      await sut().writeCheckpoint(healthyId, head);
+      const appended = await sut().append(streamName('stuck'), newEvents(4), {
+        expectedRevision: 'no-stream',
+      });
+      let failing = true;
+      const stuckSaw: number[] = [];
+      const healthySaw: number[] = [];
+      const stuck = await sut().subscribe(
+        async (e) => {
+          if (failing) throw new Error('down');
+          stuckSaw.push(e.position);
+        },
+        { subscriberId: stuckId, pollIntervalMs: 50, onError: () => undefined },
+      );
+      const healthy = await sut().subscribe(async (e) => void healthySaw.push(e.position), {
+        subscriberId: healthyId,
+        pollIntervalMs: 50,
+      });
+      try {
+        await healthy.waitFor(appended.position, 5_000);
+        await healthy.stop();
+        expect(healthySaw).toEqual(appended.events.map((e) => e.position));
+        expect(await sut().readCheckpoint(healthyId)).toBe(appended.position);
+        // The stuck one has been retrying its first event all along: nothing skipped, nothing
+        // checkpointed past it.
+        expect(stuckSaw).toEqual([]);
+        expect(await sut().readCheckpoint(stuckId)).toBe(head);
+
+        failing = false;
+        await stuck.waitFor(appended.position, 5_000);
+        expect(stuckSaw).toEqual(appended.events.map((e) => e.position));
+      } finally {
+        await stuck.stop();
+        await healthy.stop();
+      }
+      expect(await sut().readCheckpoint(stuckId)).toBe(appended.position);
+    });
+
     it('is woken by an append at once, without waiting for its next poll', async () => {
       const id = subscriberId();
       await sut().writeCheckpoint(id, await sut().headPosition());

@@ -1,0 +1,144 @@
+import { StoredEvent } from '@truceline/domain';
+import { CheckpointWriter } from './checkpoint-writer';
+import { newEvents, streamName } from './contract/contract-kit';
+import { ReadAllOptions } from './event-store.port';
+import { SharedLogReader } from './shared-log-reader';
+import { SqlEventStore } from './sql-event-store';
+import { openDatabase } from './sql/open-database';
+import { SqlClient } from './sql/sql-client';
+
+/** The real store, with the reads that reach it counted. */
+function countedReads(store: SqlEventStore) {
+  const reads: ReadAllOptions[] = [];
+  return {
+    reads,
+    readAll: (options?: ReadAllOptions) => {
+      reads.push(options ?? {});
+      return store.readAll(options);
+    },
+  };
+}
+
+/** Every event after `after`, paging through `read` with pages of `limit`. */
+async function pageThrough(
+  read: (options: ReadAllOptions) => Promise<StoredEvent[]>,
+  after: number,
+  limit: number,
+): Promise<number[]> {
+  const positions: number[] = [];
+  for (;;) {
+    const page = await read({ after, limit });
+    if (page.length === 0) return positions;
+    expect(page.length).toBeLessThanOrEqual(limit);
+    positions.push(...page.map((e) => e.position));
+    after = page[page.length - 1].position;
+  }
+}
+
+describe('what the subscriptions of a process share', () => {
+  let sql: SqlClient;
+  let store: SqlEventStore;
+
+  beforeAll(async () => {
+    sql = await openDatabase({ inMemory: true });
+    store = new SqlEventStore(sql);
+    await store.init();
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await sql.close();
+  });
+
+  describe(SharedLogReader.name, () => {
+    it('answers readers at the tail with one read of the store, and later ones from its window', async () => {
+      const source = countedReads(store);
+      const sut = new SharedLogReader(source, { emptyReuseMs: 60_000 });
+      const head = await store.headPosition();
+      const appended = await store.append(streamName('shared'), newEvents(3), {
+        expectedRevision: 'no-stream',
+      });
+
+      const pages = await Promise.all(
+        Array.from({ length: 5 }, () => sut.follow({ after: head, limit: 100 })),
+      );
+      const later = await sut.follow({ after: appended.events[0].position, limit: 1 });
+
+      expect(source.reads).toHaveLength(1);
+      for (const page of pages) expect(page).toEqual(appended.events);
+      expect(later).toEqual([appended.events[1]]);
+    });
+
+    it('gives an empty tail again to subscriptions until woken, but never to a plain reader', async () => {
+      const source = countedReads(store);
+      const sut = new SharedLogReader(source, { emptyReuseMs: 60_000 });
+      const head = await store.headPosition();
+
+      expect(await sut.follow({ after: head, limit: 10 })).toEqual([]);
+      expect(await sut.follow({ after: head, limit: 10 })).toEqual([]);
+      expect(source.reads).toHaveLength(1);
+      // A plain reader must see an append committed before it asked, woken or not.
+      const stream = streamName('tail');
+      const appended = await store.append(stream, newEvents(1), {
+        expectedRevision: 'no-stream',
+      });
+      expect(await sut.readAll({ after: head, limit: 10 })).toEqual(appended.events);
+      expect(source.reads).toHaveLength(2);
+
+      expect(await sut.follow({ after: appended.position, limit: 10 })).toEqual([]);
+      expect(source.reads).toHaveLength(3);
+      // Until the append's wake-up arrives, a subscription is told what it was told before...
+      const next = await store.append(stream, newEvents(1), { expectedRevision: 0 });
+      expect(await sut.follow({ after: appended.position, limit: 10 })).toEqual([]);
+      expect(source.reads).toHaveLength(3);
+      // ...and once it has, it reads again.
+      sut.wake();
+      expect(await sut.follow({ after: appended.position, limit: 10 })).toEqual(next.events);
+      expect(source.reads).toHaveLength(4);
+    });
+
+    it('pages a reader behind its window through the store, every event once and in order', async () => {
+      const source = countedReads(store);
+      const sut = new SharedLogReader(source, { window: 5, pageSize: 4 });
+      const head = await store.headPosition();
+      const stream = streamName('window');
+      for (let i = 0; i < 4; i++) {
+        await store.append(stream, newEvents(3), {
+          expectedRevision: i === 0 ? 'no-stream' : i * 3 - 1,
+        });
+      }
+      const expected = (await store.readAll({ after: head })).map((e) => e.position);
+      expect(expected).toHaveLength(12);
+
+      // One reader takes the tail first; then two from the start, at different page sizes.
+      expect(await pageThrough((o) => sut.follow(o), expected[9], 4)).toEqual(expected.slice(10));
+      expect(await pageThrough((o) => sut.follow(o), head, 3)).toEqual(expected);
+      expect(await pageThrough((o) => sut.readAll(o), head, 5)).toEqual(expected);
+    });
+  });
+
+  describe(CheckpointWriter.name, () => {
+    it("stores every subscriber's last recorded position in one statement", async () => {
+      const statements: string[] = [];
+      const counted: SqlClient = {
+        engine: sql.engine,
+        query: (text, params) => (statements.push(text), sql.query(text, params)),
+        exec: (script) => sql.exec(script),
+        transaction: (fn) => sql.transaction(fn),
+        close: () => sql.close(),
+      };
+      const sut = new CheckpointWriter(counted, { intervalMs: 60_000 });
+
+      sut.record('writer-a', 3);
+      sut.record('writer-b', 5);
+      sut.record('writer-a', 9);
+      await sut.flush();
+      await sut.close(); // nothing recorded since: no statement
+
+      expect(statements).toHaveLength(1);
+      expect(await store.readCheckpoint('writer-a')).toBe(9);
+      expect(await store.readCheckpoint('writer-b')).toBe(5);
+      expect(sut.stored('writer-a')).toBe(9);
+    });
+  });
+});

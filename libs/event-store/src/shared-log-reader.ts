@@ -1,0 +1,166 @@
+import { StoredEvent } from '@truceline/domain';
+import { EventStore, ReadAllOptions } from './event-store.port';
+
+export interface SharedLogReaderOptions {
+  /** Events kept for readers that come later to a page others read (default 2,000). */
+  window?: number;
+  /** Events asked of the store per read at the tail, whatever a reader's own limit (default 500). */
+  pageSize?: number;
+  /** How long an empty answer at the tail is reused when nothing woke the reader (default 50 ms). */
+  emptyReuseMs?: number;
+}
+
+/**
+ * One read of the log shared by every reader of a process: the subscriptions of the
+ * projections and services and the log's sealer each read the same pages, and without this each
+ * sent its own statement after every append.
+ *
+ * It keeps the last pages read (a window of the log) and answers a paging read
+ * (`{ after, limit }`) from it when it covers `after`; a read at the tail goes to the store, and
+ * readers asking for the same page meanwhile wait for that one read. Every reader still pages
+ * at its own pace, keeps its own checkpoint and retries on its own: a slow or failing one holds
+ * up nobody, and one that falls behind the window reads from the store for itself until it
+ * catches up.
+ *
+ * Why it never skips: every answer of the store to `after` is a gap-free prefix of the log after
+ * `after` — every event that will ever hold a position in (after, last] (see SqlEventStore). The
+ * window is the union of such answers that meet or overlap, so it too is complete over the range
+ * it covers, and any slice of it from a position it covers is such a prefix.
+ *
+ * An empty answer at the tail is reused for a short while as long as nothing woke the reader
+ * (an append in this process, a NOTIFY from another, see wake): the subscriptions finishing a
+ * page one after another then do not each ask the store again for nothing.
+ */
+export class SharedLogReader implements Pick<EventStore, 'readAll'> {
+  private readonly window: number;
+  private readonly pageSize: number;
+  private readonly emptyReuseMs: number;
+  /** The window: every event with a position in (from, to], in order. Empty when from = to. */
+  private events: StoredEvent[] = [];
+  private from = -1;
+  private to = -1;
+  /** Reads in flight, by the position they read after. */
+  private readonly reading = new Map<
+    number,
+    { events: Promise<StoredEvent[]>; generation: number }
+  >();
+  /** Bumped by every wake: an empty answer read before it may be stale. */
+  private generation = 0;
+  private empty?: { after: number; generation: number; at: number };
+
+  constructor(
+    private readonly store: Pick<EventStore, 'readAll'>,
+    options: SharedLogReaderOptions = {},
+  ) {
+    this.window = options.window ?? 2_000;
+    this.pageSize = options.pageSize ?? 500;
+    this.emptyReuseMs = options.emptyReuseMs ?? 50;
+  }
+
+  /** Something was appended (here or, through NOTIFY, elsewhere): the tail must be read again. */
+  wake(): void {
+    this.generation++;
+  }
+
+  /**
+   * The store's readAll. A paging read (a limit, no `until`) is answered from the window or
+   * shares a read with others; anything else goes to the store as it is. Like the store's, it
+   * sees every append committed before it was called.
+   */
+  readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    return this.read(options, false);
+  }
+
+  /**
+   * The same for a subscription, which an append wakes (see wake): an empty answer at the tail
+   * that nothing has made stale since is given again without asking the store. An append of
+   * another process may then be seen only when its NOTIFY arrives, a moment later.
+   */
+  follow(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    return this.read(options, true);
+  }
+
+  private async read(options: ReadAllOptions, reuseEmpty: boolean): Promise<StoredEvent[]> {
+    const { limit, until } = options;
+    if (limit === undefined || until !== undefined) return this.store.readAll(options);
+    const after = options.after ?? 0;
+    if (limit <= 0) return [];
+    for (;;) {
+      if (this.from <= after && after < this.to) return this.slice(after, limit);
+      const empty = this.empty;
+      if (
+        reuseEmpty &&
+        empty &&
+        empty.after === after &&
+        empty.generation === this.generation &&
+        Date.now() - empty.at < this.emptyReuseMs
+      )
+        return [];
+      const inFlight = this.reading.get(after);
+      if (!inFlight) break;
+      if (reuseEmpty && inFlight.generation === this.generation) {
+        // Begun since the last wake: it sees what woke the subscription.
+        const events = await inFlight.events;
+        return events.length > limit ? events.slice(0, limit) : events;
+      }
+      // Begun before an append it may not see: wait for it, then look again — what it brings
+      // may be all that is needed, and the readers that came meanwhile share the next read.
+      await inFlight.events.catch(() => undefined);
+    }
+    const generation = this.generation;
+    const read = this.store.readAll({ after, limit: Math.max(limit, this.pageSize) });
+    this.reading.set(after, { events: read, generation });
+    const forget = () => {
+      if (this.reading.get(after)?.events === read) this.reading.delete(after);
+    };
+    read.then((events) => {
+      forget();
+      this.keep(after, events, generation);
+    }, forget);
+    const events = await read;
+    return events.length > limit ? events.slice(0, limit) : events;
+  }
+
+  /** Events after `after` (which the window covers), at most `limit`. */
+  private slice(after: number, limit: number): StoredEvent[] {
+    // The first event past `after`: positions increase along the window.
+    let low = 0;
+    let high = this.events.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.events[middle].position <= after) low = middle + 1;
+      else high = middle;
+    }
+    return this.events.slice(low, low + limit);
+  }
+
+  /** Joins a store's answer to the window when the two meet; else it replaces a window behind it. */
+  private keep(after: number, events: StoredEvent[], generation: number): void {
+    if (events.length === 0) {
+      this.empty = { after, generation, at: Date.now() };
+      return;
+    }
+    const last = events[events.length - 1].position;
+    if (this.from < 0 || after > this.to) {
+      // No window yet, or this answer lies ahead of it: the tail is where readers go next.
+      this.events = events;
+      this.from = after;
+      this.to = last;
+    } else if (last < this.from) {
+      return; // a reader far behind: the window stays at the tail
+    } else {
+      // The ranges (after, last] and (from, to] meet or overlap: their union is complete.
+      const before = after < this.from ? events.filter((e) => e.position <= this.from) : [];
+      const beyond = last > this.to ? events.filter((e) => e.position > this.to) : [];
+      if (before.length > 0 || beyond.length > 0)
+        this.events = [...before, ...this.events, ...beyond];
+      this.from = Math.min(this.from, after);
+      this.to = Math.max(this.to, last);
+    }
+    const excess = this.events.length - this.window;
+    if (excess > 0) {
+      this.from = this.events[excess - 1].position;
+      this.events = this.events.slice(excess);
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
+import { Client } from 'pg';
+
+/**
+ * Preloaded into the API process by the HTTP bench (`--require`): counts the statements the
+ * process sends to PostgreSQL, by kind, and writes the counts to BENCH_STATEMENTS_FILE on
+ * SIGUSR2, with the process's CPU time so far. With BENCH_CPU_PROF=<dir> it also profiles the
+ * process (NODE_OPTIONS may not carry --cpu-prof): each SIGUSR2 writes the profile of the time
+ * since the previous one there, numbered, so each measured run has a profile of its own.
+ */
+const counts = new Map<string, number>();
+
+const kindOf = (text: string): string => {
+  const sql = text.replace(/\s+/g, ' ').trim();
+  if (/^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)/i.test(sql)) return sql.split(' ')[0];
+  if (/truceline_append_group/.test(sql)) return 'append';
+  if (/pg_notify/.test(sql)) return 'notify';
+  if (/INSERT INTO checkpoints/.test(sql)) return 'checkpoint write';
+  if (/pg_snapshot_xmin|pg_current_snapshot/.test(sql)) return 'log read';
+  if (/FROM events WHERE stream_id/.test(sql)) return 'stream read';
+  const table = /(?:FROM|INTO|UPDATE)\s+([a-z_]+)/i.exec(sql)?.[1] ?? '?';
+  return `${sql.split(' ')[0].toUpperCase()} ${table}`;
+};
+
+type Query = (this: Client, ...args: unknown[]) => unknown;
+const prototype = Client.prototype as unknown as { query: Query };
+const original = prototype.query;
+prototype.query = function (this: Client, ...args: unknown[]): unknown {
+  const [first] = args;
+  const text =
+    typeof first === 'string' ? first : ((first as { text?: string } | null)?.text ?? '');
+  const kind = kindOf(text);
+  counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  return original.apply(this, args);
+};
+
+const profileDir = process.env.BENCH_CPU_PROF;
+let profiles = 0;
+const session = profileDir ? new Session() : undefined;
+if (session) {
+  session.connect();
+  session.post('Profiler.enable', () => session.post('Profiler.start'));
+}
+const cutProfile = () => {
+  if (!session || !profileDir) return;
+  session.post('Profiler.stop', (error, result) => {
+    if (!error) {
+      const name = `api-${String(++profiles).padStart(2, '0')}.cpuprofile`;
+      writeFileSync(join(profileDir, name), JSON.stringify(result.profile));
+    }
+    session.post('Profiler.start');
+  });
+};
+
+const file = process.env.BENCH_STATEMENTS_FILE;
+if (file) {
+  process.on('SIGUSR2', () => {
+    cutProfile();
+    const usage = process.cpuUsage();
+    writeFileSync(
+      file,
+      JSON.stringify({
+        cpuMicros: usage.user + usage.system,
+        statements: Object.fromEntries([...counts].sort((a, b) => b[1] - a[1])),
+      }),
+    );
+  });
+}

@@ -1,0 +1,293 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { signToken } from '@truceline/config';
+import { Client } from 'pg';
+import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
+import { ApiProcess } from '../support/api-process';
+import { freePort } from '../support/free-port';
+import { cannon, JWT_SECRET, report, untilAnswering } from './http.bench';
+import { LoadResult } from './load';
+
+/**
+ * The HTTP figures on PostgreSQL alone (`node dist/test/bench/http.main.js`), for iterating on
+ * the command path: the built API and the bare server run side by side on one throwaway
+ * PostgreSQL and are loaded in turn (API, bare, API, bare…), BENCH_RUNS times (default 3) for
+ * BENCH_SECONDS each (default 5). Besides the rates it prints, per request, the CPU time of the
+ * API process, of the bare server and of the PostgreSQL server, and the statements the API sent
+ * (counted in the API process by count-statements.js), sequentially and under load.
+ * BENCH_CPU_PROF=<dir> writes there the API's CPU profile of each measured run (api-NN.cpuprofile,
+ * numbered in the order of the runs printed, the sequential POSTs first);
+ * BENCH_RATE=<n> adds a run at a fixed n POSTs per second (latency at a given load).
+ */
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const FIXED_RATE = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined;
+const CPU_PROF = process.env.BENCH_CPU_PROF;
+const TICKS_PER_SECOND = 100;
+
+/** CPU time of a process (user + system), in microseconds. */
+const cpuOf = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND;
+};
+
+/** The server's processes: the postmaster and its children (backends, writers, autovacuum). */
+function serverCpu(postmaster: number): number {
+  let total = cpuOf(postmaster);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster) total += cpuOf(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+/**
+ * Waits until the process uses less than a tenth of a core over half a second (at most 60 s);
+ * resolves to how long that took.
+ */
+async function settle(pid: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const cpu = cpuOf(pid);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (cpuOf(pid) - cpu < 50_000 || Date.now() - started > 60_000) return Date.now() - started;
+  }
+}
+
+interface Sample {
+  cpuMicros: number;
+  statements: Record<string, number>;
+}
+
+async function main(): Promise<void> {
+  const postgres = await startThrowawayPostgres();
+  const statsDir = await mkdtemp(join(tmpdir(), 'truceline-http-bench-'));
+  const statsFile = join(statsDir, 'statements.json');
+  let api: ApiProcess | undefined;
+  let bare: ReturnType<typeof spawn> | undefined;
+  try {
+    const admin = new Client({ connectionString: postgres.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE bench_http');
+    const backend = (await admin.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]
+      .pid;
+    const stat = readFileSync(`/proc/${backend}/stat`, 'utf8');
+    const postmaster = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    await admin.end();
+    const url = new URL(postgres.url);
+    url.pathname = '/bench_http';
+    const databaseUrl = url.toString();
+
+    const port = await freePort();
+    const preload = join(__dirname, 'count-statements.js');
+    api = new ApiProcess({
+      PORT: String(port),
+      TRUCELINE_JWT_SECRET: JWT_SECRET,
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: databaseUrl,
+      BENCH_STATEMENTS_FILE: statsFile,
+      ...(CPU_PROF && { BENCH_CPU_PROF: CPU_PROF }),
+      NODE_OPTIONS: `--require ${preload}`,
+    });
+    api.start();
+    const apiUrl = `http://127.0.0.1:${port}`;
+    const auth = {
+      authorization: `Bearer ${signToken(JWT_SECRET, { role: 'operator', sub: 'bench' })}`,
+    };
+    await untilAnswering(`${apiUrl}/v1/incidents`, auth, () => api?.log ?? '');
+    const apiPid = api.pid as number;
+
+    bare = spawn(process.execPath, [join(__dirname, 'bare-server.js')], {
+      env: { ...process.env, BENCH_DATABASE_URL: databaseUrl },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const [line] = (await once(bare.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
+    const bareUrl = `http://127.0.0.1:${line.toString().trim()}`;
+    const barePid = bare.pid as number;
+
+    const sample = async (): Promise<Sample> => {
+      await rm(statsFile, { force: true });
+      process.kill(apiPid, 'SIGUSR2');
+      for (let i = 0; i < 100; i++) {
+        const text = await readFile(statsFile, 'utf8').catch(() => '');
+        if (text) return JSON.parse(text) as Sample;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      throw new Error('the API did not write its statement counts');
+    };
+    const perRequest = (before: Sample, after: Sample, requests: number) => {
+      const statements: Record<string, number> = {};
+      let total = 0;
+      for (const [kind, count] of Object.entries(after.statements)) {
+        const delta = count - (before.statements[kind] ?? 0);
+        if (delta === 0) continue;
+        statements[kind] = Number((delta / requests).toFixed(2));
+        total += delta;
+      }
+      return {
+        statements: Number((total / requests).toFixed(1)),
+        byKind: statements,
+        apiCpuMs: Number(((after.cpuMicros - before.cpuMicros) / requests / 1000).toFixed(2)),
+      };
+    };
+
+    // Seeds, and the statements of one POST at a time (no load: nothing is amortised).
+    const ids: string[] = [];
+    const bareIds: string[] = [];
+    const post = (base: string, path: string, n: number) =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth },
+        body: report(n),
+      });
+    for (let i = 0; i < 50; i++) {
+      const response = await post(apiUrl, '/v1/incidents', i);
+      if (response.status !== 201) throw new Error(`POST answered ${response.status}`);
+      ids.push(((await response.json()) as { incidentId: string }).incidentId);
+      const bareResponse = await post(bareUrl, '/x', i);
+      bareIds.push(((await bareResponse.json()) as { incidentId: string }).incidentId);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const SEQUENTIAL = 100;
+    let before = await sample();
+    let server = serverCpu(postmaster);
+    for (let i = 0; i < SEQUENTIAL; i++) await post(apiUrl, '/v1/incidents', i);
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the services' reactions settle
+    const after = await sample();
+    const sequential = {
+      ...perRequest(before, after, SEQUENTIAL),
+      pgCpuMs: Number(((serverCpu(postmaster) - server) / SEQUENTIAL / 1000).toFixed(2)),
+    };
+    console.log(`sequential POST, per request: ${JSON.stringify(sequential)}`);
+
+    const runs: Record<string, unknown>[] = [];
+    const measured = async (
+      name: string,
+      pid: number,
+      run: () => Promise<LoadResult>,
+      counted: boolean,
+    ) => {
+      before = counted ? await sample() : { cpuMicros: 0, statements: {} };
+      const cpu = cpuOf(pid);
+      server = serverCpu(postmaster);
+      const load = loadavg()[0];
+      const result = await run();
+      // The work a run left behind (projections, services and the sealer catching up) is the
+      // run's too, and must not land on the next run's figures.
+      const settledMs = await settle(pid);
+      const requests = result.count ?? 1;
+      const figures = {
+        name,
+        rate: Math.round(result.rate),
+        p50: result.p50,
+        p99: result.p99,
+        failed: result.failed,
+        processCpuMs: Number(((cpuOf(pid) - cpu) / requests / 1000).toFixed(3)),
+        pgCpuMs: Number(((serverCpu(postmaster) - server) / requests / 1000).toFixed(3)),
+        load: Number(load.toFixed(1)),
+        settledMs,
+        ...(counted && { statements: perRequest(before, await sample(), requests).byKind }),
+      };
+      runs.push(figures);
+      console.log(JSON.stringify(figures));
+      return result;
+    };
+    const postAt = (path: string) => (n: number) => ({
+      method: 'POST' as const,
+      path,
+      body: report(n),
+    });
+    const getAt = (path: (n: number) => string) => (n: number) => ({
+      method: 'GET' as const,
+      path: path(n),
+    });
+    await cannon(
+      apiUrl,
+      1,
+      getAt(() => `/v1/incidents/${ids[0]}`),
+      auth,
+    );
+    await cannon(
+      bareUrl,
+      1,
+      getAt(() => `/x/${bareIds[0]}`),
+      {},
+    );
+    const rates: Record<string, number[]> = { post: [], barePost: [], get: [], bareGet: [] };
+    for (let run = 0; run < RUNS; run++) {
+      const a = await measured(
+        'POST api',
+        apiPid,
+        () => cannon(apiUrl, SECONDS, postAt('/v1/incidents'), auth),
+        true,
+      );
+      const b = await measured(
+        'POST bare',
+        barePid,
+        () => cannon(bareUrl, SECONDS, postAt('/x'), {}),
+        false,
+      );
+      const c = await measured(
+        'GET api',
+        apiPid,
+        () =>
+          cannon(
+            apiUrl,
+            SECONDS,
+            getAt((n) => `/v1/incidents/${ids[n % ids.length]}`),
+            auth,
+          ),
+        true,
+      );
+      const d = await measured(
+        'GET bare',
+        barePid,
+        () =>
+          cannon(
+            bareUrl,
+            SECONDS,
+            getAt((n) => `/x/${bareIds[n % bareIds.length]}`),
+            {},
+          ),
+        false,
+      );
+      rates.post.push(a.rate / b.rate);
+      rates.get.push(c.rate / d.rate);
+    }
+    if (FIXED_RATE) {
+      await measured(
+        `POST api at ${FIXED_RATE}/s`,
+        apiPid,
+        () => cannon(apiUrl, SECONDS, postAt('/v1/incidents'), auth, FIXED_RATE),
+        true,
+      );
+    }
+    const median = (values: number[]) => [...values].sort((x, y) => x - y)[values.length >> 1];
+    console.log(
+      `POST api/bare per run: ${rates.post.map((r) => r.toFixed(2)).join(', ')} (median ${median(rates.post).toFixed(2)}); ` +
+        `GET api/bare per run: ${rates.get.map((r) => r.toFixed(2)).join(', ')} (median ${median(rates.get).toFixed(2)})`,
+    );
+    console.log(JSON.stringify({ sequential, runs }));
+  } finally {
+    bare?.kill('SIGTERM');
+    await api?.stop();
+    await postgres.stop();
+    await rm(statsDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
