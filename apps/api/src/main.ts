@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig, signToken, TrucelineConfig } from '@truceline/config';
+import { inBackground } from '@truceline/event-store';
 import { createLogger } from '@truceline/messaging';
 import { createRuntime } from '@truceline/workflows';
 import { createApp } from './app';
@@ -10,7 +11,9 @@ const SHUTDOWN_TIMEOUT_MS = 15_000;
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  const runtime = await createRuntime(config);
+  // What the runtime starts (projections, services, the sealer, timers) is background work: on
+  // the embedded store, requests get the one connection first when both wait for it.
+  const runtime = await inBackground(() => createRuntime(config));
   const app = await createApp(runtime, config, {
     accessLog: createLogger({
       service: 'api',

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
+import { ColumnParser, MessageWriter, readAnswer, toParameter, WireAnswer } from './pglite-wire';
 import { SqlClient, TransactionClient } from './sql-client';
 
 /**
@@ -15,11 +16,17 @@ import { SqlClient, TransactionClient } from './sql-client';
  * of the process (the files stay cached by the operating system either way). Measured on a
  * database opened from disk: 310 MB resident with the default, 170 MB with this.
  */
-const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+export const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+const START_PARAMS = PGLITE_START_PARAMS;
 const START_PARAMS_KEY = createHash('sha256')
   .update(START_PARAMS.join(' '))
   .digest('hex')
   .slice(0, 8);
+
+/** Prepared statements kept per database; the least recently used is closed beyond this. */
+const PREPARED_MAX = 256;
+/** SQLSTATE of "cached plan must not change result type" (among others). */
+const FEATURE_NOT_SUPPORTED = '0A000';
 
 /**
  * Creates a data directory by copying a template that a short-lived child process initialized
@@ -47,11 +54,39 @@ async function initDataDir(dataDir: string): Promise<void> {
   await cp(template, dataDir, { recursive: true });
 }
 
+/** Which work a statement serves: see `inBackground`. */
+const background = new AsyncLocalStorage<boolean>();
+
 /**
- * SqlClient over PGlite, the embedded PostgreSQL. PGlite is a single connection: it queues every
- * statement and transaction behind the transaction in progress (its own mutex), so concurrent
- * callers are serialized rather than interleaved, and a transaction never sees statements of
- * another caller.
+ * Runs `fn`, and everything it starts (subscriptions, timers), as background work of the
+ * embedded database: when requests and background work both wait for PGlite's one connection,
+ * requests go first (with background work still served at least one turn in
+ * BACKGROUND_TURN_EVERY). Has no effect on PostgreSQL, whose pool serves both at once.
+ */
+export function inBackground<T>(fn: () => T): T {
+  return background.run(true, fn);
+}
+
+/** Background work waiting gets a turn after at most this many requests' turns. */
+const BACKGROUND_TURN_EVERY = 4;
+
+interface Turn {
+  start: () => void;
+}
+
+/**
+ * SqlClient over PGlite, the embedded PostgreSQL. PGlite is a single connection: every
+ * statement, and every transaction as a whole, takes a turn on it, so concurrent callers are
+ * serialized rather than interleaved, and a transaction never sees statements of another
+ * caller. Requests' turns come before background work's (see `inBackground`).
+ *
+ * Statements go to the wasm module as one message each (Parse, Bind, Describe, Execute, Sync),
+ * parameters and columns in text, and each distinct statement text is parsed once per database
+ * (a named prepared statement: PostgreSQL re-plans it by itself when a table it uses changes or
+ * the search_path differs, and every one is prepared again after a CREATE, ALTER or DROP, since
+ * it would keep the parameter types it was first given). Rows come back with PGlite's parsers, so
+ * they read as they did through PGlite's `query`. Parameters are turned into text as `pg` does
+ * for PostgreSQL: both engines take the same values.
  *
  * The one way to hang it is to wait, inside a transaction, for a statement issued on the root
  * client: that statement queues behind the very transaction waiting for it. Such calls are
@@ -60,8 +95,19 @@ async function initDataDir(dataDir: string): Promise<void> {
 export class PgliteSqlClient implements SqlClient {
   readonly engine = 'pglite' as const;
   private readonly insideTransaction = new AsyncLocalStorage<true>();
+  private readonly parsers: Record<number, ColumnParser | undefined>;
+  private readonly prepared = new Map<string, string>();
+  private readonly closing: string[] = [];
+  private nextStatement = 0;
+  private busy = false;
+  private closed = false;
+  private readonly requests: Turn[] = [];
+  private readonly backgroundWork: Turn[] = [];
+  private requestTurnsInARow = 0;
 
-  private constructor(private readonly db: PGlite) {}
+  private constructor(private readonly db: PGlite) {
+    this.parsers = db.parsers as Record<number, ColumnParser | undefined>;
+  }
 
   /** Opens (creating if needed) the database in `dataDir`, or an in-memory one without it. */
   static async open(dataDir?: string): Promise<PgliteSqlClient> {
@@ -76,36 +122,173 @@ export class PgliteSqlClient implements SqlClient {
     params?: unknown[],
   ): Promise<{ rows: T[] }> {
     this.assertNotInsideTransaction();
-    const result = await this.db.query<T>(text, params);
-    return { rows: result.rows };
+    const release = await this.turn();
+    try {
+      return await this.run<T>(text, params ?? [], true);
+    } finally {
+      release();
+    }
   }
 
   async exec(script: string): Promise<void> {
     this.assertNotInsideTransaction();
-    await this.db.exec(script);
+    const release = await this.turn();
+    try {
+      await this.runScript(script);
+    } finally {
+      release();
+    }
   }
 
   async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
     this.assertNotInsideTransaction();
-    return this.db.transaction(async (pgliteTx) => {
+    const release = await this.turn();
+    try {
+      await this.runScript('BEGIN');
       const tx = new TransactionClient(this.engine, {
-        query: async <R>(text: string, params?: unknown[]) => ({
-          rows: (await pgliteTx.query<R>(text, params)).rows,
-        }),
+        query: async <R>(text: string, params?: unknown[]) => this.run<R>(text, params ?? []),
         exec: async (script: string) => {
-          await pgliteTx.exec(script);
+          await this.runScript(script);
         },
       });
+      let result: T;
       try {
-        return await this.insideTransaction.run(true, () => fn(tx));
+        result = await this.insideTransaction.run(true, () => fn(tx));
+      } catch (error) {
+        await this.runScript('ROLLBACK');
+        throw error;
       } finally {
         tx.end();
       }
-    });
+      // COMMIT of a transaction that failed (an error swallowed by its callback) rolls back.
+      const status = await this.runScript('COMMIT');
+      if (status === 'ROLLBACK') throw new Error('the transaction failed and was rolled back');
+      return result;
+    } finally {
+      release();
+    }
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const release = await this.turn();
+    release();
     if (!this.db.closed) await this.db.close();
+  }
+
+  /** Waits for this caller's turn on the connection; the function returned ends it. */
+  private turn(): Promise<() => void> {
+    const release = () => {
+      const next = this.nextTurn();
+      if (next) next.start();
+      else this.busy = false;
+    };
+    if (!this.busy) {
+      this.busy = true;
+      return Promise.resolve(release);
+    }
+    return new Promise((resolve) => {
+      const turn = { start: () => resolve(release) };
+      if (background.getStore()) this.backgroundWork.push(turn);
+      else this.requests.push(turn);
+    });
+  }
+
+  private nextTurn(): Turn | undefined {
+    const backgroundDue =
+      this.backgroundWork.length > 0 &&
+      (this.requests.length === 0 || this.requestTurnsInARow >= BACKGROUND_TURN_EVERY);
+    if (backgroundDue) {
+      this.requestTurnsInARow = 0;
+      return this.backgroundWork.shift();
+    }
+    const next = this.requests.shift();
+    if (next) this.requestTurnsInARow++;
+    return next;
+  }
+
+  /**
+   * One statement on the connection, prepared once per distinct text. Should a prepared
+   * statement's result columns have changed under it all the same (PostgreSQL refuses with
+   * "cached plan must not change result type"), it is dropped and, outside a transaction,
+   * prepared again at once; inside one the transaction has failed, and its retry prepares it.
+   */
+  private async run<T>(text: string, params: unknown[], retry = false): Promise<{ rows: T[] }> {
+    const values = params.map(toParameter);
+    const writer = new MessageWriter();
+    for (const name of this.closing.splice(0)) writer.close(name);
+    let name = this.prepared.get(text);
+    const parsing = name === undefined;
+    if (name === undefined) {
+      name = `s${++this.nextStatement}`;
+      writer.parse(name, text);
+    } else {
+      // Most recently used last: the first entry is the one to close when the cache is full.
+      this.prepared.delete(text);
+      this.prepared.set(text, name);
+    }
+    writer.bind(name, values).describePortal().execute().sync();
+    const answer = await this.send<T>(writer.finish());
+    if (parsing && answer.parsed) {
+      if (answer.ddl) this.closing.push(name);
+      else this.remember(text, name);
+    }
+    if (answer.error) {
+      if (!parsing && answer.error.code === FEATURE_NOT_SUPPORTED) {
+        this.prepared.delete(text);
+        this.closing.push(name);
+        if (retry) return this.run<T>(text, params);
+      }
+      Object.assign(answer.error, { query: text, params });
+      throw answer.error;
+    }
+    return { rows: answer.rows };
+  }
+
+  /** A script of statements without parameters; answers the last command's tag. */
+  private async runScript(script: string): Promise<string | undefined> {
+    const writer = new MessageWriter();
+    for (const name of this.closing.splice(0)) writer.close(name);
+    const answer = await this.send(writer.query(script).finish());
+    if (answer.error) {
+      Object.assign(answer.error, { query: script });
+      throw answer.error;
+    }
+    return answer.command;
+  }
+
+  /**
+   * Runs a batch of messages ending in Sync. The wasm module runs it synchronously; its answer
+   * is collected raw (PGlite's own protocol parser is skipped) and read by `readAnswer`.
+   */
+  private async send<T>(message: Uint8Array): Promise<WireAnswer<T>> {
+    const chunks: Buffer[] = [];
+    await this.db.execProtocolRawStream(message, {
+      syncToFs: false, // a no-op for the file and memory filesystems used here
+      onRawData: (bytes) => chunks.push(Buffer.from(bytes)),
+    });
+    const answer = readAnswer<T>(
+      chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
+      this.parsers,
+    );
+    // A statement prepared before keeps the parameter types it was prepared with: after a
+    // schema change every one is prepared again (PostgreSQL would re-plan it, not re-type it).
+    if (answer.ddl) this.forgetPrepared();
+    return answer;
+  }
+
+  private forgetPrepared(): void {
+    this.closing.push(...this.prepared.values());
+    this.prepared.clear();
+  }
+
+  private remember(text: string, name: string): void {
+    this.prepared.set(text, name);
+    if (this.prepared.size <= PREPARED_MAX) return;
+    const [oldest] = this.prepared;
+    this.prepared.delete(oldest[0]);
+    this.closing.push(oldest[1]);
   }
 
   private assertNotInsideTransaction(): void {

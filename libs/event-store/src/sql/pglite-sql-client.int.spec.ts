@@ -1,0 +1,152 @@
+import { inBackground, PgliteSqlClient } from './pglite-sql-client';
+import { isUniqueViolation } from './sql-client';
+
+describe('PgliteSqlClient', () => {
+  let sql: PgliteSqlClient;
+
+  beforeAll(async () => {
+    sql = await PgliteSqlClient.open();
+    await sql.exec(`
+      CREATE TABLE items (
+        id integer PRIMARY KEY, name text, tags text[], data jsonb, at timestamptz,
+        done boolean, big bigint, raw bytea);
+    `);
+  });
+  afterAll(() => sql.close());
+
+  it('takes the parameters pg takes and reads rows as PGlite types them', async () => {
+    const at = new Date('2026-03-01T12:00:00.123Z');
+    await sql.query('INSERT INTO items VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+      1,
+      'a "quoted", {braced} \\ name',
+      ['x', 'y "z"', null, 'back\\slash'],
+      { nested: [1, 'two'] },
+      at,
+      true,
+      '9007199254740993',
+      Buffer.from([0, 1, 254]),
+    ]);
+    await sql.query('INSERT INTO items (id, data, at, done) VALUES ($1, $2::jsonb, $3, $4)', [
+      2,
+      '{"already":"json"}',
+      '2026-03-01T13:00:00Z',
+      false,
+    ]);
+    const { rows } = await sql.query('SELECT * FROM items ORDER BY id');
+    expect(rows[0]).toEqual({
+      id: 1,
+      name: 'a "quoted", {braced} \\ name',
+      tags: ['x', 'y "z"', null, 'back\\slash'],
+      data: { nested: [1, 'two'] },
+      at,
+      done: true,
+      big: 9007199254740993n,
+      raw: new Uint8Array([0, 1, 254]),
+    });
+    expect(rows[1]).toMatchObject({ id: 2, data: { already: 'json' }, done: false, name: null });
+    expect(rows[1].at).toEqual(new Date('2026-03-01T13:00:00Z'));
+  });
+
+  it('reports a statement error with its SQLSTATE and changes nothing', async () => {
+    const error = await sql
+      .query('INSERT INTO items (id, name) VALUES ($1, $2)', [1, 'again'])
+      .catch((e: unknown) => e);
+    expect(isUniqueViolation(error)).toBe(true);
+    expect((error as Error).message).toMatch(/duplicate key/);
+    await expect(sql.query('SELEC 1')).rejects.toMatchObject({ code: '42601' });
+    const { rows } = await sql.query<{ name: string | null }>(
+      'SELECT name FROM items WHERE id = 1',
+    );
+    expect(rows[0].name).toBe('a "quoted", {braced} \\ name');
+  });
+
+  it('commits a transaction, and rolls back one whose callback throws', async () => {
+    await sql.transaction(async (tx) => {
+      await tx.query('INSERT INTO items (id) VALUES ($1)', [10]);
+    });
+    await expect(
+      sql.transaction(async (tx) => {
+        await tx.query('INSERT INTO items (id) VALUES ($1)', [11]);
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    // A failed statement whose error the callback swallowed: COMMIT rolls back, and says so.
+    await expect(
+      sql.transaction(async (tx) => {
+        await tx.query('INSERT INTO items (id) VALUES ($1)', [12]);
+        await tx.query('INSERT INTO items (id) VALUES ($1)', [10]).catch(() => undefined);
+      }),
+    ).rejects.toThrow(/rolled back/);
+    const { rows } = await sql.query<{ id: number }>(
+      'SELECT id FROM items WHERE id >= 10 ORDER BY id',
+    );
+    expect(rows.map((row) => row.id)).toEqual([10]);
+  });
+
+  it('re-plans a prepared statement when the table under it changes', async () => {
+    await sql.exec('CREATE TABLE shifting (a integer)');
+    await sql.query('INSERT INTO shifting VALUES ($1)', [1]);
+    expect((await sql.query('SELECT * FROM shifting')).rows).toEqual([{ a: 1 }]);
+    await sql.exec('ALTER TABLE shifting ADD COLUMN b text DEFAULT $$x$$');
+    expect((await sql.query('SELECT * FROM shifting')).rows).toEqual([{ a: 1, b: 'x' }]);
+    await sql.exec('DROP TABLE shifting; CREATE TABLE shifting (c boolean)');
+    await sql.query('INSERT INTO shifting VALUES ($1)', [true]);
+    expect((await sql.query('SELECT * FROM shifting')).rows).toEqual([{ c: true }]);
+  });
+
+  it('keeps working past its cache of prepared statements', async () => {
+    for (let i = 0; i < 300; i++) {
+      const { rows } = await sql.query<{ n: number }>(`SELECT $1::integer + ${i} AS n`, [1]);
+      expect(rows[0].n).toBe(i + 1);
+    }
+    const { rows } = await sql.query<{ n: number }>('SELECT $1::integer + 0 AS n', [5]);
+    expect(rows[0].n).toBe(5);
+  });
+
+  it('gives requests their turn before background work waiting at the same time', async () => {
+    const order: string[] = [];
+    let release!: () => void;
+    const holding = sql.transaction(
+      () => new Promise<void>((resolve) => (release = () => resolve())),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    const queued = [
+      ...[1, 2, 3].map((i) =>
+        inBackground(() => sql.query('SELECT 1')).then(() => order.push(`background ${i}`)),
+      ),
+      ...[1, 2].map((i) => sql.query('SELECT 1').then(() => order.push(`request ${i}`))),
+    ];
+    release();
+    await Promise.all([holding, ...queued]);
+    expect(order).toEqual([
+      'request 1',
+      'request 2',
+      'background 1',
+      'background 2',
+      'background 3',
+    ]);
+  });
+
+  it('still gives background work a turn among a stream of requests', async () => {
+    const order: string[] = [];
+    let release!: () => void;
+    const holding = sql.transaction(
+      () => new Promise<void>((resolve) => (release = () => resolve())),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    const queued = [
+      inBackground(() => sql.query('SELECT 1')).then(() => order.push('background')),
+      ...Array.from({ length: 10 }, (_, i) =>
+        sql.query('SELECT 1').then(() => order.push(`request ${i + 1}`)),
+      ),
+    ];
+    release();
+    await Promise.all([holding, ...queued]);
+    expect(order.indexOf('background')).toBeLessThanOrEqual(4);
+  });
+
+  it('refuses a root statement from inside a transaction instead of hanging', async () => {
+    await expect(sql.transaction(() => sql.query('SELECT 1'))).rejects.toThrow(/single connection/);
+    expect((await sql.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+  });
+});

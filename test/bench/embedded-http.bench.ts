@@ -1,0 +1,196 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { signToken } from '@truceline/config';
+import { BUILT_API } from '../support/api-process';
+import { freePort } from '../support/free-port';
+import { LoadResult, median } from './load';
+
+const JWT_SECRET = 'bench-secret-bench-secret-bench-secret';
+const CONNECTIONS = 64;
+/** The steady rate at which the embedded POST's p99 is measured (target: ≤ 100 ms). */
+export const STEADY_POSTS_PER_S = 200;
+
+export interface EmbeddedHttpFigures {
+  /** POST /v1/incidents at 64 connections, as fast as it answers. */
+  post: LoadResult;
+  /** GET /v1/incidents/{id} at 64 connections. */
+  get: LoadResult;
+  /** POST /v1/incidents offered at STEADY_POSTS_PER_S (autocannon's overall rate). */
+  steady: LoadResult;
+  /** CPU of the API process per POST answered at 64 connections, ms (user + system). */
+  cpuPerPostMs: number;
+  rssIdleMb: number;
+  rssLoadedMb: number;
+}
+
+const report = (n: number) =>
+  JSON.stringify({
+    location: { sector: `B-${n % 997}`, frontlineKm: 512.5, lat: 47.6, lon: 35.9 },
+    category: 'artillery',
+    severity: 'major',
+    source: { kind: 'sensor', id: `sensor-${n % 1400}` },
+    summary: 'Shelling near the line of contact',
+  });
+
+/**
+ * The built API on the embedded store (a new data directory), as a process of its own:
+ * RSS idle, then `runs` rounds of POST at 64 connections, GET at 64 connections and POST at a
+ * steady 200/s, then RSS after the load. `nodeArgs` go to the API's node (e.g. --cpu-prof).
+ */
+export async function embeddedHttp(
+  runs: number,
+  durationS: number,
+  nodeArgs: string[] = [],
+): Promise<EmbeddedHttpFigures> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'truceline-bench-'));
+  const port = await freePort();
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !/^(DATABASE_URL|KAFKA_BROKERS|TRUCELINE_.*)$/.test(name),
+    ),
+  );
+  const api = spawn(process.execPath, [...nodeArgs, BUILT_API], {
+    env: {
+      ...env,
+      PORT: String(port),
+      TRUCELINE_JWT_SECRET: JWT_SECRET,
+      TRUCELINE_DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise((resolve) => api.once('exit', resolve));
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    const auth = {
+      authorization: `Bearer ${signToken(JWT_SECRET, { role: 'operator', sub: 'bench' })}`,
+    };
+    await untilAnswering(`${url}/v1/incidents`, auth);
+    const pid = api.pid as number;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const rssIdleMb = await rssMb(pid);
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const response = await fetch(`${url}/v1/incidents`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth },
+        body: report(i),
+      });
+      if (response.status !== 201) {
+        throw new Error(`POST /v1/incidents answered ${response.status}: ${await response.text()}`);
+      }
+      ids.push(((await response.json()) as { incidentId: string }).incidentId);
+    }
+    const post = (rate?: number) =>
+      cannon(
+        url,
+        durationS,
+        (n) => ({ method: 'POST', path: '/v1/incidents', body: report(n) }),
+        auth,
+        rate,
+      );
+    const get = () =>
+      cannon(
+        url,
+        durationS,
+        (n) => ({ method: 'GET', path: `/v1/incidents/${ids[n % ids.length]}` }),
+        auth,
+      );
+    await cannon(url, 1, () => ({ method: 'GET', path: `/v1/incidents/${ids[0]}` }), auth);
+    const posts: LoadResult[] = [];
+    const gets: LoadResult[] = [];
+    const steadies: LoadResult[] = [];
+    const cpuPerPost: number[] = [];
+    for (let run = 0; run < runs; run++) {
+      const cpuBefore = await cpuMs(pid);
+      const result = await post();
+      cpuPerPost.push((await cpuMs(pid)) - cpuBefore);
+      cpuPerPost[run] /= Math.max(result.count ?? 1, 1);
+      posts.push(result);
+      gets.push(await get());
+      steadies.push(await post(STEADY_POSTS_PER_S));
+    }
+    const rssLoadedMb = await rssMb(pid);
+    return {
+      post: median(posts),
+      get: median(gets),
+      steady: median(steadies),
+      cpuPerPostMs: [...cpuPerPost].sort((a, b) => a - b)[Math.floor(runs / 2)],
+      rssIdleMb,
+      rssLoadedMb,
+    };
+  } finally {
+    api.kill('SIGTERM');
+    await exited;
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function untilAnswering(url: string, headers: Record<string, string>): Promise<void> {
+  const giveUpAt = Date.now() + 120_000;
+  while (Date.now() < giveUpAt) {
+    const ok = await fetch(url, { headers }).then(
+      (response) => response.ok,
+      () => false, // not listening yet
+    );
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`the API did not answer at ${url}`);
+}
+
+/** autocannon at 64 connections (at `rate` requests/s overall when given). */
+async function cannon(
+  url: string,
+  durationS: number,
+  request: (n: number) => { method: 'GET' | 'POST'; path: string; body?: string },
+  headers: Record<string, string>,
+  rate?: number,
+): Promise<LoadResult> {
+  let n = 0;
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: durationS,
+    ...(rate ? { overallRate: rate } : {}),
+    headers: { 'content-type': 'application/json', ...headers },
+    requests: [
+      {
+        setupRequest: (req: Record<string, unknown>) => {
+          const next = request(n++);
+          return { ...req, method: next.method, path: next.path, body: next.body };
+        },
+      },
+    ],
+  });
+  const ok = result['2xx'];
+  const failed = result.non2xx + result.errors + result.timeouts;
+  if (failed > 0) {
+    console.warn(
+      `  ${url}: ${result.non2xx} answers other than 2xx, ${result.errors} errors, ` +
+        `${result.timeouts} timeouts`,
+    );
+  }
+  return {
+    rate: ok / result.duration,
+    count: ok,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failed,
+  };
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+/** User + system CPU of a process so far, ms (clock ticks of 10 ms, Linux's USER_HZ). */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
