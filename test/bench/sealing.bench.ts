@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openDatabase, SqlEventStore } from '@truceline/event-store';
 import { generateSigningKey, Ledger, migrateLedger, parseSigningKey } from '@truceline/ledger';
@@ -28,6 +29,15 @@ export interface SealingFigures {
    * load: what sealing costs shows as the difference.
    */
   cpuPerEvent?: { node: { off: number; on: number }; postgres?: { off: number; on: number } };
+}
+
+export interface SealingBenchOptions {
+  /**
+   * An A/A run: the "on" slices run without the sealer (nothing sealed before, during or after
+   * them), so the figures show what the harness measures when both sides are the same: the
+   * noise any difference must stand out of.
+   */
+  aa?: boolean;
 }
 
 /** Slices per run: each run alternates sealing off and on in slices this many times. */
@@ -95,7 +105,9 @@ export async function appendWithSealing(
   url: string,
   writers: number,
   settings: BenchSettings,
+  options: SealingBenchOptions = {},
 ): Promise<SealingFigures> {
+  const aa = options.aa ?? false;
   const sql = await openDatabase({ databaseUrl: url, poolSize: writers + 2 });
   const store = new SqlEventStore(sql);
   await store.init();
@@ -133,6 +145,7 @@ export async function appendWithSealing(
     };
     const withoutSealing = () => measured(cpu.off);
     const withSealing = async () => {
+      if (aa) return measured(cpu.on);
       await ledger.sealer.sealPending();
       ledger.sealer.start();
       // The CPU of the slice includes sealing all of its events: what the sealer had not
@@ -142,7 +155,8 @@ export async function appendWithSealing(
         await ledger.sealer.stop();
         const { rows } = await sql.query<{ n: string }>(
           'SELECT count(*) AS n FROM events WHERE position <= $1 AND position > ' +
-            '(SELECT coalesce(max(position), 0) FROM ledger_leaves)',
+            '(SELECT coalesce(max(positions[cardinality(positions)]), 0) FROM ' +
+            '(SELECT positions FROM ledger_leaf_runs ORDER BY first_leaf DESC LIMIT 1) last)',
           [head],
         );
         unsealedAtEnd.push(Number(rows[0].n));
@@ -186,6 +200,82 @@ export async function appendWithSealing(
               },
             }),
       },
+    };
+  } finally {
+    await ledger.sealer.stop();
+    await store.close();
+    await sql.close();
+  }
+}
+
+/**
+ * With BENCH_PROFILE=FILE, a CPU profile of this process from now until the returned function
+ * is called (only the sealing, not the appends before it), written to FILE.
+ */
+async function startProfile(): Promise<(() => Promise<void>) | undefined> {
+  const file = process.env.BENCH_PROFILE;
+  if (!file) return undefined;
+  const session = new Session();
+  session.connect();
+  const post = (method: string) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, (error, result) => (error ? reject(error) : resolve(result))),
+    );
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    await writeFile(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
+export interface SealingCost {
+  events: number;
+  /** CPU time per sealed event, µs: the sealing process, and the PostgreSQL server when local. */
+  node: number;
+  postgres?: number;
+}
+
+/**
+ * What sealing itself costs, apart from any appends: `events` are appended with the sealer
+ * off, then one sealer seals them all (batches of its default size) while nothing else runs on
+ * the database, and the CPU of this process and of the PostgreSQL server is divided by the
+ * events. Steadier than the rates under load, it is the figure to compare sealer changes by.
+ */
+export async function sealingCost(url: string, events: number): Promise<SealingCost> {
+  const sql = await openDatabase({ databaseUrl: url, poolSize: 10 });
+  const store = new SqlEventStore(sql);
+  await store.init();
+  await migrateLedger(sql);
+  const ledger = new Ledger(sql, store, parseSigningKey(generateSigningKey('truceline/bench')));
+  try {
+    await ledger.sealer.sealPending();
+    const writers = 8;
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        for (let i = w; i < events; i += writers) {
+          await store.append(`cost-${w}-${randomUUID()}`, eventsOf(1, i), {
+            expectedRevision: 'no-stream',
+          });
+        }
+      }),
+    );
+    const postmaster = await postmasterOf(sql);
+    const server = await postgresCpu(postmaster);
+    const before = await sql.query<{ n: string }>('SELECT tree_size AS n FROM ledger_state');
+    const profile = await startProfile();
+    const node = process.cpuUsage();
+    const size = await ledger.sealer.sealPending();
+    const used = process.cpuUsage(node);
+    await profile?.();
+    const postgres =
+      postmaster === null ? null : ((await postgresCpu(postmaster)) ?? 0) - (server ?? 0);
+    const sealed = size - Number(before.rows[0].n);
+    return {
+      events: sealed,
+      node: (used.user + used.system) / sealed,
+      ...(postgres === null ? {} : { postgres: postgres / sealed }),
     };
   } finally {
     await ledger.sealer.stop();

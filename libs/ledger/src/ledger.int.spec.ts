@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { NewEvent } from '@truceline/domain';
-import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { migrate, openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { appendInOrder, createTestDatabase, TestDatabase } from '@truceline/testing';
 import { Ledger } from './ledger';
-import { migrateLedger } from './ledger.schema';
+import { LedgerRepository } from './ledger.repository';
+import { LEDGER_MIGRATIONS, migrateLedger } from './ledger.schema';
+import { CompactRange } from './merkle/compact-range';
 import { ProofError, verifyConsistency, verifyInclusion } from './merkle/verify';
 import { parseCheckpoint } from './note/checkpoint';
 import { openNote } from './note/signed-note';
@@ -184,7 +186,7 @@ describe.each([
   });
 
   it('refuses to rewrite leaves or checkpoints through ordinary statements', async () => {
-    await expect(sql.query('UPDATE ledger_leaves SET leaf_hash = leaf_hash')).rejects.toThrow(
+    await expect(sql.query('UPDATE ledger_leaf_runs SET positions = positions')).rejects.toThrow(
       /append-only/,
     );
     await expect(sql.query('DELETE FROM ledger_checkpoints')).rejects.toThrow(/append-only/);
@@ -242,5 +244,77 @@ describe('PostgreSQL: sealing beside concurrent writers', () => {
 
     expect(report).toMatchObject({ ok: true, events: 120, sealed: 120, unsealed: 0 });
     expect(report.checkpoints).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('PostgreSQL: leaves sealed one row each before runs', () => {
+  it('become runs by the migration, verify, and the tree grows on from them', async () => {
+    const database = await createTestDatabase();
+    const sql = await openDatabase({ databaseUrl: database.url });
+    const store = new SqlEventStore(sql);
+    const signer = parseSigningKey(generateSigningKey('truceline/ledger-migration'));
+    const verifier = parseVerifierKey(signer.verifierKey);
+    try {
+      await store.init();
+      await migrate(sql, 'ledger', LEDGER_MIGRATIONS.slice(0, 1));
+      const append = appendInOrder(store);
+      for (let i = 0; i < 3; i++) {
+        await append(
+          `s-${i}`,
+          Array.from({ length: 100 }, (_, j) => event(i * 100 + j)),
+        );
+      }
+      // Sealed as the sealer did before runs: one row per leaf.
+      const events = await store.readAll();
+      const range = CompactRange.empty();
+      const hashes = events.map(leafHashOf);
+      hashes.forEach((hash) => range.append(hash));
+      await sql.query(
+        `INSERT INTO ledger_leaves (leaf_index, position, leaf_hash)
+         SELECT i - 1, p, decode(h, 'hex') FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS t(p, h, i)`,
+        [events.map((e) => e.position), hashes.map((hash) => hash.toString('hex'))],
+      );
+      await new LedgerRepository(sql).saveState(range);
+
+      await migrateLedger(sql);
+
+      const { rows } = await sql.query<{ leaves: number }>(
+        'SELECT cardinality(positions) AS leaves FROM ledger_leaf_runs ORDER BY first_leaf',
+      );
+      expect(rows.map((r) => Number(r.leaves))).toEqual([256, 44]);
+      const ledger = new Ledger(sql, store, signer);
+      const before = (await ledger.latest())!;
+      expect(fromB64(before.rootHash)).toEqual(range.root());
+      await append('s-0', [event(300), event(301)]);
+      const after = (await ledger.latest())!;
+      verifyConsistency(
+        300,
+        302,
+        fromB64(before.rootHash),
+        fromB64(after.rootHash),
+        (await ledger.consistency(300, 302)).map(fromB64),
+      );
+      const proof = (await ledger.prove([events[0], events[255], events[256], events[299]]))!;
+      expect(proof.proofs.map((p) => p.leafIndex)).toEqual([0, 255, 256, 299]);
+      for (const { event: e, leafIndex, inclusionProof } of proof.proofs) {
+        verifyInclusion(
+          leafIndex,
+          302,
+          leafHashOf(e),
+          inclusionProof.map(fromB64),
+          fromB64(after.rootHash),
+        );
+      }
+      expect(await verifyLog(sql, verifier)).toMatchObject({
+        ok: true,
+        events: 302,
+        sealed: 302,
+        checkpoints: 2,
+      });
+    } finally {
+      await store.close();
+      await sql.close();
+      await database.drop();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { SqlClient } from '@truceline/event-store';
 import { CompactRange } from './merkle/compact-range';
+import { HASH_SIZE } from './merkle/hashes';
 
 /** A signed checkpoint as stored and served (SPEC §10). */
 export interface StoredCheckpoint {
@@ -64,42 +65,71 @@ export class LedgerRepository {
     );
   }
 
-  async insertLeaves(leaves: SealedLeaf[]): Promise<void> {
-    if (leaves.length === 0) return;
+  /**
+   * Stores leaves `firstLeaf`, `firstLeaf + 1`, … as one run: their positions and their hashes
+   * (hex, 32 bytes each, in leaf order) in one row, so a sealing round writes one row and one
+   * index entry however many events it sealed.
+   */
+  async insertRun(firstLeaf: number, positions: number[], leafHashes: string[]): Promise<void> {
+    if (positions.length === 0) return;
+    if (leafHashes.length !== positions.length) {
+      throw new Error(`a run of ${positions.length} positions needs as many leaf hashes`);
+    }
     await this.sql.query(
-      `INSERT INTO ledger_leaves (leaf_index, position, leaf_hash)
-       SELECT i, p, decode(h, 'hex')
-         FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS t(i, p, h)`,
-      [
-        leaves.map((l) => l.leafIndex),
-        leaves.map((l) => l.position),
-        leaves.map((l) => l.leafHash.toString('hex')),
-      ],
+      `INSERT INTO ledger_leaf_runs (first_leaf, positions, leaf_hashes)
+       VALUES ($1, $2::bigint[], decode($3, 'hex'))`,
+      [firstLeaf, positions, leafHashes.join('')],
     );
   }
 
   /** Leaves from `from` (an index), in index order, at most `limit`. */
   async leaves(from = 0, limit?: number): Promise<SealedLeaf[]> {
+    // The run holding leaf `from` starts at or before it; runs after it follow by first_leaf.
     const { rows } = await this.sql.query<{
-      leaf_index: string;
-      position: string;
-      leaf_hash: string;
+      first_leaf: string;
+      positions: string;
+      leaf_hashes: string;
     }>(
-      `SELECT leaf_index, position, encode(leaf_hash, 'hex') AS leaf_hash FROM ledger_leaves
-        WHERE leaf_index >= $1 ORDER BY leaf_index LIMIT $2::bigint`,
+      `SELECT first_leaf, array_to_string(positions, ',', '') AS positions,
+              encode(leaf_hashes, 'hex') AS leaf_hashes
+         FROM ledger_leaf_runs
+        WHERE first_leaf >= coalesce(
+                (SELECT max(first_leaf) FROM ledger_leaf_runs WHERE first_leaf <= $1), 0)
+          AND ($2::bigint IS NULL OR first_leaf < $1::bigint + $2::bigint)
+        ORDER BY first_leaf`,
       [from, limit ?? null],
     );
-    return rows.map((row) => ({
-      leafIndex: Number(row.leaf_index),
-      position: Number(row.position),
-      leafHash: Buffer.from(row.leaf_hash, 'hex'),
-    }));
+    const end = limit === undefined ? Infinity : from + limit;
+    const leaves: SealedLeaf[] = [];
+    for (const row of rows) {
+      const first = Number(row.first_leaf);
+      const hashes = Buffer.from(row.leaf_hashes, 'hex');
+      // A run is read as stored, even one altered by hand: a hash missing from a short run
+      // reads as empty, and verify reports the leaf rather than failing to read it.
+      row.positions.split(',').forEach((position, i) => {
+        const leafIndex = first + i;
+        if (leafIndex < from || leafIndex >= end) return;
+        leaves.push({
+          leafIndex,
+          position: Number(position),
+          leafHash: Buffer.from(hashes.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE)),
+        });
+      });
+    }
+    return leaves;
   }
 
   /** Leaf indexes of the given positions; positions not sealed yet are absent from the map. */
   async leafIndexes(positions: number[]): Promise<Map<number, number>> {
+    // Positions grow with the leaf index: the run holding p is the last to start at or before it.
     const { rows } = await this.sql.query<{ leaf_index: string; position: string }>(
-      'SELECT leaf_index, position FROM ledger_leaves WHERE position = ANY($1::bigint[])',
+      `SELECT q.p AS position, r.first_leaf + array_position(r.positions, q.p) - 1 AS leaf_index
+         FROM unnest($1::bigint[]) AS q(p)
+         CROSS JOIN LATERAL (
+           SELECT first_leaf, positions FROM ledger_leaf_runs
+            WHERE positions[1] <= q.p ORDER BY positions[1] DESC LIMIT 1
+         ) r
+        WHERE array_position(r.positions, q.p) IS NOT NULL`,
       [positions],
     );
     return new Map(rows.map((row) => [Number(row.position), Number(row.leaf_index)]));

@@ -1,6 +1,6 @@
 import { EventStore, SqlClient } from '@truceline/event-store';
-import { leafHashOf } from './leaf';
-import { LedgerRepository, SealedLeaf, StoredCheckpoint } from './ledger.repository';
+import { leafHashHexOf } from './leaf';
+import { LedgerRepository, StoredCheckpoint } from './ledger.repository';
 import { formatCheckpoint } from './note/checkpoint';
 import { signNote } from './note/signed-note';
 import { NoteSigner } from './note/signing-key';
@@ -146,22 +146,18 @@ export class LogSealer {
     const { size, position: after } = this.sealed ?? (await this.readSealed());
     const events = await this.store.readAll({ after, limit: this.batchSize });
     if (events.length === 0) return 0;
-    const leaves: SealedLeaf[] = events.map((event, i) => ({
-      leafIndex: size + i,
-      position: event.position,
-      leafHash: leafHashOf(event),
-    }));
-    const last = leaves[leaves.length - 1];
+    const positions = events.map((event) => event.position);
+    const hashes = events.map(leafHashHexOf);
     this.sealed = await this.sql.transaction(async (tx) => {
       const repository = new LedgerRepository(tx);
       const range = await repository.lockState();
       // Another sealer got there first: its leaves stand, this round's are dropped, and the
       // next round starts from what is stored.
       if (range.size !== size) return undefined;
-      for (const leaf of leaves) range.append(leaf.leafHash);
-      await repository.insertLeaves(leaves);
+      for (const hash of hashes) range.appendHex(hash);
+      await repository.insertRun(size, positions, hashes);
       await repository.saveState(range);
-      return { size: range.size, position: last.position };
+      return { size: range.size, position: positions[positions.length - 1] };
     });
     return events.length;
   }

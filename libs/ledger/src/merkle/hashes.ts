@@ -1,8 +1,13 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /** RFC 9162 §2.1.1: the hash of a leaf, SHA-256(0x00 ‖ data). */
 export function hashLeaf(data: Uint8Array): Buffer {
   return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+}
+
+/** hashLeaf of the UTF-8 bytes of `text`, as hex: one call, no Buffer (a leaf per event). */
+export function hashLeafHex(text: string): string {
+  return hash('sha256', '\u0000' + text, 'hex');
 }
 
 /** RFC 9162 §2.1.1: the hash of an interior node, SHA-256(0x01 ‖ left ‖ right). */
