@@ -47,6 +47,47 @@ export class LedgerRepository {
     return Number(rows[0].tree_size);
   }
 
+  /** The sealer's state as committed: the tree size and its right edge. */
+  async state(): Promise<CompactRange> {
+    const { rows } = await this.sql.query<{ tree_size: string; compact_range: string }>(
+      "SELECT tree_size, encode(compact_range, 'hex') AS compact_range FROM ledger_state",
+    );
+    return CompactRange.restore(
+      Number(rows[0].tree_size),
+      Buffer.from(rows[0].compact_range, 'hex'),
+    );
+  }
+
+  /**
+   * Appends a run to a tree of `size` leaves and stores `range`, the tree it leads to, in one
+   * statement — unless the tree is no longer of `size` leaves (another sealer added some
+   * first): then nothing is written and the answer is false. Two sealers trying at once: the
+   * second waits on the state row, finds its size moved on, and writes nothing.
+   */
+  async appendRun(
+    size: number,
+    range: CompactRange,
+    positions: number[],
+    leafHashes: string[],
+  ): Promise<boolean> {
+    if (leafHashes.length !== positions.length || range.size !== size + positions.length) {
+      throw new Error(
+        `a run of ${positions.length} leaves after ${size} cannot reach ${range.size}`,
+      );
+    }
+    const { rows } = await this.sql.query(
+      `WITH claimed AS (
+         UPDATE ledger_state SET tree_size = $2, compact_range = decode($3, 'hex')
+          WHERE tree_size = $1 RETURNING tree_size
+       )
+       INSERT INTO ledger_leaf_runs (first_leaf, positions, leaf_hashes)
+       SELECT $1, $4::bigint[], decode($5, 'hex') FROM claimed
+       RETURNING first_leaf`,
+      [size, range.size, range.serialize().toString('hex'), positions, leafHashes.join('')],
+    );
+    return rows.length === 1;
+  }
+
   /** Locks the sealer's row until the transaction ends: one sealer writes at a time. */
   async lockState(): Promise<CompactRange> {
     const { rows } = await this.sql.query<{ tree_size: string; compact_range: string }>(
@@ -62,23 +103,6 @@ export class LedgerRepository {
     await this.sql.query(
       "UPDATE ledger_state SET tree_size = $1, compact_range = decode($2, 'hex')",
       [range.size, range.serialize().toString('hex')],
-    );
-  }
-
-  /**
-   * Stores leaves `firstLeaf`, `firstLeaf + 1`, … as one run: their positions and their hashes
-   * (hex, 32 bytes each, in leaf order) in one row, so a sealing round writes one row and one
-   * index entry however many events it sealed.
-   */
-  async insertRun(firstLeaf: number, positions: number[], leafHashes: string[]): Promise<void> {
-    if (positions.length === 0) return;
-    if (leafHashes.length !== positions.length) {
-      throw new Error(`a run of ${positions.length} positions needs as many leaf hashes`);
-    }
-    await this.sql.query(
-      `INSERT INTO ledger_leaf_runs (first_leaf, positions, leaf_hashes)
-       VALUES ($1, $2::bigint[], decode($3, 'hex'))`,
-      [firstLeaf, positions, leafHashes.join('')],
     );
   }
 

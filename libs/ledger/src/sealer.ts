@@ -1,6 +1,7 @@
 import { EventStore, SqlClient } from '@truceline/event-store';
 import { leafHashHexOf } from './leaf';
 import { LedgerRepository, StoredCheckpoint } from './ledger.repository';
+import { CompactRange } from './merkle/compact-range';
 import { formatCheckpoint } from './note/checkpoint';
 import { signNote } from './note/signed-note';
 import { NoteSigner } from './note/signing-key';
@@ -29,12 +30,19 @@ export interface LogSealerOptions {
   onError?: (error: unknown) => void;
 }
 
+interface Sealed {
+  size: number;
+  position: number;
+  range: CompactRange;
+}
+
 /**
  * Seals the log behind the appends (SPEC §10). It reads committed events in position order
  * through the store's ordered read (which never skips a transaction still in flight), hashes
- * them into leaves, and appends them to the tree in its own transactions: an append never waits
- * for it. Several sealers (one per API process) may run on one database: each round locks the
- * sealer's state row and checks nobody sealed the same events first.
+ * them into leaves, and appends them to the tree in statements of its own: an append never
+ * waits for it. Several sealers (one per API process) may run on one database: a batch is
+ * stored by one statement that writes nothing when the tree is no longer the size the batch
+ * grew from (another sealer sealed those events first).
  */
 export class LogSealer {
   private readonly repository: LedgerRepository;
@@ -49,10 +57,10 @@ export class LogSealer {
   /** One round at a time in this process: the loop and on-demand callers share it. */
   private queue: Promise<unknown> = Promise.resolve();
   /**
-   * The tree size and the position of its last leaf as this sealer last wrote or read them, so
-   * a round reads no state before its transaction; the transaction checks it still holds.
+   * The tree as this sealer last wrote or read it (size, the position of its last leaf, its
+   * right edge), so a round reads no state before it writes; the write checks it still holds.
    */
-  private sealed?: { size: number; position: number };
+  private sealed?: Sealed;
 
   constructor(
     private readonly sql: SqlClient,
@@ -143,29 +151,31 @@ export class LogSealer {
 
   /** One batch of events sealed; resolves to how many were read (0: nothing new). */
   private async sealBatch(): Promise<number> {
-    const { size, position: after } = this.sealed ?? (await this.readSealed());
-    const events = await this.store.readAll({ after, limit: this.batchSize });
-    if (events.length === 0) return 0;
+    const sealed = this.sealed ?? (await this.readSealed());
+    // Until this batch is stored, the next round starts from what is stored.
+    this.sealed = undefined;
+    const events = await this.store.readAll({ after: sealed.position, limit: this.batchSize });
+    if (events.length === 0) {
+      this.sealed = sealed;
+      return 0;
+    }
     const positions = events.map((event) => event.position);
     const hashes = events.map(leafHashHexOf);
-    this.sealed = await this.sql.transaction(async (tx) => {
-      const repository = new LedgerRepository(tx);
-      const range = await repository.lockState();
-      // Another sealer got there first: its leaves stand, this round's are dropped, and the
-      // next round starts from what is stored.
-      if (range.size !== size) return undefined;
-      for (const hash of hashes) range.appendHex(hash);
-      await repository.insertRun(size, positions, hashes);
-      await repository.saveState(range);
-      return { size: range.size, position: positions[positions.length - 1] };
-    });
+    const range = sealed.range.copy();
+    for (const hash of hashes) range.appendHex(hash);
+    // Another sealer got there first: its leaves stand, this batch is dropped, and the next
+    // round starts from what is stored.
+    if (await this.repository.appendRun(sealed.size, range, positions, hashes)) {
+      this.sealed = { size: range.size, position: positions[positions.length - 1], range };
+    }
     return events.length;
   }
 
-  private async readSealed(): Promise<{ size: number; position: number }> {
-    const size = await this.repository.treeSize();
+  private async readSealed(): Promise<Sealed> {
+    const range = await this.repository.state();
+    const size = range.size;
     const position = size === 0 ? 0 : (await this.repository.leaves(size - 1, 1))[0].position;
-    return { size, position };
+    return { size, position, range };
   }
 
   private async sign(): Promise<StoredCheckpoint | null> {

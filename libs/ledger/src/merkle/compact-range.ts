@@ -31,6 +31,11 @@ export class CompactRange {
     return new CompactRange(size, nodes);
   }
 
+  /** An independent copy: appending to it leaves this one as it was. */
+  copy(): CompactRange {
+    return new CompactRange(this.count, [...this.nodes]);
+  }
+
   get size(): number {
     return this.count;
   }
