@@ -7,6 +7,8 @@ import { LeaseLostError, RelayLease } from './relay-lease';
 
 const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
+/** First retry of a transaction's send; it doubles up to 8 times (about 5 s in all). */
+const ADD_PARTITIONS_RETRY_MS = 20;
 
 /** What one round hands to Kafka, and the checkpoints that move once the broker committed it. */
 export interface PublishBatch {
@@ -15,16 +17,26 @@ export interface PublishBatch {
   checkpoints: ReadonlyMap<string, number>;
 }
 
-/** The publisher's side of a relay: what is pending, and what to do around a leadership. */
+/**
+ * The publisher's side of a relay: what is pending, and what to do around a leadership.
+ *
+ * A source reads ahead: `next()` answers the batch that follows the last one it answered, which
+ * may not be committed yet (one Kafka transaction carries several batches, and the next one is
+ * read while the previous one is being sent). After `failed()` or `takeOver()` it starts again
+ * from what is committed.
+ */
 export interface PublishSource {
   /** A new leadership begins: forget anything cached, the checkpoints may have moved. */
   takeOver(checkpoints: Pick<EventStore, 'readCheckpoint'>): Promise<void>;
-  /** The next batch to publish, or null when there is nothing to send. */
+  /** The batch after the last one answered, or null when there is nothing more to send. */
   next(): Promise<PublishBatch | null>;
-  /** The batch is committed on the broker and its checkpoints are durable. */
+  /** The batches of one transaction, merged, are committed on the broker and checkpointed. */
   committed(batch: PublishBatch): void;
-  /** A round failed (the producer is replaced before the next one). */
-  failed?(error: unknown): void;
+  /**
+   * A round failed (the producer is replaced before the next one): what was read ahead is
+   * forgotten, the next batch starts after the last one committed.
+   */
+  failed(error: unknown): void;
 }
 
 export interface LeasedPublisherOptions {
@@ -41,6 +53,8 @@ export interface LeasedPublisherOptions {
   leaseRenewMs?: number;
   /** Idle wait between rounds when nothing wakes the publisher earlier (default 150 ms). */
   pollIntervalMs?: number;
+  /** Batches of the source one Kafka transaction carries at most (default 5). */
+  batchesPerTransaction?: number;
   logger: Logger;
   /** Test hook: runs inside each Kafka transaction, after the sends and before the commit. */
   beforeCommit?: (batch: PublishBatch) => Promise<void>;
@@ -56,11 +70,20 @@ export interface RelayOptions {
    * producer fences the previous one's.
    */
   transactionalId?: string;
-  /** Used when the relay creates its topics (default 12 partitions, replication 1). */
+  /**
+   * Used when the relay creates its topics (replication 1 by default; partitions: 12 for the
+   * events topic, 1 for a partner's feed).
+   */
   numPartitions?: number;
   replicationFactor?: number;
-  /** Entries per Kafka transaction (per topic; default 200). */
+  /**
+   * Entries per batch read from the store and handed to `sendBatch` (per topic; default 1000 for
+   * the events, 200 per partner for the feeds); a Kafka transaction carries up to
+   * `batchesPerTransaction` of them when that much is pending.
+   */
   batchSize?: number;
+  /** Batches one Kafka transaction carries at most (default 5). */
+  batchesPerTransaction?: number;
   /** Idle wait between rounds when nothing wakes the relay earlier (default 150 ms). */
   pollIntervalMs?: number;
   /** A leader that stops renewing is replaced after this long (default 5000 ms). */
@@ -90,6 +113,7 @@ export class LeasedPublisher {
   private readonly lease: RelayLease;
   private readonly leaseRenewMs: number;
   private readonly pollIntervalMs: number;
+  private readonly batchesPerTransaction: number;
   private readonly checkpoints: EventStore;
   private producer?: Producer;
   private stopped = true;
@@ -139,6 +163,7 @@ export class LeasedPublisher {
     );
     this.leaseRenewMs = options.leaseRenewMs ?? 1_000;
     this.pollIntervalMs = options.pollIntervalMs ?? 150;
+    this.batchesPerTransaction = Math.max(1, options.batchesPerTransaction ?? 5);
     this.checkpoints = new SqlEventStore(options.sql);
   }
 
@@ -222,14 +247,17 @@ export class LeasedPublisher {
           await this.idle(this.pollIntervalMs);
           continue;
         }
-        if (!this.lease.held()) continue;
-        await this.publish(batch);
-        this.source.committed(batch);
+        if (!this.lease.held()) {
+          // Not sent: what was read goes again, after the checkpoints, under the next leadership.
+          this.source.failed(new LeaseLostError(this.options.leaseName, this.instanceId));
+          continue;
+        }
+        this.source.committed(await this.publish(batch));
         backoff = FIRST_BACKOFF_MS;
       } catch (error) {
         if (error instanceof LeaseLostError) this.options.logger.warn(error.message);
         else this.options.logger.error({ err: error }, 'publishing a batch failed');
-        this.source.failed?.(error);
+        this.source.failed(error);
         // The producer's transaction state is unknown after a failure: start over with a new one,
         // whose initialisation aborts whatever the old one left open.
         await this.standDown();
@@ -252,8 +280,12 @@ export class LeasedPublisher {
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
       // A failed send aborts the whole transaction and the batch starts over, so bounded retries
-      // cannot duplicate or reorder anything.
-      retry: { retries: 5 },
+      // cannot duplicate or reorder anything. They start short: right after a commit the broker
+      // is still writing the previous transaction's markers and answers the next transaction's
+      // first send with CONCURRENT_TRANSACTIONS for a few milliseconds (the Java client retries
+      // that after 20 ms). With the client's 200 ms every transaction waited about that long:
+      // about five transactions a second, whatever their size.
+      retry: { retries: 8, initialRetryTime: ADD_PARTITIONS_RETRY_MS },
     });
     try {
       await producer.connect();
@@ -284,24 +316,48 @@ export class LeasedPublisher {
     this.options.logger.info('stopped publishing');
   }
 
-  private async publish(batch: PublishBatch): Promise<void> {
+  /**
+   * One Kafka transaction: `first`, then whatever more the source has pending, up to
+   * `batchesPerTransaction` batches, each read while the one before it is being sent. The
+   * checkpoints move once the broker committed them all, in a database transaction that checks
+   * the lease. Resolves to the batches merged, as committed.
+   *
+   * Reading ahead changes nothing a consumer or a restart sees: the batches go out in order, one
+   * request at a time, inside one transaction that commits or aborts as a whole, and no
+   * checkpoint moves before the commit. Carrying several batches makes the transaction's fixed
+   * cost (adding the partitions, the commit markers, the checkpoint) a small share of a backlog.
+   */
+  private async publish(first: PublishBatch): Promise<PublishBatch> {
     const producer = this.producer;
     if (!producer) throw new Error('publish without a producer');
     const transaction = await producer.transaction();
+    const sent: PublishBatch[] = [];
     try {
-      await transaction.sendBatch({ topicMessages: batch.topicMessages, acks: -1 });
-      await this.options.beforeCommit?.(batch);
+      for (let batch: PublishBatch | null = first; batch;) {
+        const readAhead =
+          sent.length + 1 < this.batchesPerTransaction && this.lease.held()
+            ? this.source.next()
+            : Promise.resolve(null);
+        // Settled even if the send below fails, so its error is never left unhandled.
+        readAhead.catch(() => undefined);
+        await transaction.sendBatch({ topicMessages: batch.topicMessages, acks: -1 });
+        sent.push(batch);
+        batch = await readAhead;
+      }
+      const merged = mergeBatches(sent);
+      await this.options.beforeCommit?.(merged);
       await transaction.commit();
+      await this.lease.whileHeld(async (tx) => {
+        const checkpoints: EventStore = new SqlEventStore(tx);
+        for (const [name, position] of merged.checkpoints) {
+          await checkpoints.writeCheckpoint(name, position);
+        }
+      });
+      return merged;
     } catch (error) {
       if (transaction.isActive()) await transaction.abort().catch(() => undefined);
       throw error;
     }
-    await this.lease.whileHeld(async (tx) => {
-      const checkpoints: EventStore = new SqlEventStore(tx);
-      for (const [name, position] of batch.checkpoints) {
-        await checkpoints.writeCheckpoint(name, position);
-      }
-    });
   }
 
   /** Waits for `ms`, a wake (something pending, a new leadership) or stop, whichever is first. */
@@ -331,4 +387,25 @@ export class LeasedPublisher {
       onStart?.(done);
     });
   }
+}
+
+/** Batches sent in one transaction as one: messages in order, each checkpoint's last value. */
+function mergeBatches(batches: PublishBatch[]): PublishBatch {
+  if (batches.length === 1) return batches[0];
+  const topicMessages: TopicMessages[] = [];
+  const byTopic = new Map<string, TopicMessages>();
+  const checkpoints = new Map<string, number>();
+  for (const batch of batches) {
+    for (const { topic, messages } of batch.topicMessages) {
+      const merged = byTopic.get(topic);
+      if (merged) merged.messages = [...merged.messages, ...messages];
+      else {
+        const entry = { topic, messages: [...messages] };
+        byTopic.set(topic, entry);
+        topicMessages.push(entry);
+      }
+    }
+    for (const [name, position] of batch.checkpoints) checkpoints.set(name, position);
+  }
+  return { topicMessages, checkpoints };
 }

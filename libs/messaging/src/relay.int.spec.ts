@@ -178,7 +178,8 @@ describe.each<Engine>(['PGlite', 'PostgreSQL'])(`${EventRelay.name} on %s`, (eng
     expectExactlyOnceInOrder(received, events);
     expect(new Set(received.map((message) => message.partition)).size).toBeGreaterThan(1);
     expect(await sut.lag()).toBe(0);
-    expect(sut.published()).toMatchObject({ events: 30, batches: 5, takeovers: 1 });
+    // Five batches of 7 read ahead into one Kafka transaction.
+    expect(sut.published()).toMatchObject({ events: 30, batches: 1, takeovers: 1 });
     for (const message of received) {
       const headers = Object.fromEntries(
         Object.entries(message.headers).map(([name, value]) => [name, String(value)]),
@@ -338,6 +339,33 @@ describe.each<Engine>(['PGlite', 'PostgreSQL'])(`${EventRelay.name} on %s`, (eng
     expectExactlyOnceInOrder(await consume(topic, events.length), events);
   });
 
+  it('carries a backlog in transactions of several batches, and sends a failed one again whole', async () => {
+    const events = await appendToIncidents([randomUUID(), randomUUID(), randomUUID()], 4);
+    const topic = aTopic();
+    const carried: number[] = [];
+    const checkpoints: number[] = [];
+    const sut = aRelay({
+      topic,
+      batchSize: 3,
+      batchesPerTransaction: 3,
+      beforeCommit: async (batch) => {
+        carried.push(batch.length);
+        checkpoints.push(await store.readCheckpoint(`relay:${topic}`));
+        if (carried.length === 1) throw new Error('the broker went away before the commit');
+      },
+    });
+
+    await sut.start();
+    await waitUntilPublished(sut, events[events.length - 1].position);
+
+    // Three batches read ahead into the first transaction; after its failure the same three
+    // again from the checkpoint, then the rest.
+    expect(carried).toEqual([9, 9, 3]);
+    expect(checkpoints).toEqual([0, 0, events[8].position]);
+    expect(sut.published()).toMatchObject({ events: 12, batches: 2, takeovers: 2 });
+    expectExactlyOnceInOrder(await consume(topic, events.length), events);
+  });
+
   it('splits a batch the broker refuses as too large', async () => {
     const events = await appendToIncidents([randomUUID()], 12);
     const topic = aTopic();
@@ -350,7 +378,8 @@ describe.each<Engine>(['PGlite', 'PostgreSQL'])(`${EventRelay.name} on %s`, (eng
       ],
     });
     await admin.disconnect();
-    const sut = aRelay({ topic, batchSize: 12 });
+    // One batch per transaction, so that the split shows as more transactions.
+    const sut = aRelay({ topic, batchSize: 12, batchesPerTransaction: 1 });
 
     await sut.start();
     await waitUntilPublished(sut, events[events.length - 1].position);

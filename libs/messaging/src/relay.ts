@@ -40,10 +40,15 @@ export class EventRelay implements PublishSource {
   private readonly publisher: LeasedPublisher;
   private readonly logger: Logger;
   private readonly source: string;
-  private readonly batchSize: number;
+  /** Events per Kafka transaction at most. */
+  readonly batchSize: number;
   private readonly counters = { events: 0, batches: 0, position: 0 };
+  /** The last position committed to Kafka and checkpointed. */
   private position = 0;
+  /** The last position handed to the publisher (read ahead of `position` within a transaction). */
+  private readPosition = 0;
   private currentBatchSize: number;
+  /** The events of the transaction in flight, in order. */
   private pending: StoredEvent[] = [];
   private unlisten?: () => Promise<void>;
 
@@ -52,7 +57,7 @@ export class EventRelay implements PublishSource {
     this.checkpointName = `relay:${this.topic}`;
     this.store = new SqlEventStore(options.sql);
     this.source = options.source ?? EVENTS_SOURCE;
-    this.batchSize = options.batchSize ?? 200;
+    this.batchSize = options.batchSize ?? 1000;
     this.currentBatchSize = this.batchSize;
     const beforeCommit = options.beforeCommit;
     this.publisher = LeasedPublisher.forRelay(
@@ -113,12 +118,18 @@ export class EventRelay implements PublishSource {
 
   async takeOver(checkpoints: Pick<EventStore, 'readCheckpoint'>): Promise<void> {
     this.position = await checkpoints.readCheckpoint(this.checkpointName);
+    this.readPosition = this.position;
+    this.pending = [];
   }
 
   async next(): Promise<PublishBatch | null> {
-    const batch = await this.store.readAll({ after: this.position, limit: this.currentBatchSize });
+    const batch = await this.store.readAll({
+      after: this.readPosition,
+      limit: this.currentBatchSize,
+    });
     if (batch.length === 0) return null;
-    this.pending = batch;
+    this.readPosition = batch[batch.length - 1].position;
+    this.pending.push(...batch);
     return {
       topicMessages: [
         {
@@ -133,6 +144,7 @@ export class EventRelay implements PublishSource {
   committed(batch: PublishBatch): void {
     const last = batch.checkpoints.get(this.checkpointName) ?? this.position;
     const events = this.pending.length;
+    this.pending = [];
     this.position = last;
     this.counters.events += events;
     this.counters.batches += 1;
@@ -142,10 +154,13 @@ export class EventRelay implements PublishSource {
   }
 
   /**
-   * A batch the broker refuses as too large is retried in halves, down to single events; the
-   * size grows back by doubling after each batch that went through.
+   * What was read ahead is read again, after the last position committed. A batch the broker
+   * refuses as too large is retried in halves, down to single events; the size grows back by
+   * doubling after each transaction that went through.
    */
   failed(error: unknown): void {
+    this.readPosition = this.position;
+    this.pending = [];
     const type = (error as { type?: unknown; cause?: { type?: unknown } } | null) ?? {};
     const code = type.type ?? type.cause?.type;
     if (code === 'MESSAGE_TOO_LARGE' || code === 'RECORD_LIST_TOO_LARGE') {
