@@ -82,6 +82,12 @@ export const FEEDS: ProjectionDefinition<FeedProjection> = {
 };
 export const FEED_PROJECTION = checkpointOf(FEEDS);
 
+/**
+ * PostgreSQL channel notified once entries are committed, so the feed relays of other processes
+ * publish them at once instead of at their next poll.
+ */
+export const FEED_CHANNEL = 'truceline_feed';
+
 /** Sent after each applied event that added entries; the SSE edge wakes its clients on it. */
 export interface FeedAppended {
   position: number;
@@ -172,6 +178,7 @@ const FEED_ROW = `partner text, seq bigint, event_id uuid, incident_id text, typ
  */
 export class FeedProjection implements Projection {
   private readonly appended = new EventEmitter();
+  private readonly notifying = { running: false, again: false };
 
   constructor(
     private readonly sql: SqlClient,
@@ -206,7 +213,7 @@ export class FeedProjection implements Projection {
       ]);
       return { position: fresh[fresh.length - 1].position, partners: touched };
     });
-    if (applied && applied.partners.length > 0) this.appended.emit('appended', applied);
+    if (applied && applied.partners.length > 0) this.announce(applied.position, applied.partners);
   }
 
   /**
@@ -242,9 +249,40 @@ export class FeedProjection implements Projection {
     );
   }
 
-  /** Wakes this process's feed readers after entries were added outside `apply` (and committed). */
+  /**
+   * Wakes this process's feed readers, and other processes' through FEED_CHANNEL, after entries
+   * were committed (by `applyBatch`, or outside it: the sealer's LogCheckpoint notices).
+   */
   announce(position: number, partners: string[]): void {
-    if (partners.length > 0) this.appended.emit('appended', { position, partners });
+    if (partners.length === 0) return;
+    this.appended.emit('appended', { position, partners });
+    this.notifyOtherProcesses();
+  }
+
+  /**
+   * NOTIFY after the commit, not inside the transaction (which would serialize commits on the
+   * server's notification queue), coalesced: one in flight, one more if entries came meanwhile.
+   * Only where other processes can listen (PostgreSQL).
+   */
+  private notifyOtherProcesses(): void {
+    if (!this.sql.listen) return;
+    const state = this.notifying;
+    if (state.running) {
+      state.again = true;
+      return;
+    }
+    state.running = true;
+    const send = (): void => {
+      state.again = false;
+      this.sql
+        .query('SELECT pg_notify($1, $2)', [FEED_CHANNEL, ''])
+        .catch(() => undefined) // the relays also poll
+        .finally(() => {
+          if (state.again) send();
+          else state.running = false;
+        });
+    };
+    send();
   }
 
   /**
