@@ -9,6 +9,9 @@ import { bareHttp, truclineHttp } from './http.bench';
 import { LoadResult } from './load';
 import { REPLAY_INCIDENTS, replayVsScan } from './replay.bench';
 import { appendWithSealing } from './sealing.bench';
+import { provideBenchKafka } from './bench-kafka';
+import { breachToMinistryFeed } from './feed-latency.bench';
+import { relayVsSendBatch } from './relay.bench';
 
 /**
  * `npm run bench`: every figure beside its baseline measured in the same run, medians of
@@ -41,7 +44,20 @@ async function main(): Promise<void> {
     const ratio = row.ratio === null ? '' : ` → ${row.ratio.toFixed(2)}×`;
     console.log(`${row.figure}: ${row.truceline} | ${row.baselineName}: ${row.baseline}${ratio}`);
   };
-  const postgres = await startThrowawayPostgres();
+  // The broker starts beside the database (a JVM takes seconds); the Kafka figures need both.
+  const [startedPostgres, startedKafka] = await Promise.allSettled([
+    startThrowawayPostgres(),
+    provideBenchKafka(),
+  ]);
+  if (startedPostgres.status === 'rejected' || startedKafka.status === 'rejected') {
+    if (startedPostgres.status === 'fulfilled') await startedPostgres.value.stop();
+    if (startedKafka.status === 'fulfilled') await startedKafka.value.stop();
+    throw startedPostgres.status === 'rejected'
+      ? startedPostgres.reason
+      : (startedKafka as PromiseRejectedResult).reason;
+  }
+  const postgres = startedPostgres.value;
+  const kafka = startedKafka.value;
   const database = async (name: string) => {
     const client = new Client({ connectionString: postgres.url });
     await client.connect();
@@ -51,7 +67,7 @@ async function main(): Promise<void> {
     url.pathname = `/${name}`;
     return url.toString();
   };
-  console.log(`bench on ${postgres.description}, ${cpus().length} cores`);
+  console.log(`bench on ${postgres.description}, ${kafka.description}, ${cpus().length} cores`);
   try {
     for (const batch of [1, 10]) {
       const figures = await appendOnPostgres(
@@ -95,6 +111,32 @@ async function main(): Promise<void> {
       baseline: fmtRate(sealing.sealingOff, 'events/s'),
       ratio: sealing.sealingOn.rate / sealing.sealingOff.rate,
       details: { ...sealing },
+    });
+    const relay = await relayVsSendBatch(await database('bench_relay'), kafka, settings.runs);
+    const cpuOf = (c: { node: number; postgres: number; kafka: number }) =>
+      `CPU per event: Node ${Math.round(c.node)} µs, PostgreSQL ${Math.round(c.postgres)} µs, ` +
+      `Kafka ${Math.round(c.kafka)} µs`;
+    add({
+      figure: `relay to Kafka, ${relay.events.toLocaleString('en')} events, transactions of ${relay.batchSize}`,
+      truceline: `${Math.round(relay.relay).toLocaleString('en')} events/s (${cpuOf(relay.cpuPerEvent.relay)})`,
+      baselineName: 'kafkajs sendBatch of the same messages, the relay’s producer settings',
+      baseline: `${Math.round(relay.raw).toLocaleString('en')} events/s (${cpuOf(relay.cpuPerEvent.raw)})`,
+      ratio: relay.relay / relay.raw,
+      details: { ...relay },
+    });
+    const feed = await breachToMinistryFeed(await database('bench_feed'), kafka);
+    const lost = (r: { sent: number; received: number }) =>
+      r.received < r.sent ? `, ${r.sent - r.received} of ${r.sent} not received` : '';
+    add({
+      figure: `BreachConfirmed → IncidentTierChanged at a ministry's consumer, ${feed.rate}/s for ${feed.seconds} s`,
+      truceline:
+        `p50 ${feed.truceline.p50.toFixed(1)} ms, p99 ${feed.truceline.p99.toFixed(1)} ms ` +
+        `(the append: p50 ${feed.truceline.append.p50.toFixed(1)} ms, p99 ` +
+        `${feed.truceline.append.p99.toFixed(1)} ms${lost(feed.truceline)})`,
+      baselineName: 'kafkajs send → consumer at the same pace',
+      baseline: `p50 ${feed.raw.p50.toFixed(1)} ms, p99 ${feed.raw.p99.toFixed(1)} ms${lost(feed.raw)}`,
+      ratio: feed.raw.p99 / feed.truceline.p99,
+      details: { ...feed },
     });
     const replay = await replayVsScan(
       await database('bench_replay'),
@@ -158,6 +200,7 @@ async function main(): Promise<void> {
       });
     }
   } finally {
+    await kafka.stop();
     await postgres.stop();
   }
 

@@ -1,0 +1,472 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  Actor,
+  EventMetadata,
+  FEED_PARTNERS,
+  incidentStreamId,
+  NewEvent,
+  POLICY_V1,
+} from '@truceline/domain';
+import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { createKafka, ensureTopics, EVENTS_TOPIC, feedTopic } from '@truceline/messaging';
+import { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { freePort } from '../support/free-port';
+import { ensureBuiltEntries, ProcessGroup } from '../support/process-group';
+import { BenchKafka, processCpu, processTreeCpu } from './bench-kafka';
+import { postmasterOf } from './relay.bench';
+import { percentiles } from './load';
+
+/** The ministry whose feed the figure reads (any partner gets every IncidentTierChanged). */
+const MINISTRY = 'PL';
+const TIER_CHANGED = 'truceline.IncidentTierChanged.v1';
+const JWT_SECRET = 'bench-secret-bench-secret-bench-secret';
+
+/** BreachConfirmed per second (BENCH_FEED_RATE, default 500) for BENCH_FEED_SECONDS (60). */
+export const FEED_RATE = Number(process.env.BENCH_FEED_RATE ?? 500);
+export const FEED_SECONDS = Number(process.env.BENCH_FEED_SECONDS ?? 60);
+/** The raw Kafka baseline's length: a floor needs less time than the figure (default 10 s). */
+const BASELINE_SECONDS = Number(process.env.BENCH_FEED_BASELINE_SECONDS ?? 10);
+
+export interface LatencyRun {
+  /** Sends scheduled (one per 1/rate s) and notices received by the ministry. */
+  sent: number;
+  received: number;
+  /** Milliseconds from each scheduled send to the ministry's consumer; a lost one counts as ∞. */
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export interface FeedLatencyFigures {
+  rate: number;
+  seconds: number;
+  /** Scheduled BreachConfirmed → IncidentTierChanged in the ministry's consumer. */
+  truceline: LatencyRun & {
+    /** Scheduled → the append returned (the store's share of the latency). */
+    append: { p50: number; p99: number };
+  };
+  /** Where the time goes: how far each stage fell behind, and the CPU each process used. */
+  stages: Stages;
+  /**
+   * The floor: a kafkajs producer with the relay's acks and idempotence sending one message per
+   * scheduled send, at the same pace, to a consumer (read committed) in this process.
+   */
+  raw: LatencyRun;
+}
+
+/**
+ * End to end, as a ministry sees it: BreachConfirmed appended to the log → IncidentTierChanged
+ * received by a consumer of the partner's feed topic, with the processes of distributed mode in
+ * between: the API process (its partner-feed projection, from the log) and the relay process
+ * (the feed relay, to Kafka), each `node dist/…` against the same PostgreSQL and broker.
+ *
+ * Open loop: send i is scheduled at start + i/rate and fired when its time comes, whether the
+ * earlier ones have finished or not; latencies count from the scheduled time, so a system that
+ * falls behind shows its queueing rather than slowing the sender (no coordinated omission).
+ * Each BreachConfirmed goes to an incident reported beforehand (written straight into the log
+ * before the processes start, then projected and relayed before the measurement).
+ */
+export async function breachToMinistryFeed(
+  url: string,
+  broker: BenchKafka,
+  rate = FEED_RATE,
+  seconds = FEED_SECONDS,
+): Promise<FeedLatencyFigures> {
+  ensureBuiltEntries(['apps/api/src/main.js', 'apps/relay/src/main.js']);
+  const sql = await openDatabase({ databaseUrl: url, poolSize: 8 });
+  const store = new SqlEventStore(sql);
+  await store.init();
+  const kafka = createKafka({ brokers: broker.brokers, clientId: 'bench-ministry' });
+  const group = new ProcessGroup();
+  const postmasterPid = await postmasterOf(sql);
+  const consumers: Consumer[] = [];
+  try {
+    const raw = await rawLatency(kafka, consumers, rate, Math.min(BASELINE_SECONDS, seconds));
+    const incidents = Array.from({ length: Math.ceil(rate * seconds) }, () => randomUUID());
+    await seedReports(sql, incidents);
+    await startProcesses(group, url, broker.brokers.join(','), () => publishedAlready(sql));
+    await relayedEverything(sql, 60_000);
+
+    const scheduledAt = new Map<string, number>();
+    const latencies = new Map<string, number>();
+    const ministry = await ministryConsumer(kafka, consumers, feedTopic(MINISTRY), (message) => {
+      if (header(message, 'ce_type') !== TIER_CHANGED) return;
+      const incident = message.key?.toString() ?? '';
+      const at = scheduledAt.get(incident);
+      if (at !== undefined && !latencies.has(incident))
+        latencies.set(incident, performance.now() - at);
+    });
+    const appendLatencies: number[] = [];
+    const failures: unknown[] = [];
+    const watch = watchStages(sql, group, broker.pid, postmasterPid);
+    await paced(rate, seconds, (i, at) => {
+      const incident = incidents[i];
+      scheduledAt.set(incident, at);
+      store
+        .append(incidentStreamId(incident), [confirmed()], { expectedRevision: 0 })
+        .then(() => appendLatencies.push(performance.now() - at))
+        .catch((error: unknown) => failures.push(error));
+    });
+    await waitForAll(() => latencies.size + failures.length >= incidents.length, 30_000);
+    const stages = await watch.stop(incidents.length);
+    await ministry.stop();
+    if (failures.length > 0)
+      throw new Error(`${failures.length} appends failed, the first: ${String(failures[0])}`);
+    return {
+      rate,
+      seconds,
+      truceline: {
+        ...summarise(incidents.length, [...latencies.values()]),
+        append: percentiles(appendLatencies),
+      },
+      stages,
+      raw,
+    };
+  } catch (error) {
+    console.error(group.logs());
+    throw error;
+  } finally {
+    await Promise.all(consumers.map((c) => c.disconnect().catch(() => undefined)));
+    await stopGently(group);
+    await store.close();
+    await sql.close();
+  }
+}
+
+export interface Stages {
+  /** The most events the API's feed projection was behind the log (sampled every 250 ms). */
+  projectionBehindMax: number;
+  /** The most feed entries the relay was behind the feeds, over all partners. */
+  relayBehindMax: number;
+  /** CPU time per BreachConfirmed (µs) from the start of the sends until all were received. */
+  cpuPerEvent: Record<string, number>;
+}
+
+/** Samples the stages' backlogs every 250 ms and the processes' CPU over the measurement. */
+function watchStages(
+  sql: SqlClient,
+  group: ProcessGroup,
+  kafkaPid: number | null,
+  postmasterPid: number | null,
+): { stop(events: number): Promise<Stages> } {
+  const pids: Record<string, number | null> = {
+    bench: process.pid,
+    api: group.get('api').pids.at(-1) ?? null,
+    relay: group.get('relay').pids.at(-1) ?? null,
+    kafka: kafkaPid,
+  };
+  const cpuNow = async () => {
+    const entries = await Promise.all(
+      Object.entries(pids).map(async ([name, pid]) => [name, await processCpu(pid)] as const),
+    );
+    return { ...Object.fromEntries(entries), postgres: await processTreeCpu(postmasterPid) };
+  };
+  const before = cpuNow();
+  let projectionBehindMax = 0;
+  let relayBehindMax = 0;
+  let stopped = false;
+  const sampling = (async () => {
+    while (!stopped) {
+      const { rows } = await sql.query<{ projection: string; relay: string }>(
+        `SELECT (SELECT max(position) FROM events)
+                  - coalesce((SELECT max(position) FROM partner_feed_position), 0) AS projection,
+                coalesce((SELECT sum(h.head - coalesce(c.position, 0))
+                   FROM (SELECT p, (SELECT max(seq) FROM partner_feed WHERE partner = p) AS head
+                           FROM unnest($1::text[]) AS p) h
+                   LEFT JOIN checkpoints c
+                     ON c.subscriber_id = 'relay:truceline.feed.' || lower(h.p) || '.v1'), 0) AS relay`,
+        [FEED_PARTNERS(POLICY_V1)],
+      );
+      projectionBehindMax = Math.max(projectionBehindMax, Number(rows[0].projection));
+      relayBehindMax = Math.max(relayBehindMax, Number(rows[0].relay));
+      await sleep(250);
+    }
+  })();
+  return {
+    async stop(events) {
+      stopped = true;
+      await sampling;
+      const [start, end] = [await before, await cpuNow()];
+      const cpuPerEvent: Record<string, number> = {};
+      for (const [name, used] of Object.entries(end)) {
+        const was = (start as Record<string, number | null>)[name];
+        if (used !== null && was !== null && was !== undefined)
+          cpuPerEvent[name] = Math.round((used - was) / events);
+      }
+      return { projectionBehindMax, relayBehindMax, cpuPerEvent };
+    },
+  };
+}
+
+/** Percentiles over `sent`, each one not received counting as infinitely late. */
+function summarise(sent: number, latencies: number[]): LatencyRun {
+  const all = [...latencies, ...Array<number>(sent - latencies.length).fill(Infinity)];
+  const sorted = all.sort((a, b) => a - b);
+  return {
+    sent,
+    received: latencies.length,
+    ...percentiles(sorted),
+    max: sorted[sorted.length - 1] ?? 0,
+  };
+}
+
+/** Calls `send(i, scheduledAt)` for i = 0 … rate·seconds − 1, each at its scheduled time. */
+async function paced(
+  rate: number,
+  seconds: number,
+  send: (i: number, scheduledAt: number) => void,
+): Promise<void> {
+  const total = Math.ceil(rate * seconds);
+  const interval = 1000 / rate;
+  const start = performance.now();
+  let next = 0;
+  while (next < total) {
+    const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
+    for (; next < due; next++) send(next, start + next * interval);
+    await sleep(1);
+  }
+}
+
+async function waitForAll(done: () => boolean, timeoutMs: number): Promise<void> {
+  const giveUpAt = Date.now() + timeoutMs;
+  while (!done() && Date.now() < giveUpAt) await sleep(20);
+}
+
+const header = (message: KafkaMessage, name: string): string | undefined =>
+  message.headers?.[name]?.toString();
+
+/**
+ * A consumer of `topic` in a group of its own starting at the end of the topic, running once it
+ * has joined and fetched (so nothing sent afterwards is missed).
+ */
+async function ministryConsumer(
+  kafka: Kafka,
+  consumers: Consumer[],
+  topic: string,
+  onMessage: (message: KafkaMessage) => void,
+): Promise<{ stop(): Promise<void> }> {
+  // kafkajs' defaults, as the example ministry consumer has them.
+  const consumer = kafka.consumer({
+    groupId: `${topic.replace(/v1$/, '')}bench-${randomUUID().slice(0, 8)}`,
+  });
+  consumers.push(consumer);
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: false });
+  const joined = new Promise<void>((resolve) =>
+    consumer.on(consumer.events.GROUP_JOIN, () => resolve()),
+  );
+  await consumer.run({ eachMessage: async ({ message }) => onMessage(message) });
+  await joined;
+  // The join resets the new group's offsets to the end at its first fetch.
+  await sleep(1_000);
+  return { stop: () => consumer.stop() };
+}
+
+/**
+ * The Kafka hop alone at the same pace: an idempotent producer (acks all) sending each message
+ * when it comes due, to a consumer in this process.
+ */
+async function rawLatency(
+  kafka: Kafka,
+  consumers: Consumer[],
+  rate: number,
+  seconds: number,
+): Promise<LatencyRun> {
+  const topic = `bench.e2e-raw.${randomUUID().slice(0, 8)}`;
+  await ensureTopics(kafka, [topic], { numPartitions: 12 });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const latencies = new Map<string, number>();
+  const scheduledAt = new Map<string, number>();
+  const consumer = await ministryConsumer(kafka, consumers, topic, (message) => {
+    const key = message.key?.toString() ?? '';
+    const at = scheduledAt.get(key);
+    if (at !== undefined && !latencies.has(key)) latencies.set(key, performance.now() - at);
+  });
+  const total = Math.ceil(rate * seconds);
+  // As Kafka's own producer does: what comes due while a request is in flight goes in the next
+  // one (a single request at a time, as the relay's producer has it).
+  let queued: { key: string; value: string }[] = [];
+  let inFlight = false;
+  const flush = (): void => {
+    if (inFlight || queued.length === 0) return;
+    inFlight = true;
+    const messages = queued;
+    queued = [];
+    producer
+      .send({ topic, acks: -1, messages })
+      .catch((error: unknown) => console.error('raw send failed', error))
+      .finally(() => {
+        inFlight = false;
+        flush();
+      });
+  };
+  await paced(rate, seconds, (i, at) => {
+    const key = randomUUID();
+    scheduledAt.set(key, at);
+    queued.push({ key, value: JSON.stringify({ n: i }) });
+    flush();
+  });
+  await waitForAll(() => latencies.size >= total, 30_000);
+  await consumer.stop();
+  await producer.disconnect();
+  return summarise(total, [...latencies.values()]);
+}
+
+/**
+ * SIGTERM first, as a supervisor stops a process (so a `--cpu-prof` in NODE_OPTIONS gets
+ * written), SIGKILL for whatever still runs after 10 s.
+ */
+async function stopGently(group: ProcessGroup): Promise<void> {
+  for (const app of group.all) {
+    const pid = app.pids.at(-1);
+    if (app.running && pid) process.kill(pid, 'SIGTERM');
+  }
+  await waitForAll(() => group.all.every((app) => !app.running), 10_000);
+  await group.killAll();
+}
+
+/** The API process (distributed mode: projections and sealer) and the relay process. */
+async function startProcesses(
+  group: ProcessGroup,
+  databaseUrl: string,
+  brokers: string,
+  beforeRelay: () => Promise<void>,
+) {
+  const common = {
+    DATABASE_URL: databaseUrl,
+    KAFKA_BROKERS: brokers,
+    TRUCELINE_JWT_SECRET: JWT_SECRET,
+    LOG_LEVEL: 'warn',
+  };
+  const port = await freePort();
+  const api = group.add({
+    name: 'api',
+    entry: 'apps/api/src/main.js',
+    env: { ...common, PORT: String(port) },
+    readyUrl: `http://127.0.0.1:${port}/health/ready`,
+  });
+  const metricsPort = await freePort();
+  const relay = group.add({
+    name: 'relay',
+    entry: 'apps/relay/src/main.js',
+    env: { ...common, METRICS_PORT: String(metricsPort) },
+    readyUrl: `http://127.0.0.1:${metricsPort}/health/ready`,
+  });
+  // As the launcher does: the API first (migrations, the policy), then the relay.
+  api.start();
+  await api.waitUntilReady(180_000);
+  await beforeRelay();
+  relay.start();
+  await relay.waitUntilReady(60_000);
+}
+
+/**
+ * The seeded history counts as published before the relay starts (its checkpoints at the heads
+ * of the log and of each feed): the figure is about what happens next, and relaying the
+ * seeded reports (two entries per partner each) would only lengthen the bench. Waits first for
+ * the API's feed projection to have applied the whole log.
+ */
+async function publishedAlready(sql: SqlClient): Promise<void> {
+  const giveUpAt = Date.now() + 180_000;
+  for (;;) {
+    const { rows } = await sql.query<{ behind: string }>(
+      `SELECT (SELECT max(position) FROM events)
+              - coalesce((SELECT max(position) FROM partner_feed_position), 0) AS behind`,
+    );
+    if (Number(rows[0].behind) <= 0) break;
+    if (Date.now() > giveUpAt) throw new Error(`the feeds are ${rows[0].behind} events behind`);
+    await sleep(250);
+  }
+  await sql.query(
+    `INSERT INTO checkpoints (subscriber_id, position, updated_at)
+       SELECT 'relay:truceline.feed.' || lower(partner) || '.v1', max(seq), now()
+         FROM partner_feed GROUP BY partner
+       UNION ALL
+       SELECT $1, max(position), now() FROM events
+     ON CONFLICT (subscriber_id) DO UPDATE SET position = EXCLUDED.position`,
+    [`relay:${EVENTS_TOPIC}`],
+  );
+}
+
+/**
+ * Waits until the feed projection has applied the whole log and the relays have published every
+ * feed entry and event: the measurement starts from a system at rest.
+ */
+async function relayedEverything(sql: SqlClient, timeoutMs: number): Promise<void> {
+  const giveUpAt = Date.now() + timeoutMs;
+  const partners = FEED_PARTNERS(POLICY_V1);
+  for (;;) {
+    const { rows } = await sql.query<{ behind: string }>(
+      `SELECT
+         (SELECT max(position) FROM events)
+           - coalesce((SELECT position FROM partner_feed_position LIMIT 1), 0)
+         + (SELECT max(position) FROM events)
+           - coalesce((SELECT position FROM checkpoints WHERE subscriber_id = $1), 0)
+         + coalesce((SELECT sum(head - coalesce(c.position, 0))
+              FROM (SELECT p, (SELECT max(seq) FROM partner_feed WHERE partner = p) AS head
+                      FROM unnest($2::text[]) AS p) h
+              LEFT JOIN checkpoints c ON c.subscriber_id = 'relay:truceline.feed.' || lower(h.p) || '.v1'
+              WHERE head IS NOT NULL), 0) AS behind`,
+      [`relay:${EVENTS_TOPIC}`, partners],
+    );
+    if (Number(rows[0].behind) === 0) return;
+    if (Date.now() > giveUpAt) throw new Error(`still ${rows[0].behind} behind after seeding`);
+    await sleep(250);
+  }
+}
+
+const T0 = Date.UTC(2026, 2, 2);
+const metadata = (actor: Actor = { id: 'bench', role: 'operator' }): EventMetadata => ({
+  correlationId: randomUUID(),
+  causationId: null,
+  actor,
+  policyVersion: 1,
+});
+
+const confirmed = (): NewEvent => ({
+  id: randomUUID(),
+  type: 'BreachConfirmed',
+  occurredAt: new Date(T0 + 3_600_000).toISOString(),
+  data: { basis: 'quorum' },
+  metadata: metadata({ id: 'verification', role: 'service' }),
+});
+
+/** One BreachReported per incident (revision 0), written straight into the log. */
+async function seedReports(sql: SqlClient, incidents: string[]): Promise<void> {
+  const at = new Date(T0).toISOString();
+  for (let first = 0; first < incidents.length; first += 5_000) {
+    const chunk = incidents.slice(first, first + 5_000);
+    await sql.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO events (position, id, stream_id, revision, type, schema_version,
+                             occurred_at, recorded_at, data, metadata)
+         SELECT nextval('event_positions'), r.id, r.stream_id, 0, 'BreachReported', 1, $2, $2,
+                r.data, r.metadata
+           FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, stream_id text, data jsonb, metadata jsonb)`,
+        [
+          JSON.stringify(
+            chunk.map((incident, i) => ({
+              id: randomUUID(),
+              stream_id: incidentStreamId(incident),
+              data: {
+                location: { sector: `sector-${i % 7}`, frontlineKm: (first + i) % 1400 },
+                category: 'artillery',
+                severity: 'major',
+                source: { kind: 'sensor', id: `array-${first + i}` },
+                summary: `bench breach ${first + i}`,
+              },
+              metadata: metadata(),
+            })),
+          ),
+          at,
+        ],
+      );
+      await tx.query(`INSERT INTO streams (stream_id, revision) SELECT unnest($1::text[]), 0`, [
+        chunk.map(incidentStreamId),
+      ]);
+    });
+  }
+}

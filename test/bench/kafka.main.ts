@@ -1,0 +1,56 @@
+import { Client } from 'pg';
+import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
+import { provideBenchKafka } from './bench-kafka';
+import { breachToMinistryFeed } from './feed-latency.bench';
+import { relayVsSendBatch } from './relay.bench';
+
+/**
+ * The Kafka figures alone (`node dist/test/bench/kafka.main.js [relay|feed]`, both by default),
+ * for profiling them with `node --cpu-prof`: a throwaway PostgreSQL and a local broker (or
+ * KAFKA_BROKERS), then the relay figure (BENCH_RUNS, BENCH_RELAY_EVENTS) and the breach → ministry
+ * feed latency (BENCH_FEED_RATE, BENCH_FEED_SECONDS).
+ */
+async function main(): Promise<void> {
+  const which = process.argv[2] ?? 'both';
+  const [postgres, kafka] = await Promise.all([startThrowawayPostgres(), provideBenchKafka()]);
+  const database = async (name: string) => {
+    const client = new Client({ connectionString: postgres.url });
+    await client.connect();
+    await client.query(`CREATE DATABASE ${name}`);
+    await client.end();
+    const url = new URL(postgres.url);
+    url.pathname = `/${name}`;
+    return url.toString();
+  };
+  try {
+    if (which !== 'feed') {
+      const relay = await relayVsSendBatch(
+        await database('bench_relay'),
+        kafka,
+        Number(process.env.BENCH_RUNS ?? 3),
+      );
+      console.log(JSON.stringify(relay));
+      console.log(
+        `relay: ${Math.round(relay.relay)} events/s, raw sendBatch: ${Math.round(relay.raw)} ` +
+          `events/s, ratio ${(relay.relay / relay.raw).toFixed(2)}`,
+      );
+    }
+    if (which !== 'relay') {
+      const feed = await breachToMinistryFeed(await database('bench_feed'), kafka);
+      console.log(JSON.stringify(feed));
+      console.log(
+        `breach → ministry feed at ${feed.rate}/s: p50 ${feed.truceline.p50.toFixed(1)} ms, ` +
+          `p99 ${feed.truceline.p99.toFixed(1)} ms; raw Kafka p50 ${feed.raw.p50.toFixed(1)} ms, ` +
+          `p99 ${feed.raw.p99.toFixed(1)} ms`,
+      );
+    }
+  } finally {
+    await kafka.stop();
+    await postgres.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
