@@ -130,6 +130,8 @@ export async function breachToMinistryFeed(
   } finally {
     await Promise.all(consumers.map((c) => c.disconnect().catch(() => undefined)));
     await stopGently(group);
+    // BENCH_FEED_LOGS=1: what the API and the relay printed (warnings and errors).
+    if (process.env.BENCH_FEED_LOGS) console.error(group.logs());
     await store.close();
     await sql.close();
   }
