@@ -9,7 +9,7 @@ import { Client } from 'pg';
 import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
 import { ApiProcess } from '../support/api-process';
 import { freePort } from '../support/free-port';
-import { cannon, JWT_SECRET, report, untilAnswering } from './http.bench';
+import { cannon, cpuOf, JWT_SECRET, report, settle, untilAnswering } from './http.bench';
 import { LoadResult } from './load';
 
 /**
@@ -27,15 +27,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const FIXED_RATE = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined;
 const CPU_PROF = process.env.BENCH_CPU_PROF;
-const TICKS_PER_SECOND = 100;
-
-/** CPU time of a process (user + system), in microseconds. */
-const cpuOf = (pid: number): number => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND;
-};
-
 /** The server's processes: the postmaster and its children (backends, writers, autovacuum). */
 function serverCpu(postmaster: number): number {
   let total = cpuOf(postmaster);
@@ -50,19 +41,6 @@ function serverCpu(postmaster: number): number {
     }
   }
   return total;
-}
-
-/**
- * Waits until the process uses less than a tenth of a core over half a second (at most 60 s);
- * resolves to how long that took.
- */
-async function settle(pid: number): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    const cpu = cpuOf(pid);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    if (cpuOf(pid) - cpu < 50_000 || Date.now() - started > 60_000) return Date.now() - started;
-  }
 }
 
 interface Sample {
@@ -183,8 +161,6 @@ async function main(): Promise<void> {
       server = serverCpu(postmaster);
       const load = loadavg()[0];
       const result = await run();
-      // The work a run left behind (projections, services and the sealer catching up) is the
-      // run's too, and must not land on the next run's figures.
       const settledMs = await settle(pid);
       const requests = result.count ?? 1;
       const figures = {

@@ -5,7 +5,7 @@ import { Client } from 'pg';
 import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
 import { REPO_ROOT } from '../support/shared-scenarios';
 import { appendOnPglite, appendOnPostgres, BenchSettings } from './append.bench';
-import { bareHttp, truclineHttp } from './http.bench';
+import { bareHttp, HttpResult, truclineHttp } from './http.bench';
 import { LoadResult } from './load';
 import { REPLAY_INCIDENTS, replayVsScan } from './replay.bench';
 import { appendWithSealing } from './sealing.bench';
@@ -32,6 +32,9 @@ const settings: BenchSettings = {
   durationMs: Number(process.env.BENCH_SECONDS ?? 4) * 1000,
 };
 const WRITERS = 8;
+
+/** An HTTP figure: its rate, latencies and the server process's CPU per request. */
+const fmtHttp = (r: HttpResult) => `${fmtRate(r, 'req/s')}, ${r.cpuMs.toFixed(2)} ms CPU/request`;
 
 const fmtRate = (r: LoadResult, unit: string) =>
   `${Math.round(r.rate).toLocaleString('en')} ${unit} (p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms)`;
@@ -179,17 +182,19 @@ async function main(): Promise<void> {
     ] as const) {
       add({
         figure: `POST /v1/incidents, ${store}, 64 connections`,
-        truceline: fmtRate(figures.post, 'req/s'),
+        truceline: fmtHttp(figures.post),
         baselineName: 'bare Node server, one INSERT (PostgreSQL)',
-        baseline: fmtRate(bare.post, 'req/s'),
+        baseline: fmtHttp(bare.post),
         ratio: figures.post.rate / bare.post.rate,
+        details: { truceline: figures.post, baseline: bare.post },
       });
       add({
         figure: `GET /v1/incidents/{id}, ${store}, 64 connections`,
-        truceline: fmtRate(figures.get, 'req/s'),
+        truceline: fmtHttp(figures.get),
         baselineName: 'bare Node server, one SELECT (PostgreSQL)',
-        baseline: fmtRate(bare.get, 'req/s'),
+        baseline: fmtHttp(bare.get),
         ratio: figures.get.rate / bare.get.rate,
+        details: { truceline: figures.get, baseline: bare.get },
       });
       add({
         figure: `API memory (RSS), ${store}`,
