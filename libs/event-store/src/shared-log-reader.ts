@@ -27,9 +27,12 @@ export interface SharedLogReaderOptions {
  * window is the union of such answers that meet or overlap, so it too is complete over the range
  * it covers, and any slice of it from a position it covers is such a prefix.
  *
- * An empty answer at the tail is reused for a short while as long as nothing woke the reader
- * (an append in this process, a NOTIFY from another, see wake): the subscriptions finishing a
- * page one after another then do not each ask the store again for nothing.
+ * An empty answer at the tail — or the end of a short page, which reached the tail — is reused
+ * for a short while as long as nothing woke the reader (an append in this process, a NOTIFY
+ * from another, see wake): the subscriptions finishing a page one after another then do not
+ * each ask the store again for nothing. A read at the tail that began before the last wake is
+ * waited for and followed by one more, which the readers arriving meanwhile share: under load
+ * one read of the tail is in flight at a time.
  */
 export class SharedLogReader implements Pick<EventStore, 'readAll'> {
   private readonly window: number;
@@ -108,14 +111,15 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
       await inFlight.events.catch(() => undefined);
     }
     const generation = this.generation;
-    const read = this.store.readAll({ after, limit: Math.max(limit, this.pageSize) });
+    const asked = Math.max(limit, this.pageSize);
+    const read = this.store.readAll({ after, limit: asked });
     this.reading.set(after, { events: read, generation });
     const forget = () => {
       if (this.reading.get(after)?.events === read) this.reading.delete(after);
     };
     read.then((events) => {
       forget();
-      this.keep(after, events, generation);
+      this.keep(after, events, generation, asked);
     }, forget);
     const events = await read;
     return events.length > limit ? events.slice(0, limit) : events;
@@ -135,12 +139,12 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
   }
 
   /** Joins a store's answer to the window when the two meet; else it replaces a window behind it. */
-  private keep(after: number, events: StoredEvent[], generation: number): void {
-    if (events.length === 0) {
-      this.empty = { after, generation, at: Date.now() };
-      return;
-    }
-    const last = events[events.length - 1].position;
+  private keep(after: number, events: StoredEvent[], generation: number, asked: number): void {
+    const last = events.length > 0 ? events[events.length - 1].position : after;
+    // A short page reached the tail as it stood at `generation`: nothing is known past it until
+    // a wake, so the subscriptions finishing it need not each ask for the next.
+    if (events.length < asked) this.empty = { after: last, generation, at: Date.now() };
+    if (events.length === 0) return;
     if (this.from < 0 || after > this.to) {
       // No window yet, or this answer lies ahead of it: the tail is where readers go next.
       this.events = events;

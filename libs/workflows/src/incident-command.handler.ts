@@ -95,9 +95,12 @@ export class IncidentCommandHandler {
   ) {}
 
   async load(incidentId: string, options: { unborn?: boolean } = {}): Promise<LoadedIncident> {
-    // A policy adopted through another process governs what this one appends next (SPEC §3).
-    await this.policies.refresh();
-    const events = options.unborn ? [] : await this.store.readStream(incidentStreamId(incidentId));
+    // A policy adopted through another process governs what this one appends next (SPEC §3):
+    // read beside the stream, not after it.
+    const [, events] = await Promise.all([
+      this.policies.refresh(),
+      options.unborn ? [] : this.store.readStream(incidentStreamId(incidentId)),
+    ]);
     const state = decodeIncidentFacts(events).reduce(
       (s, fact) => evolveIncident(s, fact, this.policies.of),
       initialIncidentState(),
