@@ -1,14 +1,24 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { buildInto, INCIDENTS, migrateProjection, PolicyRegistry } from '@truceline/projections';
 import { insertGeneratedHistory } from '@truceline/testing';
+
+/** One timed phase: events per second, and CPU per event (µs) of this process and the server. */
+export interface PhaseFigures {
+  rate: number;
+  nodeCpuPerEvent: number;
+  /** Every process of the PostgreSQL server; null when the server is not on this machine. */
+  postgresCpuPerEvent: number | null;
+}
 
 export interface ReplayFigures {
   events: number;
   /** Events per second of each, medians of the runs. */
   replay: number;
   scan: number;
-  runs: { replay: number; scan: number }[];
+  runs: { replay: PhaseFigures; scan: PhaseFigures }[];
 }
 
 const PAGE = 5000;
@@ -20,9 +30,10 @@ const REPLAY_PAGE = Number(process.env.BENCH_REPLAY_PAGE ?? 5_000);
 
 /**
  * The baseline: node-postgres reading the same rows in pages as large (keyset on position),
- * data and metadata as text handed to JSON.parse — what any replay has to pay at least.
+ * data and metadata as text handed to JSON.parse — what any replay has to pay at least. Its
+ * connection stays open for `measure` (the server's CPU is read while its backend lives).
  */
-async function rawScan(url: string): Promise<number> {
+async function rawScan(url: string, measure: () => Promise<void>): Promise<number> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
@@ -35,7 +46,7 @@ async function rawScan(url: string): Promise<number> {
            FROM events WHERE position > $1 ORDER BY position LIMIT $2`,
         [after, PAGE],
       );
-      if (rows.length === 0) return parsed;
+      if (rows.length === 0) break;
       for (const row of rows) {
         JSON.parse(row.data);
         JSON.parse(row.metadata);
@@ -43,27 +54,83 @@ async function rawScan(url: string): Promise<number> {
       }
       after = Number(rows[rows.length - 1].position);
     }
+    await measure();
+    return parsed;
   } finally {
     await client.end();
   }
 }
 
 /** The incident view rebuilt from the whole log into a schema of its own, as `replay` does. */
-async function replay(sql: SqlClient, store: SqlEventStore, schema: string): Promise<number> {
+async function replay(
+  sql: SqlClient,
+  store: SqlEventStore,
+  schema: string,
+  measure: () => Promise<void>,
+): Promise<number> {
   const policies = new PolicyRegistry(store);
   await policies.refresh();
   const result = await buildInto(sql, policies, INCIDENTS, schema, await store.headPosition(), {
     batchSize: REPLAY_PAGE,
   });
-  await sql.exec(`DROP SCHEMA ${schema} CASCADE`);
+  await measure();
   return result.events;
 }
 
-const timed = async (run: () => Promise<number>): Promise<number> => {
+/** CPU time (µs) used so far by every process of the local PostgreSQL server. */
+async function postgresCpu(postmasterPid: number): Promise<number> {
+  let ticks = 0;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(join('/proc', entry, 'stat'), 'utf8').catch(() => null);
+    if (stat === null) continue;
+    // After the command's closing parenthesis: state, ppid, …, utime and stime (fields 14, 15).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(entry) !== postmasterPid && Number(fields[1]) !== postmasterPid) continue;
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10_000; // clock ticks of 10 ms
+}
+
+/** The pid of the server's postmaster when its data directory is on this machine, else null. */
+async function postmasterOf(sql: SqlClient): Promise<number | null> {
+  try {
+    const { rows } = await sql.query<{ setting: string }>(
+      "SELECT setting FROM pg_settings WHERE name = 'data_directory'",
+    );
+    const text = await readFile(join(rows[0].setting, 'postmaster.pid'), 'utf8');
+    return Number(text.split('\n')[0]);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Times `run`, which calls `measure` once its work is done (before it lets go of its
+ * connections), and returns what it processed.
+ */
+async function timed(
+  postmaster: number | null,
+  run: (measure: () => Promise<void>) => Promise<number>,
+): Promise<PhaseFigures> {
+  const server = postmaster === null ? null : await postgresCpu(postmaster);
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
-  const events = await run();
-  return events / (Number(process.hrtime.bigint() - started) / 1e9);
-};
+  let seconds = 0;
+  let used = { user: 0, system: 0 };
+  let serverUsed: number | null = null;
+  const events = await run(async () => {
+    seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    used = process.cpuUsage(cpu);
+    if (postmaster !== null && server !== null)
+      serverUsed = (await postgresCpu(postmaster)) - server;
+  });
+  return {
+    rate: events / seconds,
+    nodeCpuPerEvent: (used.user + used.system) / events,
+    postgresCpuPerEvent: serverUsed === null ? null : serverUsed / events,
+  };
+}
 
 const median = (values: number[]): number =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -85,17 +152,20 @@ export async function replayVsScan(
     await new PolicyRegistry(store).load();
     const events = (await insertGeneratedHistory(sql, incidents)) - 1;
     await sql.exec('VACUUM ANALYZE events');
-    await rawScan(url); // warm the cache for both
-    const figures: { replay: number; scan: number }[] = [];
+    await rawScan(url, async () => undefined); // warm the cache for both
+    const postmaster = await postmasterOf(sql);
+    const figures: { replay: PhaseFigures; scan: PhaseFigures }[] = [];
     for (let run = 0; run < runs; run++) {
-      const scan = await timed(() => rawScan(url));
-      const rebuilt = await timed(() => replay(sql, store, `bench_replay_${run}`));
+      const scan = await timed(postmaster, (measure) => rawScan(url, measure));
+      const schema = `bench_replay_${run}`;
+      const rebuilt = await timed(postmaster, (measure) => replay(sql, store, schema, measure));
+      await sql.exec(`DROP SCHEMA ${schema} CASCADE`);
       figures.push({ replay: rebuilt, scan });
     }
     return {
       events,
-      replay: median(figures.map((f) => f.replay)),
-      scan: median(figures.map((f) => f.scan)),
+      replay: median(figures.map((f) => f.replay.rate)),
+      scan: median(figures.map((f) => f.scan.rate)),
       runs: figures,
     };
   } finally {

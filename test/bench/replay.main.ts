@@ -26,6 +26,13 @@ async function main(): Promise<void> {
         `${Math.round(figures.scan)} events/s, ratio ${(figures.replay / figures.scan).toFixed(2)} ` +
         `over ${figures.events} events`,
     );
+    for (const [run, { replay, scan }] of figures.runs.entries())
+      console.log(
+        `run ${run + 1}: replay ${Math.round(replay.rate)}/s (CPU per event: node ` +
+          `${replay.nodeCpuPerEvent.toFixed(1)} µs, PostgreSQL ${replay.postgresCpuPerEvent?.toFixed(1)} µs), ` +
+          `scan ${Math.round(scan.rate)}/s (node ${scan.nodeCpuPerEvent.toFixed(1)} µs, ` +
+          `PostgreSQL ${scan.postgresCpuPerEvent?.toFixed(1)} µs)`,
+      );
   } finally {
     await postgres.stop();
   }
