@@ -24,7 +24,7 @@ import {
 import { EVENT_STORE_COMPONENT, EVENT_STORE_MIGRATIONS } from './event-store.schema';
 import { migrate } from './sql/migrate';
 import { isUniqueViolation, SqlClient } from './sql/sql-client';
-import { COLUMNS, EventRow, toStoredEvent } from './event-row';
+import { COLUMNS, EventRow, REPLAY_COLUMNS, replayEventOf, toStoredEvent } from './event-row';
 import { validateAppend } from './validate-append';
 
 export interface SqlEventStoreOptions {
@@ -397,7 +397,30 @@ export class SqlEventStore implements EventStore {
    * (a paging reader, which gives a limit, gets what is safe at once and waits only when that
    * is nothing).
    */
-  async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+  readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    return this.readSafePrefix(options, READ_ALL, READ_ALL_OTHER_DATABASES_IGNORED, toStoredEvent);
+  }
+
+  /**
+   * readAll for a replay, which reads the whole log in large pages: the same events, with the
+   * timestamps printed by the server as readAll's Dates print them (toISOString) instead of a
+   * Date parsed and printed per value — on a long read, a third of the decoding.
+   */
+  readAllForReplay(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    return this.readSafePrefix(
+      options,
+      REPLAY_READ,
+      REPLAY_READ_OTHER_DATABASES_IGNORED,
+      replayEventOf,
+    );
+  }
+
+  private async readSafePrefix<R extends { position: string | number }>(
+    options: ReadAllOptions,
+    first: string,
+    again: string,
+    decode: (row: R) => StoredEvent,
+  ): Promise<StoredEvent[]> {
     const limit = options.limit ?? null;
     const until = options.until ?? null;
     const events: StoredEvent[] = [];
@@ -406,9 +429,10 @@ export class SqlEventStore implements EventStore {
     const deadline = Date.now() + IN_FLIGHT_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
       const remaining = limit === null ? null : limit - events.length;
-      const { rows } = await this.sql.query<
-        EventRow & { head: string | null; settled: boolean | null }
-      >(attempt === 0 ? READ_ALL : READ_ALL_OTHER_DATABASES_IGNORED, [after, until, remaining]);
+      const { rows } = await this.sql.query<R & { head: string | null; settled: boolean | null }>(
+        attempt === 0 ? first : again,
+        [after, until, remaining],
+      );
       target ??= rows.length > 0 && rows[0].head !== null ? Number(rows[0].head) : 0;
       // The safe prefix: a row right after the last safe one (nothing lies between them that
       // could still commit), or one of a transaction below the horizon (see the class comment).
@@ -416,7 +440,7 @@ export class SqlEventStore implements EventStore {
         if (row.position === null) break;
         const position = Number(row.position);
         if (position !== after + 1 && !row.settled) break;
-        events.push(toStoredEvent(row));
+        events.push(decode(row));
         after = position;
       }
       // A paging reader (limit given) comes back for the rest: it waits only for an empty page.
@@ -579,12 +603,12 @@ const notifyStates = new WeakMap<SqlClient, { running: boolean; again: boolean }
  * has finished). `head` (the highest committed position, in flight or not) tells the caller
  * whether committed rows were held back. One row with null columns when none.
  */
-const READ_ALL = `
+const readAllOf = (columns: string) => `
   SELECT h.head, e.*, e.transaction_id < h.horizon AS settled
   FROM (SELECT max(position) AS head, pg_snapshot_xmin(pg_current_snapshot()) AS horizon
         FROM events WHERE $2::bigint IS NULL OR position <= $2) h
   LEFT JOIN LATERAL (
-    SELECT ${COLUMNS}, transaction_id FROM events
+    SELECT ${columns}, transaction_id FROM events
     WHERE position > $1 AND ($2::bigint IS NULL OR position <= $2)
     ORDER BY position LIMIT $3::bigint
   ) e ON true`;
@@ -594,7 +618,7 @@ const READ_ALL = `
  * left out, since they cannot write these rows. A transaction not found in pg_stat_activity
  * (ended since, or hidden from this role) still counts: the horizon only errs low.
  */
-const READ_ALL_OTHER_DATABASES_IGNORED = `
+const readAllOtherDatabasesIgnoredOf = (columns: string) => `
   WITH snapshot AS (SELECT pg_current_snapshot() AS s),
   elsewhere AS (
     SELECT backend_xid FROM pg_stat_activity
@@ -611,7 +635,12 @@ const READ_ALL_OTHER_DATABASES_IGNORED = `
   FROM (SELECT max(position) AS head FROM events WHERE $2::bigint IS NULL OR position <= $2) h
   CROSS JOIN horizon
   LEFT JOIN LATERAL (
-    SELECT ${COLUMNS}, transaction_id FROM events
+    SELECT ${columns}, transaction_id FROM events
     WHERE position > $1 AND ($2::bigint IS NULL OR position <= $2)
     ORDER BY position LIMIT $3::bigint
   ) e ON true`;
+
+const READ_ALL = readAllOf(COLUMNS);
+const READ_ALL_OTHER_DATABASES_IGNORED = readAllOtherDatabasesIgnoredOf(COLUMNS);
+const REPLAY_READ = readAllOf(REPLAY_COLUMNS);
+const REPLAY_READ_OTHER_DATABASES_IGNORED = readAllOtherDatabasesIgnoredOf(REPLAY_COLUMNS);

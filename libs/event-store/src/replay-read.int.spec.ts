@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import { createTestDatabase } from '@truceline/testing';
+import { SqlEventStore } from './sql-event-store';
+import { openDatabase } from './sql/open-database';
+import { SqlClient } from './sql/sql-client';
+
+/** Timestamps as PostgreSQL reads them: fractions of every length, around 1970, years < 1000. */
+const STAMPS = [
+  '2026-03-02 00:00:00+00',
+  '2026-03-02 23:59:59.999999+00',
+  '2026-03-02 00:00:00.0005+00',
+  '2026-12-31 23:59:59.1234+00',
+  '2026-06-15 12:30:00.12+05:45',
+  '1969-12-31 23:59:59.999999+00',
+  '1970-01-01 00:00:00.000001+00',
+  '0950-06-01 12:00:00.5+00',
+];
+/** Beyond what toISOString prints in four digits, which readAll on PGlite cannot read at all. */
+const POSTGRES_ONLY_STAMPS = ['12000-01-01 00:00:00.000001+00', '0044-03-15 12:00:00.25+00 BC'];
+
+async function insertAt(sql: SqlClient, stamps: readonly string[]): Promise<void> {
+  for (const [index, stamp] of stamps.entries())
+    await sql.query(
+      `INSERT INTO events (position, id, stream_id, revision, type, schema_version, occurred_at,
+                           recorded_at, data, metadata)
+       VALUES ($1, $2, 'incident-stamps', $3, 'WarningIssued', 1, $4::timestamptz,
+               $4::timestamptz + interval '1 microsecond', '{"channel":"c"}', '{"policyVersion":1}')`,
+      [index + 1, randomUUID(), index, stamp],
+    );
+}
+
+describe('readAllForReplay', () => {
+  it('reads on PostgreSQL, in any session time zone, the very events readAll reads', async () => {
+    const database = await createTestDatabase();
+    const setup = await openDatabase({ databaseUrl: database.url });
+    // Every connection opened after this prints timestamps at +05:45.
+    await setup.exec(`ALTER DATABASE "${new URL(database.url).pathname.slice(1)}"
+                      SET timezone = 'Asia/Kathmandu'`);
+    await setup.close();
+    const sql = await openDatabase({ databaseUrl: database.url });
+    const store = new SqlEventStore(sql);
+    try {
+      await store.init();
+      await insertAt(sql, [...STAMPS, ...POSTGRES_ONLY_STAMPS]);
+      const events = await store.readAll();
+      expect(events).toHaveLength(STAMPS.length + POSTGRES_ONLY_STAMPS.length);
+      expect(await store.readAllForReplay()).toEqual(events);
+      expect(await store.readAllForReplay({ after: 2, limit: 3 })).toEqual(events.slice(2, 5));
+    } finally {
+      await store.close();
+      await sql.close();
+      await database.drop();
+    }
+  });
+
+  it('reads on PGlite the very events readAll reads', async () => {
+    const sql = await openDatabase({ inMemory: true });
+    const store = new SqlEventStore(sql);
+    try {
+      await store.init();
+      await insertAt(sql, STAMPS);
+      const events = await store.readAll();
+      expect(events).toHaveLength(STAMPS.length);
+      expect(await store.readAllForReplay()).toEqual(events);
+    } finally {
+      await store.close();
+      await sql.close();
+    }
+  });
+});
