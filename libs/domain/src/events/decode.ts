@@ -44,14 +44,16 @@ export function decodeIncidentFact(stored: StoredEvent): IncidentFact | null {
       stored.id,
       `${type} v${from} is newer than this code (v${current})`,
     );
+  // The type is known and the data has the current shape of that type: the pair is one member
+  // of the union, which TypeScript cannot see through the dynamic key. A fact stored in the
+  // current shape is the stored event itself (a fold decodes every event of the log: no copy).
+  if (from === current) return stored as StoredEvent & IncidentEvent;
   let data = stored.data;
   for (let version = from; version < current; version++) {
     const upcast = UPCASTERS[type]?.[version];
     if (!upcast) throw new UndecodableFactError(stored.id, `no upcaster for ${type} v${version}`);
     data = upcast(data);
   }
-  // The type is known and the data has the current shape of that type: the pair is one member
-  // of the union, which TypeScript cannot see through the dynamic key.
   const event = { type, data } as IncidentEvent;
   return { ...stored, ...event };
 }

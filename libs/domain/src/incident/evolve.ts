@@ -17,10 +17,14 @@ export type PolicyLookup = (version: number) => EscalationPolicy;
 
 const before = (a: string, b: string): boolean => Date.parse(a) <= Date.parse(b);
 
+// The helpers below change `state` in place: evolveIncident hands them the one copy it makes
+// of its input per event (copying the whole state at every step of a fold was most of what
+// folding cost), so the state passed to evolveIncident is never changed.
+
 /** Tier only rises (SPEC §5); each tier reached is recorded once with the event that caused it. */
-function raiseTier(state: IncidentState, to: Tier, fact: IncidentFact): IncidentState {
+function raiseTier(state: IncidentState, to: Tier, fact: IncidentFact): void {
   const from = state.tier ?? -1;
-  if (to <= from) return state;
+  if (to <= from) return;
   const history = [...state.tierHistory];
   for (let tier = Math.max(from + 1, 0); tier <= to; tier++) {
     history.push({
@@ -31,15 +35,16 @@ function raiseTier(state: IncidentState, to: Tier, fact: IncidentFact): Incident
       policyVersion: fact.metadata.policyVersion,
     });
   }
-  return { ...state, tier: to, tierHistory: history };
+  state.tier = to;
+  state.tierHistory = history;
 }
 
 const confirmedTier = (state: IncidentState): boolean => (state.tier ?? -1) >= 1;
 
-function openObligation(state: IncidentState, obligation: Obligation): IncidentState {
+function openObligation(state: IncidentState, obligation: Obligation): void {
   const key = obligationKey(obligation);
-  if (state.obligations.some((o) => obligationKey(o) === key)) return state;
-  return { ...state, obligations: [...state.obligations, obligation] };
+  if (state.obligations.some((o) => obligationKey(o) === key)) return;
+  state.obligations = [...state.obligations, obligation];
 }
 
 /**
@@ -51,21 +56,18 @@ function satisfy(
   kind: ObligationKind,
   fact: IncidentFact,
   refId?: string,
-): IncidentState {
-  return {
-    ...state,
-    obligations: state.obligations.map((o) => {
-      if (o.kind !== kind || o.refId !== refId) return o;
-      if (o.status === 'met' || o.status === 'closed') return o;
-      if (!before(fact.occurredAt, o.dueAt)) return o;
-      return {
-        ...o,
-        status: 'met',
-        satisfiedAt: fact.occurredAt,
-        recordedLate: o.status === 'missed',
-      };
-    }),
-  };
+): void {
+  state.obligations = state.obligations.map((o) => {
+    if (o.kind !== kind || o.refId !== refId) return o;
+    if (o.status === 'met' || o.status === 'closed') return o;
+    if (!before(fact.occurredAt, o.dueAt)) return o;
+    return {
+      ...o,
+      status: 'met',
+      satisfiedAt: fact.occurredAt,
+      recordedLate: o.status === 'missed',
+    };
+  });
 }
 
 export function evolveIncident(
@@ -73,84 +75,84 @@ export function evolveIncident(
   fact: IncidentFact,
   policyOf: PolicyLookup,
 ): IncidentState {
+  // The one copy of the state this event makes; everything below changes it, not `state`.
   const s: IncidentState = { ...state, revision: fact.revision };
   if (fact.metadata.exercise) s.exercise = true;
   const policy = () => policyOf(fact.metadata.policyVersion);
   switch (fact.type) {
     case 'BreachReported': {
-      const reported: IncidentState = {
-        ...s,
-        incidentId: incidentIdOf(fact.streamId),
-        status: 'verifying',
-        sector: fact.data.location.sector,
-        firstViolationAt: fact.occurredAt,
-      };
-      return openObligation(raiseTier(reported, 0, fact), {
+      s.incidentId = incidentIdOf(fact.streamId);
+      s.status = 'verifying';
+      s.sector = fact.data.location.sector;
+      s.firstViolationAt = fact.occurredAt;
+      raiseTier(s, 0, fact);
+      openObligation(s, {
         kind: 'verification',
         dueAt: addHours(fact.occurredAt, policy().verificationWindowHours),
         status: 'open',
       });
+      return s;
     }
     case 'VerificationRequested':
-      return { ...s, verificationRequested: true, verifiers: [...fact.data.verifiers] };
+      s.verificationRequested = true;
+      s.verifiers = [...fact.data.verifiers];
+      return s;
     case 'VerificationFindingSubmitted':
-      return {
-        ...s,
-        findings: [
-          ...s.findings,
-          {
-            verifier: fact.data.verifier,
-            finding: fact.data.finding,
-            eventId: fact.id,
-            at: fact.occurredAt,
-          },
-        ],
-      };
+      s.findings = [
+        ...s.findings,
+        {
+          verifier: fact.data.verifier,
+          finding: fact.data.finding,
+          eventId: fact.id,
+          at: fact.occurredAt,
+        },
+      ];
+      return s;
     case 'BreachConfirmed': {
-      const confirmed = satisfy(
-        { ...s, status: 'open', confirmedAt: fact.occurredAt },
-        'verification',
-        fact,
-      );
-      const tier: Tier = fact.data.repeatedViolation ? 2 : 1;
-      return openObligation(raiseTier(confirmed, tier, fact), {
+      s.status = 'open';
+      s.confirmedAt = fact.occurredAt;
+      satisfy(s, 'verification', fact);
+      raiseTier(s, fact.data.repeatedViolation ? 2 : 1, fact);
+      openObligation(s, {
         kind: 'warning',
         dueAt: addHours(fact.occurredAt, policy().warningWindowHours),
         status: 'open',
       });
+      return s;
     }
     case 'BreachRejected':
-      return satisfy({ ...s, status: 'rejected' }, 'verification', fact);
+      s.status = 'rejected';
+      satisfy(s, 'verification', fact);
+      return s;
     case 'WarningIssued':
-      return satisfy({ ...s, warningsIssued: s.warningsIssued + 1 }, 'warning', fact);
+      s.warningsIssued = s.warningsIssued + 1;
+      satisfy(s, 'warning', fact);
+      return s;
     // SPEC §5: tiers 2 and 3 are reached from a confirmed breach ("while tier ≥ 1"); a fact that
     // decide would have refused (before confirmation, after rejection) is kept but raises nothing.
     case 'HostilitiesPersisted':
-      return confirmedTier(s) ? raiseTier(s, 2, fact) : s;
+      if (confirmedTier(s)) raiseTier(s, 2, fact);
+      return s;
     case 'EscalationAssessed': {
       if (fact.data.scale !== 'large-scale' || !confirmedTier(s)) return s;
-      const raised = raiseTier(s, 3, fact);
-      return openObligation(raised, {
+      raiseTier(s, 3, fact);
+      openObligation(s, {
         kind: 'western-response',
         dueAt: addHours(s.firstViolationAt ?? fact.occurredAt, policy().westernResponseWindowHours),
         status: 'open',
       });
+      return s;
     }
     case 'CoalitionTaskAssigned': {
       const { taskId, member, capability, dueAt, tier } = fact.data;
-      const withTask = {
-        ...s,
-        tasks: [
-          ...s.tasks,
-          { taskId, member, capability, dueAt, tier, status: 'assigned' as const },
-        ],
-      };
-      return openObligation(withTask, {
+      s.tasks = [...s.tasks, { taskId, member, capability, dueAt, tier, status: 'assigned' }];
+      openObligation(s, {
         kind: 'coalition-ack',
         refId: taskId,
         dueAt,
         status: 'open',
       });
+      return s;
     }
     case 'CoalitionTaskAcknowledged':
     case 'CoalitionTaskDeclined':
@@ -161,47 +163,41 @@ export function evolveIncident(
           : fact.type === 'CoalitionTaskDeclined'
             ? 'declined'
             : 'completed';
-      const tasks = s.tasks.map((t) => (t.taskId === fact.data.taskId ? { ...t, status } : t));
-      return satisfy({ ...s, tasks }, 'coalition-ack', fact, fact.data.taskId);
+      s.tasks = s.tasks.map((t) => (t.taskId === fact.data.taskId ? { ...t, status } : t));
+      satisfy(s, 'coalition-ack', fact, fact.data.taskId);
+      return s;
     }
     case 'WesternResponseActivated':
-      return satisfy(s, 'western-response', fact);
+      satisfy(s, 'western-response', fact);
+      return s;
     case 'DecisionRecorded':
-      return {
-        ...s,
-        decisions: [...s.decisions, { eventId: fact.id, decision: fact.data.decision }],
-      };
+      s.decisions = [...s.decisions, { eventId: fact.id, decision: fact.data.decision }];
+      return s;
     case 'DeadlineMissed':
-      return {
-        ...s,
-        obligations: s.obligations.map((o) =>
-          o.kind === fact.data.obligation && o.refId === fact.data.refId && o.status === 'open'
-            ? {
-                ...o,
-                status: 'missed',
-                missedAt: fact.occurredAt,
-                missedRecordedAt: fact.recordedAt,
-              }
-            : o,
-        ),
-      };
+      s.obligations = s.obligations.map((o) =>
+        o.kind === fact.data.obligation && o.refId === fact.data.refId && o.status === 'open'
+          ? {
+              ...o,
+              status: 'missed',
+              missedAt: fact.occurredAt,
+              missedRecordedAt: fact.recordedAt,
+            }
+          : o,
+      );
+      return s;
     case 'IncidentResolved':
-      return {
-        ...s,
-        status: 'resolved',
-        obligations: s.obligations.map((o) =>
-          o.status === 'open' ? { ...o, status: 'closed' } : o,
-        ),
-      };
+      s.status = 'resolved';
+      s.obligations = s.obligations.map((o) =>
+        o.status === 'open' ? { ...o, status: 'closed' } : o,
+      );
+      return s;
     // States stored before receipts existed lack the list: start one.
     case 'NoticeAcknowledged':
-      return {
-        ...s,
-        acknowledgements: [
-          ...(s.acknowledgements ?? []),
-          { partner: fact.data.partner, eventId: fact.data.eventId, at: fact.occurredAt },
-        ],
-      };
+      s.acknowledgements = [
+        ...(s.acknowledgements ?? []),
+        { partner: fact.data.partner, eventId: fact.data.eventId, at: fact.occurredAt },
+      ];
+      return s;
     case 'ResponseActionReported':
     case 'NotificationDelivered':
       return s;
