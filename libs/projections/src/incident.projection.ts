@@ -9,17 +9,133 @@ import {
 } from '@truceline/domain';
 import { createTable, SqlClient, TableDefinition } from '@truceline/event-store';
 import { PolicyRegistry } from './policy.registry';
-import { Projection, ProjectionDefinition, resetProjection } from './projection';
+import { Projection, ProjectionDefinition, ProjectionLoader, resetProjection } from './projection';
 
-/** The columns of incident_view, in the order the batched upsert names them. */
-const VIEW_ROW = `incident_id text, created_position bigint, position bigint, revision int, sector text,
-  status text, tier int, first_violation_at timestamptz, confirmed_at timestamptz,
-  next_due_at timestamptz, exercise boolean, state jsonb`;
+const VIEW_COLUMNS = `incident_id, created_position, position, revision, sector, status, tier,
+  first_violation_at, confirmed_at, next_due_at, exercise, state`;
+
+/**
+ * Rows given column by column (see columnsOf): one statement for a whole page. The states come
+ * as one text, one JSON document a line (JSON.stringify never writes a raw line break), each
+ * parsed once into jsonb as its row is inserted — a JSON array of records handed to
+ * jsonb_to_recordset cost the server three passes over every state, the dearest part of a
+ * rebuild, and a cast of the whole array holds every parse in memory until the statement ends.
+ */
+const INSERT = `INSERT INTO incident_view (${VIEW_COLUMNS})
+  SELECT incident_id, created_position, position, revision, sector, status, tier,
+    first_violation_at, confirmed_at, next_due_at, exercise, state::jsonb
+  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[], $5::text[], $6::text[],
+    $7::int[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::boolean[],
+    string_to_array($12::text, E'\\n')) AS r(${VIEW_COLUMNS})`;
+
+const UPSERT = `${INSERT}
+  ON CONFLICT (incident_id) DO UPDATE SET position = EXCLUDED.position,
+    revision = EXCLUDED.revision, sector = EXCLUDED.sector, status = EXCLUDED.status,
+    tier = EXCLUDED.tier, first_violation_at = EXCLUDED.first_violation_at,
+    confirmed_at = EXCLUDED.confirmed_at, next_due_at = EXCLUDED.next_due_at,
+    exercise = EXCLUDED.exercise, state = EXCLUDED.state`;
 
 interface ViewRow {
   created: number;
   position: number;
   state: IncidentState;
+}
+
+interface StoredViewRow {
+  incident_id: string;
+  created_position: string | number;
+  position: string | number;
+  state: IncidentState;
+}
+
+const viewOf = (row: StoredViewRow): ViewRow => ({
+  created: Number(row.created_position),
+  position: Number(row.position),
+  state: row.state,
+});
+
+/** The incidents whose streams the events belong to. */
+function incidentsOf(events: readonly StoredEvent[]): Set<string> {
+  const ids = new Set<string>();
+  for (const event of events) {
+    const incidentId = incidentIdOf(event.streamId);
+    if (incidentId) ids.add(incidentId);
+  }
+  return ids;
+}
+
+/**
+ * The one fold of the view: applies events given in position order to the rows in `views`
+ * (every incident the events touch that has a row must be there; rows are updated in place),
+ * adding the ids of the rows it changes to `changed`. An event at or below a row's position was
+ * applied already: skipped.
+ */
+function foldViews(
+  views: Map<string, ViewRow>,
+  events: readonly StoredEvent[],
+  policies: PolicyRegistry,
+  changed: Set<string>,
+): void {
+  for (const event of events) {
+    // Policies adopted on the log are learnt in log order, before the events they govern.
+    policies.apply(event);
+    const incidentId = incidentIdOf(event.streamId);
+    const fact = incidentId ? decodeIncidentFact(event) : null;
+    if (!incidentId || !fact) continue;
+    const view = views.get(incidentId);
+    if (!view) {
+      const state = evolveIncident(initialIncidentState(), fact, policies.of);
+      views.set(incidentId, { created: event.position, position: event.position, state });
+    } else if (view.position < event.position) {
+      view.state = evolveIncident(view.state, fact, policies.of);
+      view.position = event.position;
+    } else continue;
+    changed.add(incidentId);
+  }
+}
+
+/** The rows of `ids` as the parameters of INSERT and UPSERT. */
+function columnsOf(views: ReadonlyMap<string, ViewRow>, ids: readonly string[]): unknown[] {
+  const n = ids.length;
+  const created = new Array<number>(n);
+  const positions = new Array<number>(n);
+  const revisions = new Array<number>(n);
+  const sectors = new Array<string>(n);
+  const statuses = new Array<string>(n);
+  const tiers = new Array<number>(n);
+  const firstViolations = new Array<string | null>(n);
+  const confirmations = new Array<string | null>(n);
+  const nextDue = new Array<string | null>(n);
+  const exercises = new Array<boolean>(n);
+  const states = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const { created: first, position, state } = views.get(ids[i]) as ViewRow;
+    created[i] = first;
+    positions[i] = position;
+    revisions[i] = state.revision ?? 0;
+    sectors[i] = state.sector;
+    statuses[i] = state.status;
+    tiers[i] = state.tier ?? 0;
+    firstViolations[i] = state.firstViolationAt;
+    confirmations[i] = state.confirmedAt;
+    nextDue[i] = nextDueAt(state);
+    exercises[i] = state.exercise;
+    states[i] = JSON.stringify(state);
+  }
+  return [
+    ids,
+    created,
+    positions,
+    revisions,
+    sectors,
+    statuses,
+    tiers,
+    firstViolations,
+    confirmations,
+    nextDue,
+    exercises,
+    states.join('\n'),
+  ];
 }
 
 /**
@@ -41,86 +157,22 @@ export class IncidentProjection implements Projection {
   }
 
   async applyBatch(events: readonly StoredEvent[]): Promise<void> {
-    const ids = new Set<string>();
-    for (const event of events) {
-      const incidentId = incidentIdOf(event.streamId);
-      if (incidentId) ids.add(incidentId);
-    }
+    const ids = incidentsOf(events);
     if (ids.size === 0) {
       for (const event of events) this.policies.apply(event);
       return;
     }
     await this.sql.transaction(async (tx) => {
-      const { rows } = await tx.query<{
-        incident_id: string;
-        created_position: string | number;
-        position: string | number;
-        state: IncidentState;
-      }>(
+      const { rows } = await tx.query<StoredViewRow>(
         `SELECT incident_id, created_position, position, state FROM incident_view
           WHERE incident_id = ANY($1::text[]) ORDER BY incident_id FOR UPDATE`,
         [[...ids]],
       );
-      const views = new Map<string, ViewRow>(
-        rows.map((row) => [
-          row.incident_id,
-          {
-            created: Number(row.created_position),
-            position: Number(row.position),
-            state: row.state,
-          },
-        ]),
-      );
+      const views = new Map<string, ViewRow>(rows.map((row) => [row.incident_id, viewOf(row)]));
       const changed = new Set<string>();
-      for (const event of events) {
-        // Policies adopted on the log are learnt in log order, before the events they govern.
-        this.policies.apply(event);
-        const incidentId = incidentIdOf(event.streamId);
-        const fact = incidentId ? decodeIncidentFact(event) : null;
-        if (!incidentId || !fact) continue;
-        const view = views.get(incidentId);
-        if (view && view.position >= event.position) continue;
-        const state = evolveIncident(
-          view ? view.state : initialIncidentState(),
-          fact,
-          this.policies.of,
-        );
-        views.set(incidentId, {
-          created: view ? view.created : event.position,
-          position: event.position,
-          state,
-        });
-        changed.add(incidentId);
-      }
+      foldViews(views, events, this.policies, changed);
       if (changed.size === 0) return;
-      const records = [...changed].map((incidentId) => {
-        const { created, position, state } = views.get(incidentId) as ViewRow;
-        return {
-          incident_id: incidentId,
-          created_position: created,
-          position,
-          revision: state.revision ?? 0,
-          sector: state.sector,
-          status: state.status,
-          tier: state.tier ?? 0,
-          first_violation_at: state.firstViolationAt,
-          confirmed_at: state.confirmedAt,
-          next_due_at: nextDueAt(state),
-          exercise: state.exercise,
-          state,
-        };
-      });
-      await tx.query(
-        `INSERT INTO incident_view (incident_id, created_position, position, revision, sector, status, tier,
-           first_violation_at, confirmed_at, next_due_at, exercise, state)
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(${VIEW_ROW})
-         ON CONFLICT (incident_id) DO UPDATE SET position = EXCLUDED.position,
-           revision = EXCLUDED.revision, sector = EXCLUDED.sector, status = EXCLUDED.status,
-           tier = EXCLUDED.tier, first_violation_at = EXCLUDED.first_violation_at,
-           confirmed_at = EXCLUDED.confirmed_at, next_due_at = EXCLUDED.next_due_at,
-           exercise = EXCLUDED.exercise, state = EXCLUDED.state`,
-        [JSON.stringify(records)],
-      );
+      await tx.query(UPSERT, columnsOf(views, [...changed]));
     });
   }
 
@@ -128,6 +180,135 @@ export class IncidentProjection implements Projection {
   reset(): Promise<void> {
     return resetProjection(this.sql, INCIDENTS);
   }
+}
+
+/** Incidents whose rows a loader keeps in memory (the least recently changed go beyond). */
+const LOADER_RESIDENT = 20_000;
+/** Rows changed since a loader last wrote, after which it writes them. */
+const LOADER_WRITE_ROWS = 5_000;
+
+/**
+ * Loads incident_view from the log in a rebuild (see ProjectionLoader): the rows of recent
+ * incidents stay in memory across pages and are folded there by the same fold as applyBatch;
+ * the rows changed are written every LOADER_WRITE_ROWS, a row new to the table by a plain
+ * INSERT, while the fold goes on with the next pages. An incident's events usually lie close
+ * together in the log, so most rows are written once. Beyond LOADER_RESIDENT incidents the rows
+ * changed longest ago are let go (written already) and read back if their incident comes again.
+ */
+export class IncidentViewLoader implements ProjectionLoader {
+  /** Rows held, least recently changed first. */
+  private readonly views = new Map<string, ViewRow>();
+  /** Held rows the table has (possibly behind what is held). */
+  private readonly stored = new Set<string>();
+  /** Held rows changed since the last write. */
+  private readonly dirty = new Set<string>();
+  /** Whether the table may hold rows not held here: it had rows, or some were let go. */
+  private lookup: boolean | null = null;
+  /** The last write in flight: one at a time, each after the one before. */
+  private writing: Promise<void> = Promise.resolve();
+  /** Whether the server compresses with lz4 (null until the first page). */
+  private lz4: boolean | null = null;
+
+  constructor(
+    private readonly sql: SqlClient,
+    private readonly policies: PolicyRegistry,
+    private readonly limits = { resident: LOADER_RESIDENT, writeRows: LOADER_WRITE_ROWS },
+  ) {}
+
+  async load(events: readonly StoredEvent[]): Promise<void> {
+    this.lookup ??= await this.tableHasRows();
+    this.lz4 ??= await lz4Available(this.sql);
+    if (this.lookup) await this.readMissing(events);
+    const changed = new Set<string>();
+    foldViews(this.views, events, this.policies, changed);
+    for (const incidentId of changed) {
+      // Most recently changed last: the order rows are let go in.
+      const view = this.views.get(incidentId) as ViewRow;
+      this.views.delete(incidentId);
+      this.views.set(incidentId, view);
+      this.dirty.add(incidentId);
+    }
+    if (this.dirty.size >= this.limits.writeRows) await this.write();
+  }
+
+  async finish(): Promise<void> {
+    if (this.dirty.size > 0) await this.write();
+    await this.writing;
+  }
+
+  /**
+   * Starts writing the changed rows and returns once the write before it is done, so the fold
+   * runs ahead of the database by one write at most.
+   */
+  private async write(): Promise<void> {
+    const fresh: string[] = [];
+    const known: string[] = [];
+    for (const incidentId of this.dirty)
+      (this.stored.has(incidentId) ? known : fresh).push(incidentId);
+    const inserts = fresh.length > 0 ? columnsOf(this.views, fresh) : null;
+    const upserts = known.length > 0 ? columnsOf(this.views, known) : null;
+    for (const incidentId of fresh) this.stored.add(incidentId);
+    this.dirty.clear();
+    const previous = this.writing;
+    const write = (async () => {
+      await previous;
+      await this.sql.transaction(async (tx) => {
+        // Compressing the states is most of what storing them costs the server: lz4 (where the
+        // server has it) does it several times faster than the default pglz, and reads back
+        // faster too. Only these rows are concerned, not the table's settings.
+        if (this.lz4) await tx.query("SET LOCAL default_toast_compression = 'lz4'");
+        if (inserts) await tx.query(INSERT, inserts);
+        if (upserts) await tx.query(UPSERT, upserts);
+      });
+    })();
+    // Awaited by the next write or by finish; until then its failure must not go unhandled.
+    write.catch(() => undefined);
+    this.writing = write;
+    await previous;
+    this.letGo();
+  }
+
+  /** Lets go of the rows changed longest ago while more than `resident` are held (none dirty). */
+  private letGo(): void {
+    for (const incidentId of this.views.keys()) {
+      if (this.views.size <= this.limits.resident) return;
+      if (this.dirty.has(incidentId)) continue;
+      this.views.delete(incidentId);
+      this.stored.delete(incidentId);
+      this.lookup = true;
+    }
+  }
+
+  /** Reads back the rows of the page's incidents that are not held but may be in the table. */
+  private async readMissing(events: readonly StoredEvent[]): Promise<void> {
+    const missing = [...incidentsOf(events)].filter((incidentId) => !this.views.has(incidentId));
+    if (missing.length === 0) return;
+    await this.writing; // a row let go may still be on its way to the table
+    const { rows } = await this.sql.query<StoredViewRow>(
+      `SELECT incident_id, created_position, position, state FROM incident_view
+        WHERE incident_id = ANY($1::text[])`,
+      [missing],
+    );
+    for (const row of rows) {
+      this.views.set(row.incident_id, viewOf(row));
+      this.stored.add(row.incident_id);
+    }
+  }
+
+  private async tableHasRows(): Promise<boolean> {
+    const { rows } = await this.sql.query<{ found: boolean }>(
+      'SELECT EXISTS (SELECT 1 FROM incident_view) AS found',
+    );
+    return rows[0].found;
+  }
+}
+
+/** Whether the server compresses with lz4 (PostgreSQL 14 and later, when built with it). */
+async function lz4Available(sql: SqlClient): Promise<boolean> {
+  const { rows } = await sql.query<{ lz4: boolean }>(
+    `SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'`,
+  );
+  return rows[0]?.lz4 === true;
 }
 
 /** One row per incident: the folded state, and the fields the lists filter and sort on. */
@@ -164,4 +345,5 @@ export const INCIDENTS: ProjectionDefinition<IncidentProjection> = {
   tables: [INCIDENT_VIEW.name],
   migrations: MIGRATIONS,
   create: (sql, policies) => new IncidentProjection(sql, policies),
+  loader: (sql, policies) => new IncidentViewLoader(sql, policies),
 };

@@ -121,10 +121,12 @@ async function countBetween(sql: SqlClient, after: number, until: number): Promi
 /**
  * Builds a projection's tables from the log into `schema` (created when missing; several
  * projections may share one, their tables differ): migrations, then every event up to `until`,
- * a page per transaction, the next pages read while one is applied. No service runs and
- * nothing is appended: only those tables change. A table the migrations create that is not
- * among the projection's `tables` (a record it keeps across rebuilds, such as where LogCheckpoint
- * notices went) is not rebuilt: the build reads the live one.
+ * the next pages read while one is applied — by the projection's loader when it has one (rows
+ * kept in memory across pages, written in large batches), else a page per transaction through
+ * applyBatch. No service runs and nothing is appended: only those tables change. A table the
+ * migrations create that is not among the projection's `tables` (a record it keeps across
+ * rebuilds, such as where LogCheckpoint notices went) is not rebuilt: the build reads the live
+ * one.
  */
 export async function buildInto(
   sql: SqlClient,
@@ -147,9 +149,14 @@ export async function buildInto(
   // Secondary indexes are built once at the end, not kept up to date row by row while loading.
   const deferred = await secondaryIndexes(sql, schema, definition.tables);
   for (const index of deferred) await sql.exec(`DROP INDEX ${index.name}`);
-  const projection = definition.create(inSchema(sql, [schema, live]), policies);
+  const scoped = inSchema(sql, [schema, live]);
+  const loader = definition.loader?.(scoped, policies);
+  const projection = loader
+    ? { applyBatch: (events: readonly StoredEvent[]) => loader.load(events) }
+    : definition.create(scoped, policies);
   const pump = new Pump(sql, definition.name, options);
   const position = await pump.run(new SqlEventStore(sql), projection, 0, until);
+  await loader?.finish();
   for (const index of deferred) await sql.exec(index.definition);
   return {
     projection: definition.name,
@@ -355,7 +362,7 @@ class Pump {
    * a read must not run between the statements of an apply (they set the search path).
    */
   async run(
-    store: Pick<SqlEventStore, 'readAll' | 'headPosition'>,
+    store: Pick<SqlEventStore, 'readAllForReplay' | 'headPosition'>,
     projection: { applyBatch(events: readonly StoredEvent[]): Promise<void> },
     after: number,
     until: number,
@@ -368,7 +375,7 @@ class Pump {
       this.total = this.done + (await countBetween(this.sql, after, bound));
       this.report(after);
     }
-    const read = (from: number) => store.readAll({ after: from, limit, until: bound });
+    const read = (from: number) => store.readAllForReplay({ after: from, limit, until: bound });
     const pages = readAhead ? new PageReader(read, after, READ_AHEAD) : null;
     let position = after;
     for (;;) {
