@@ -77,7 +77,7 @@ async function replay(
   return result.events;
 }
 
-/** CPU time (µs) used so far by every process of the local PostgreSQL server. */
+/** CPU time (µs) used so far by every process of the local PostgreSQL server, living or not. */
 async function postgresCpu(postmasterPid: number): Promise<number> {
   let ticks = 0;
   for (const entry of await readdir('/proc')) {
@@ -86,8 +86,10 @@ async function postgresCpu(postmasterPid: number): Promise<number> {
     if (stat === null) continue;
     // After the command's closing parenthesis: state, ppid, …, utime and stime (fields 14, 15).
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(entry) !== postmasterPid && Number(fields[1]) !== postmasterPid) continue;
-    ticks += Number(fields[11]) + Number(fields[12]);
+    if (Number(entry) === postmasterPid)
+      // Its own, and that of the backends that have exited (cutime, cstime: fields 16, 17).
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    else if (Number(fields[1]) === postmasterPid) ticks += Number(fields[11]) + Number(fields[12]);
   }
   return ticks * 10_000; // clock ticks of 10 ms
 }
