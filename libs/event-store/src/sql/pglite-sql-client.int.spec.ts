@@ -105,11 +105,7 @@ describe('PgliteSqlClient', () => {
 
   it('gives requests their turn before background work waiting at the same time', async () => {
     const order: string[] = [];
-    let release!: () => void;
-    const holding = sql.transaction(
-      () => new Promise<void>((resolve) => (release = () => resolve())),
-    );
-    await new Promise((resolve) => setImmediate(resolve));
+    const { holding, release } = await holdConnection(sql);
     const queued = [
       ...[1, 2, 3].map((i) =>
         inBackground(() => sql.query('SELECT 1')).then(() => order.push(`background ${i}`)),
@@ -129,11 +125,7 @@ describe('PgliteSqlClient', () => {
 
   it('still gives background work a turn among a stream of requests', async () => {
     const order: string[] = [];
-    let release!: () => void;
-    const holding = sql.transaction(
-      () => new Promise<void>((resolve) => (release = () => resolve())),
-    );
-    await new Promise((resolve) => setImmediate(resolve));
+    const { holding, release } = await holdConnection(sql);
     const queued = [
       inBackground(() => sql.query('SELECT 1')).then(() => order.push('background')),
       ...Array.from({ length: 10 }, (_, i) =>
@@ -145,8 +137,39 @@ describe('PgliteSqlClient', () => {
     expect(order.indexOf('background')).toBeLessThanOrEqual(4);
   });
 
+  it('lets the event loop run while a backlog of statements drains', async () => {
+    let done = 0;
+    const backlog = Array.from({ length: 2000 }, () => sql.query('SELECT 1').then(() => done++));
+    // A timer set now fires long before the backlog is through: answers and requests of the
+    // process are not held up behind it.
+    const doneWhenTimerFired = await new Promise<number>((resolve) =>
+      setTimeout(() => resolve(done), 0),
+    );
+    await Promise.all(backlog);
+    expect(doneWhenTimerFired).toBeLessThan(2000);
+    expect(done).toBe(2000);
+  });
+
   it('refuses a root statement from inside a transaction instead of hanging', async () => {
     await expect(sql.transaction(() => sql.query('SELECT 1'))).rejects.toThrow(/single connection/);
     expect((await sql.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
   });
 });
+
+/** A transaction that holds the connection until `release` is called (once it has begun). */
+async function holdConnection(
+  sql: PgliteSqlClient,
+): Promise<{ holding: Promise<void>; release: () => void }> {
+  let release!: () => void;
+  let begun!: () => void;
+  const started = new Promise<void>((resolve) => (begun = resolve));
+  const holding = sql.transaction(
+    () =>
+      new Promise<void>((resolve) => {
+        release = resolve;
+        begun();
+      }),
+  );
+  await started;
+  return { holding, release: () => release() };
+}

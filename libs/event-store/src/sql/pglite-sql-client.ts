@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import { ColumnParser, MessageWriter, readAnswer, toParameter, WireAnswer } from './pglite-wire';
@@ -69,6 +70,8 @@ export function inBackground<T>(fn: () => T): T {
 
 /** Background work waiting gets a turn after at most this many requests' turns. */
 const BACKGROUND_TURN_EVERY = 4;
+/** How long turns follow one another before the event loop gets to run (see `turn`). */
+const SLICE_MS = 2;
 
 interface Turn {
   start: () => void;
@@ -100,6 +103,8 @@ export class PgliteSqlClient implements SqlClient {
   private readonly closing: string[] = [];
   private nextStatement = 0;
   private busy = false;
+  private yielding = false;
+  private sliceStarted = performance.now();
   private closed = false;
   private readonly requests: Turn[] = [];
   private readonly backgroundWork: Turn[] = [];
@@ -177,22 +182,46 @@ export class PgliteSqlClient implements SqlClient {
     if (!this.db.closed) await this.db.close();
   }
 
-  /** Waits for this caller's turn on the connection; the function returned ends it. */
+  /**
+   * Waits for this caller's turn on the connection; the function returned ends it.
+   *
+   * PGlite runs a statement synchronously, and a turn handed from one caller to the next is a
+   * promise resolved: a queue of work that never empties would run as one chain of microtasks,
+   * and nothing else of the process — reading requests, writing answers, timers — would run
+   * until it did (an answer ready after one statement went out after the whole backlog). So
+   * the connection is handed on directly only within a slice of SLICE_MS; then the next turn
+   * waits for setImmediate, which lets the event loop go round first.
+   */
   private turn(): Promise<() => void> {
-    const release = () => {
-      const next = this.nextTurn();
-      if (next) next.start();
-      else this.busy = false;
-    };
-    if (!this.busy) {
-      this.busy = true;
-      return Promise.resolve(release);
-    }
     return new Promise((resolve) => {
-      const turn = { start: () => resolve(release) };
+      const turn = { start: () => resolve(this.release) };
       if (background.getStore()) this.backgroundWork.push(turn);
       else this.requests.push(turn);
+      this.dispatch();
     });
+  }
+
+  private readonly release = (): void => {
+    this.busy = false;
+    this.dispatch();
+  };
+
+  private dispatch(): void {
+    if (this.busy || this.yielding) return;
+    if (this.requests.length === 0 && this.backgroundWork.length === 0) return;
+    if (performance.now() - this.sliceStarted >= SLICE_MS) {
+      this.yielding = true;
+      setImmediate(() => {
+        this.yielding = false;
+        this.sliceStarted = performance.now();
+        this.dispatch();
+      });
+      return;
+    }
+    const next = this.nextTurn();
+    if (!next) return;
+    this.busy = true;
+    next.start();
   }
 
   private nextTurn(): Turn | undefined {
@@ -203,9 +232,9 @@ export class PgliteSqlClient implements SqlClient {
       this.requestTurnsInARow = 0;
       return this.backgroundWork.shift();
     }
-    const next = this.requests.shift();
-    if (next) this.requestTurnsInARow++;
-    return next;
+    // Counted only while background work waits: it is owed a turn after BACKGROUND_TURN_EVERY.
+    this.requestTurnsInARow = this.backgroundWork.length > 0 ? this.requestTurnsInARow + 1 : 0;
+    return this.requests.shift();
   }
 
   /**
