@@ -10,18 +10,23 @@ import { LoadResult, median } from './load';
 
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret';
 const CONNECTIONS = 64;
-/** The steady rate at which the embedded POST's p99 is measured (target: ≤ 100 ms). */
-export const STEADY_POSTS_PER_S = 200;
+/** The steady rate at which POST and GET are offered (target: POST p99 ≤ 100 ms at 200/s). */
+export const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 200);
 
 export interface EmbeddedHttpFigures {
   /** POST /v1/incidents at 64 connections, as fast as it answers. */
   post: LoadResult;
   /** GET /v1/incidents/{id} at 64 connections. */
   get: LoadResult;
-  /** POST /v1/incidents offered at STEADY_POSTS_PER_S (autocannon's overall rate). */
+  /** POST /v1/incidents offered at STEADY_RATE (autocannon's overall rate). */
   steady: LoadResult;
+  /** GET /v1/incidents/{id} offered at STEADY_RATE. */
+  steadyGet: LoadResult;
   /** CPU of the API process per POST answered at 64 connections, ms (user + system). */
   cpuPerPostMs: number;
+  /** The same per POST answered at STEADY_RATE (its reactions given 3 s to finish), and per GET. */
+  cpuPerSteadyPostMs: number;
+  cpuPerSteadyGetMs: number;
   rssIdleMb: number;
   rssLoadedMb: number;
 }
@@ -37,8 +42,8 @@ const report = (n: number) =>
 
 /**
  * The built API on the embedded store (a new data directory), as a process of its own:
- * RSS idle, then `runs` rounds of POST at 64 connections, GET at 64 connections and POST at a
- * steady 200/s, then RSS after the load. `nodeArgs` go to the API's node (e.g. --cpu-prof).
+ * RSS idle, then `runs` rounds of POST and GET offered at a steady STEADY_RATE, then POST and
+ * GET at 64 connections as fast as it answers, then RSS after the load. `nodeArgs` go to the API's node (e.g. --cpu-prof).
  */
 export async function embeddedHttp(
   runs: number,
@@ -92,33 +97,53 @@ export async function embeddedHttp(
         auth,
         rate,
       );
-    const get = () =>
+    const get = (rate?: number) =>
       cannon(
         url,
         durationS,
         (n) => ({ method: 'GET', path: `/v1/incidents/${ids[n % ids.length]}` }),
         auth,
+        rate,
       );
+    /** CPU of the API per request answered in `phase`, ms. */
+    const cpuOf = async (phase: () => Promise<LoadResult>, settleMs = 0) => {
+      const before = await cpuMs(pid);
+      const result = await phase();
+      await new Promise((resolve) => setTimeout(resolve, settleMs));
+      return { result, cpu: ((await cpuMs(pid)) - before) / Math.max(result.count ?? 1, 1) };
+    };
     await cannon(url, 1, () => ({ method: 'GET', path: `/v1/incidents/${ids[0]}` }), auth);
     const posts: LoadResult[] = [];
     const gets: LoadResult[] = [];
     const steadies: LoadResult[] = [];
-    const cpuPerPost: number[] = [];
+    const steadyGets: LoadResult[] = [];
+    const cpu: Record<'post' | 'steadyPost' | 'steadyGet', number[]> = {
+      post: [],
+      steadyPost: [],
+      steadyGet: [],
+    };
     for (let run = 0; run < runs; run++) {
-      const cpuBefore = await cpuMs(pid);
-      const result = await post();
-      cpuPerPost.push((await cpuMs(pid)) - cpuBefore);
-      cpuPerPost[run] /= Math.max(result.count ?? 1, 1);
-      posts.push(result);
+      const steady = await cpuOf(() => post(STEADY_RATE), 3000);
+      steadies.push(steady.result);
+      cpu.steadyPost.push(steady.cpu);
+      const steadyGet = await cpuOf(() => get(STEADY_RATE));
+      steadyGets.push(steadyGet.result);
+      cpu.steadyGet.push(steadyGet.cpu);
+      const loaded = await cpuOf(() => post());
+      posts.push(loaded.result);
+      cpu.post.push(loaded.cpu);
       gets.push(await get());
-      steadies.push(await post(STEADY_POSTS_PER_S));
     }
+    const mid = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(runs / 2)];
     const rssLoadedMb = await rssMb(pid);
     return {
       post: median(posts),
       get: median(gets),
       steady: median(steadies),
-      cpuPerPostMs: [...cpuPerPost].sort((a, b) => a - b)[Math.floor(runs / 2)],
+      steadyGet: median(steadyGets),
+      cpuPerPostMs: mid(cpu.post),
+      cpuPerSteadyPostMs: mid(cpu.steadyPost),
+      cpuPerSteadyGetMs: mid(cpu.steadyGet),
       rssIdleMb,
       rssLoadedMb,
     };

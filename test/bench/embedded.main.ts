@@ -1,4 +1,4 @@
-import { embeddedHttp, STEADY_POSTS_PER_S } from './embedded-http.bench';
+import { embeddedHttp, STEADY_RATE } from './embedded-http.bench';
 import { pgliteStatementCosts } from './pglite-statement.bench';
 
 /**
@@ -6,7 +6,8 @@ import { pgliteStatementCosts } from './pglite-statement.bench';
  * the cost of single statements on PGlite through PGlite's own query and through
  * PgliteSqlClient, and the built API on the embedded store under autocannon. BENCH_RUNS
  * (default 3), BENCH_SECONDS (HTTP runs, default 10), BENCH_STATEMENTS (iterations per
- * statement run, default 300), BENCH_API_NODE_ARGS (for the API's node, e.g.
+ * statement run, default 300), BENCH_STEADY_RATE (requests/s offered in the steady phases,
+ * default 200), BENCH_API_NODE_ARGS (for the API's node, e.g.
  * `--cpu-prof --cpu-prof-dir=profiles`).
  */
 async function main(): Promise<void> {
@@ -31,8 +32,15 @@ async function main(): Promise<void> {
       `${Math.round(r.rate)} req/s (p50 ${r.p50} ms, p99 ${r.p99} ms${r.failed ? `, ${r.failed} failed` : ''})`;
     console.log(`POST /v1/incidents, embedded, 64 connections: ${fmt(http.post)}`);
     console.log(`GET /v1/incidents/{id}, embedded, 64 connections: ${fmt(http.get)}`);
-    console.log(`POST /v1/incidents, embedded, at ${STEADY_POSTS_PER_S}/s: ${fmt(http.steady)}`);
-    console.log(`API CPU per POST: ${http.cpuPerPostMs.toFixed(2)} ms`);
+    console.log(
+      `POST /v1/incidents, embedded, offered ${STEADY_RATE}/s: ${fmt(http.steady)}, ` +
+        `API CPU ${http.cpuPerSteadyPostMs.toFixed(1)} ms per POST`,
+    );
+    console.log(
+      `GET /v1/incidents/{id}, embedded, offered ${STEADY_RATE}/s: ${fmt(http.steadyGet)}, ` +
+        `API CPU ${http.cpuPerSteadyGetMs.toFixed(1)} ms per GET`,
+    );
+    console.log(`API CPU per POST at 64 connections: ${http.cpuPerPostMs.toFixed(1)} ms`);
     console.log(`API RSS: ${http.rssIdleMb} MB idle, ${http.rssLoadedMb} MB after load`);
   }
 }

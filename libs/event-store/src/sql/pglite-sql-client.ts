@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
 import { ColumnParser, MessageWriter, readAnswer, toParameter, WireAnswer } from './pglite-wire';
 import { SqlClient, TransactionClient } from './sql-client';
@@ -23,6 +24,20 @@ const START_PARAMS_KEY = createHash('sha256')
   .update(START_PARAMS.join(' '))
   .digest('hex')
   .slice(0, 8);
+
+/**
+ * V8 compiles PGlite's wasm module (9 MB) and tiers its hot functions up to its optimizing
+ * compiler on background threads by default; their scratch memory stays behind in those threads'
+ * malloc arenas, 20–35 MB of resident memory the process never uses again. Compiled on the main
+ * thread, it is reused instead, at the same CPU per statement (measured over 2,000 appends).
+ * Set once, before the first module is compiled (the flag is read at compile time).
+ */
+let wasmCompilationTasksSet = false;
+const compileWasmOnMainThread = (): void => {
+  if (wasmCompilationTasksSet) return;
+  wasmCompilationTasksSet = true;
+  setFlagsFromString('--wasm-num-compilation-tasks=0');
+};
 
 /** Prepared statements kept per database; the least recently used is closed beyond this. */
 const PREPARED_MAX = 256;
@@ -117,6 +132,7 @@ export class PgliteSqlClient implements SqlClient {
   /** Opens (creating if needed) the database in `dataDir`, or an in-memory one without it. */
   static async open(dataDir?: string): Promise<PgliteSqlClient> {
     if (dataDir && !existsSync(join(dataDir, 'PG_VERSION'))) await initDataDir(dataDir);
+    compileWasmOnMainThread();
     const db = new PGlite(dataDir, { startParams: START_PARAMS });
     await db.waitReady;
     return new PgliteSqlClient(db);
