@@ -1,9 +1,8 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Client } from 'pg';
 import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { buildInto, INCIDENTS, migrateProjection, PolicyRegistry } from '@truceline/projections';
 import { insertGeneratedHistory } from '@truceline/testing';
+import { postgresCpu, postmasterOf } from './postgres-cpu';
 
 /** One timed phase: events per second, and CPU per event (µs) of this process and the server. */
 export interface PhaseFigures {
@@ -75,36 +74,6 @@ async function replay(
   });
   await measure();
   return result.events;
-}
-
-/** CPU time (µs) used so far by every process of the local PostgreSQL server, living or not. */
-async function postgresCpu(postmasterPid: number): Promise<number> {
-  let ticks = 0;
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(join('/proc', entry, 'stat'), 'utf8').catch(() => null);
-    if (stat === null) continue;
-    // After the command's closing parenthesis: state, ppid, …, utime and stime (fields 14, 15).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(entry) === postmasterPid)
-      // Its own, and that of the backends that have exited (cutime, cstime: fields 16, 17).
-      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-    else if (Number(fields[1]) === postmasterPid) ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks * 10_000; // clock ticks of 10 ms
-}
-
-/** The pid of the server's postmaster when its data directory is on this machine, else null. */
-async function postmasterOf(sql: SqlClient): Promise<number | null> {
-  try {
-    const { rows } = await sql.query<{ setting: string }>(
-      "SELECT setting FROM pg_settings WHERE name = 'data_directory'",
-    );
-    const text = await readFile(join(rows[0].setting, 'postmaster.pid'), 'utf8');
-    return Number(text.split('\n')[0]);
-  } catch {
-    return null;
-  }
 }
 
 /**

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Session } from 'node:inspector';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { openDatabase, SqlEventStore } from '@truceline/event-store';
 import { generateSigningKey, Ledger, migrateLedger, parseSigningKey } from '@truceline/ledger';
 import { BenchSettings, eventsOf } from './append.bench';
 import { drive, LoadResult, median } from './load';
+import { postgresCpu, postmasterOf } from './postgres-cpu';
 
 export interface SealingFigures {
   sealingOff: LoadResult;
@@ -42,38 +42,6 @@ export interface SealingBenchOptions {
 
 /** Slices per run: each run alternates sealing off and on in slices this many times. */
 const SLICES = 4;
-
-/** CPU time (µs) used so far by every process of the local PostgreSQL server; null if not local. */
-async function postgresCpu(postmasterPid: number | null): Promise<number | null> {
-  if (postmasterPid === null) return null;
-  let ticks = 0;
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(join('/proc', entry, 'stat'), 'utf8').catch(() => null);
-    if (stat === null) continue;
-    // After the command's closing parenthesis: state, ppid, …, utime and stime (fields 14, 15).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const pid = Number(entry);
-    if (pid !== postmasterPid && Number(fields[1]) !== postmasterPid) continue;
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  // Linux counts in clock ticks of 10 ms.
-  return ticks * 10_000;
-}
-
-/** The pid of the server's postmaster when its data directory is on this machine, else null. */
-async function postmasterOf(sql: Awaited<ReturnType<typeof openDatabase>>): Promise<number | null> {
-  try {
-    const { rows } = await sql.query<{ setting: string }>(
-      "SELECT setting FROM pg_settings WHERE name = 'data_directory'",
-    );
-    const text = await readFile(join(rows[0].setting, 'postmaster.pid'), 'utf8');
-    const pid = Number(text.split('\n')[0]);
-    return (await postgresCpu(pid)) === null ? null : pid;
-  } catch {
-    return null;
-  }
-}
 
 /** The slices of one run as one result: every event over the whole time, the median latencies. */
 function combine(slices: LoadResult[]): LoadResult {

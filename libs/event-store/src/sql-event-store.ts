@@ -23,6 +23,7 @@ import {
 } from './event-store.port';
 import { EVENT_STORE_COMPONENT, EVENT_STORE_MIGRATIONS } from './event-store.schema';
 import { migrate } from './sql/migrate';
+import { NotifyAfterCommit } from './sql/notify-after-commit';
 import { isUniqueViolation, SqlClient } from './sql/sql-client';
 import { COLUMNS, EventRow, REPLAY_COLUMNS, replayEventOf, toStoredEvent } from './event-row';
 import { validateAppend } from './validate-append';
@@ -353,32 +354,12 @@ export class SqlEventStore implements EventStore {
     return rows.map(toStoredEvent);
   }
 
-  /**
-   * Other processes' subscribers (PostgreSQL) learn of appends through NOTIFY, sent after the
-   * append committed and coalesced: at most one in flight per client, plus one more if appends
-   * committed meanwhile. A NOTIFY inside the append would serialize the commits of all appends
-   * on the server's notification queue lock.
-   */
+  /** Other processes' subscribers (PostgreSQL) learn of appends through NOTIFY after commit. */
   private notifyOtherProcesses(): void {
-    if (!this.sql.listen) return;
-    const state = notifyStates.get(this.sql) ?? { running: false, again: false };
-    notifyStates.set(this.sql, state);
-    if (state.running) {
-      state.again = true;
-      return;
-    }
-    state.running = true;
-    const send = (): void => {
-      state.again = false;
-      this.sql
-        .query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, ''])
-        .catch(() => undefined) // subscribers also poll
-        .finally(() => {
-          if (state.again) send();
-          else state.running = false;
-        });
-    };
-    send();
+    let notify = notifiers.get(this.sql);
+    if (!notify)
+      notifiers.set(this.sql, (notify = new NotifyAfterCommit(this.sql, EVENTS_CHANNEL)));
+    notify.send();
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
@@ -595,7 +576,8 @@ const deferred = (): Deferred => {
 const GROUP_MAX_APPENDS = 64;
 const GROUP_MAX_EVENTS = 1000;
 
-const notifyStates = new WeakMap<SqlClient, { running: boolean; again: boolean }>();
+/** One notifier per client: every store over the same connection shares its coalescing. */
+const notifiers = new WeakMap<SqlClient, NotifyAfterCommit>();
 
 /**
  * Rows after $1 in position order, each flagged `settled` when its transaction id is below the

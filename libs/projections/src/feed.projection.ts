@@ -12,7 +12,13 @@ import {
   StoredEvent,
   TierChange,
 } from '@truceline/domain';
-import { createTable, deterministicId, SqlClient, TableDefinition } from '@truceline/event-store';
+import {
+  createTable,
+  deterministicId,
+  NotifyAfterCommit,
+  SqlClient,
+  TableDefinition,
+} from '@truceline/event-store';
 import type { StoredCheckpoint } from '@truceline/ledger';
 import { FeedRow, lockFeedPosition } from './feed.entries';
 import {
@@ -178,13 +184,15 @@ const FEED_ROW = `partner text, seq bigint, event_id uuid, incident_id text, typ
  */
 export class FeedProjection implements Projection {
   private readonly appended = new EventEmitter();
-  private readonly notifying = { running: false, again: false };
+  /** Other processes' feed relays (PostgreSQL) learn of new entries through FEED_CHANNEL. */
+  private readonly notifyOtherProcesses: NotifyAfterCommit;
 
   constructor(
     private readonly sql: SqlClient,
     private readonly policies: PolicyRegistry,
   ) {
     this.appended.setMaxListeners(0);
+    this.notifyOtherProcesses = new NotifyAfterCommit(sql, FEED_CHANNEL);
   }
 
   onAppended(listener: (appended: FeedAppended) => void): () => void {
@@ -256,33 +264,7 @@ export class FeedProjection implements Projection {
   announce(position: number, partners: string[]): void {
     if (partners.length === 0) return;
     this.appended.emit('appended', { position, partners });
-    this.notifyOtherProcesses();
-  }
-
-  /**
-   * NOTIFY after the commit, not inside the transaction (which would serialize commits on the
-   * server's notification queue), coalesced: one in flight, one more if entries came meanwhile.
-   * Only where other processes can listen (PostgreSQL).
-   */
-  private notifyOtherProcesses(): void {
-    if (!this.sql.listen) return;
-    const state = this.notifying;
-    if (state.running) {
-      state.again = true;
-      return;
-    }
-    state.running = true;
-    const send = (): void => {
-      state.again = false;
-      this.sql
-        .query('SELECT pg_notify($1, $2)', [FEED_CHANNEL, ''])
-        .catch(() => undefined) // the relays also poll
-        .finally(() => {
-          if (state.again) send();
-          else state.running = false;
-        });
-    };
-    send();
+    this.notifyOtherProcesses.send();
   }
 
   /**
