@@ -1,15 +1,13 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { signToken } from '@truceline/config';
 import { BUILT_API } from '../support/api-process';
 import { freePort } from '../support/free-port';
+import { cannon, cpuOf as cpuUs, JWT_SECRET, report, rssMb, untilAnswering } from './http.bench';
 import { LoadResult, median } from './load';
 
-const JWT_SECRET = 'bench-secret-bench-secret-bench-secret';
-const CONNECTIONS = 64;
 /** The steady rate at which POST and GET are offered (target: POST p99 ≤ 100 ms at 200/s). */
 export const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 200);
 
@@ -30,15 +28,6 @@ export interface EmbeddedHttpFigures {
   rssIdleMb: number;
   rssLoadedMb: number;
 }
-
-const report = (n: number) =>
-  JSON.stringify({
-    location: { sector: `B-${n % 997}`, frontlineKm: 512.5, lat: 47.6, lon: 35.9 },
-    category: 'artillery',
-    severity: 'major',
-    source: { kind: 'sensor', id: `sensor-${n % 1400}` },
-    summary: 'Shelling near the line of contact',
-  });
 
 /**
  * The built API on the embedded store (a new data directory), as a process of its own:
@@ -73,10 +62,10 @@ export async function embeddedHttp(
     const auth = {
       authorization: `Bearer ${signToken(JWT_SECRET, { role: 'operator', sub: 'bench' })}`,
     };
-    await untilAnswering(`${url}/v1/incidents`, auth);
+    await untilAnswering(`${url}/v1/incidents`, auth, () => '(its output is above)');
     const pid = api.pid as number;
     await new Promise((resolve) => setTimeout(resolve, 2000));
-    const rssIdleMb = await rssMb(pid);
+    const rssIdleMb = rssMb(pid);
     const ids: string[] = [];
     for (let i = 0; i < 50; i++) {
       const response = await fetch(`${url}/v1/incidents`, {
@@ -107,10 +96,10 @@ export async function embeddedHttp(
       );
     /** CPU of the API per request answered in `phase`, ms. */
     const cpuOf = async (phase: () => Promise<LoadResult>, settleMs = 0) => {
-      const before = await cpuMs(pid);
+      const before = cpuUs(pid) / 1000;
       const result = await phase();
       await new Promise((resolve) => setTimeout(resolve, settleMs));
-      return { result, cpu: ((await cpuMs(pid)) - before) / Math.max(result.count ?? 1, 1) };
+      return { result, cpu: (cpuUs(pid) / 1000 - before) / Math.max(result.count ?? 1, 1) };
     };
     await cannon(url, 1, () => ({ method: 'GET', path: `/v1/incidents/${ids[0]}` }), auth);
     const posts: LoadResult[] = [];
@@ -135,7 +124,7 @@ export async function embeddedHttp(
       gets.push(await get());
     }
     const mid = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(runs / 2)];
-    const rssLoadedMb = await rssMb(pid);
+    const rssLoadedMb = rssMb(pid);
     return {
       post: median(posts),
       get: median(gets),
@@ -152,70 +141,4 @@ export async function embeddedHttp(
     await exited;
     await rm(dataDir, { recursive: true, force: true });
   }
-}
-
-async function untilAnswering(url: string, headers: Record<string, string>): Promise<void> {
-  const giveUpAt = Date.now() + 120_000;
-  while (Date.now() < giveUpAt) {
-    const ok = await fetch(url, { headers }).then(
-      (response) => response.ok,
-      () => false, // not listening yet
-    );
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`the API did not answer at ${url}`);
-}
-
-/** autocannon at 64 connections (at `rate` requests/s overall when given). */
-async function cannon(
-  url: string,
-  durationS: number,
-  request: (n: number) => { method: 'GET' | 'POST'; path: string; body?: string },
-  headers: Record<string, string>,
-  rate?: number,
-): Promise<LoadResult> {
-  let n = 0;
-  const result = await autocannon({
-    url,
-    connections: CONNECTIONS,
-    duration: durationS,
-    ...(rate ? { overallRate: rate } : {}),
-    headers: { 'content-type': 'application/json', ...headers },
-    requests: [
-      {
-        setupRequest: (req: Record<string, unknown>) => {
-          const next = request(n++);
-          return { ...req, method: next.method, path: next.path, body: next.body };
-        },
-      },
-    ],
-  });
-  const ok = result['2xx'];
-  const failed = result.non2xx + result.errors + result.timeouts;
-  if (failed > 0) {
-    console.warn(
-      `  ${url}: ${result.non2xx} answers other than 2xx, ${result.errors} errors, ` +
-        `${result.timeouts} timeouts`,
-    );
-  }
-  return {
-    rate: ok / result.duration,
-    count: ok,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    failed,
-  };
-}
-
-async function rssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
-}
-
-/** User + system CPU of a process so far, ms (clock ticks of 10 ms, Linux's USER_HZ). */
-async function cpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
