@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { signToken } from '@truceline/config';
 import { BUILT_API } from '../support/api-process';
 import { freePort } from '../support/free-port';
-import { cannon, cpuOf as cpuUs, JWT_SECRET, report, rssMb, untilAnswering } from './http.bench';
+import {
+  cannon,
+  cpuOf as cpuUs,
+  JWT_SECRET,
+  report,
+  reportIncidents,
+  rssMb,
+  untilAnswering,
+} from './http.bench';
 import { LoadResult, median } from './load';
 
 /** The steady rate at which POST and GET are offered (target: POST p99 ≤ 100 ms at 200/s). */
@@ -66,18 +74,7 @@ export async function embeddedHttp(
     const pid = api.pid as number;
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const rssIdleMb = rssMb(pid);
-    const ids: string[] = [];
-    for (let i = 0; i < 50; i++) {
-      const response = await fetch(`${url}/v1/incidents`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...auth },
-        body: report(i),
-      });
-      if (response.status !== 201) {
-        throw new Error(`POST /v1/incidents answered ${response.status}: ${await response.text()}`);
-      }
-      ids.push(((await response.json()) as { incidentId: string }).incidentId);
-    }
+    const ids = await reportIncidents(url, auth, 50);
     const post = (rate?: number) =>
       cannon(
         url,

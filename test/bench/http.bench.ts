@@ -111,6 +111,27 @@ export async function cannon(
   };
 }
 
+/** Reports `count` breaches one after another; resolves to their incidents' ids (for the GETs). */
+export async function reportIncidents(
+  url: string,
+  auth: Record<string, string>,
+  count: number,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await fetch(`${url}/v1/incidents`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: report(i),
+    });
+    if (response.status !== 201) {
+      throw new Error(`POST /v1/incidents answered ${response.status}: ${await response.text()}`);
+    }
+    ids.push(((await response.json()) as { incidentId: string }).incidentId);
+  }
+  return ids;
+}
+
 export const rssMb = (pid: number): number => {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -142,18 +163,7 @@ export async function truclineHttp(
     const pid = api.pid as number;
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const rssIdleMb = rssMb(pid);
-    const ids: string[] = [];
-    for (let i = 0; i < 50; i++) {
-      const response = await fetch(`${url}/v1/incidents`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...auth },
-        body: report(i),
-      });
-      if (response.status !== 201) {
-        throw new Error(`POST /v1/incidents answered ${response.status}: ${await response.text()}`);
-      }
-      ids.push(((await response.json()) as { incidentId: string }).incidentId);
-    }
+    const ids = await reportIncidents(url, auth, 50);
     const post = () =>
       cannon(
         url,

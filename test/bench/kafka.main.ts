@@ -1,4 +1,4 @@
-import { Client } from 'pg';
+import { createDatabase } from '@truceline/testing';
 import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
 import { provideBenchKafka } from './bench-kafka';
 import { breachToMinistryFeed } from './feed-latency.bench';
@@ -13,15 +13,7 @@ import { relayVsSendBatch } from './relay.bench';
 async function main(): Promise<void> {
   const which = process.argv[2] ?? 'both';
   const [postgres, kafka] = await Promise.all([startThrowawayPostgres(), provideBenchKafka()]);
-  const database = async (name: string) => {
-    const client = new Client({ connectionString: postgres.url });
-    await client.connect();
-    await client.query(`CREATE DATABASE ${name}`);
-    await client.end();
-    const url = new URL(postgres.url);
-    url.pathname = `/${name}`;
-    return url.toString();
-  };
+  const database = (name: string) => createDatabase(postgres.url, name);
   try {
     if (which !== 'feed') {
       const relay = await relayVsSendBatch(

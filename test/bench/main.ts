@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
+import { createDatabase } from '@truceline/testing';
 import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
 import { REPO_ROOT } from '../support/shared-scenarios';
 import { appendOnPglite, appendOnPostgres, BenchSettings } from './append.bench';
@@ -61,15 +61,7 @@ async function main(): Promise<void> {
   }
   const postgres = startedPostgres.value;
   const kafka = startedKafka.value;
-  const database = async (name: string) => {
-    const client = new Client({ connectionString: postgres.url });
-    await client.connect();
-    await client.query(`CREATE DATABASE ${name}`);
-    await client.end();
-    const url = new URL(postgres.url);
-    url.pathname = `/${name}`;
-    return url.toString();
-  };
+  const database = (name: string) => createDatabase(postgres.url, name);
   console.log(`bench on ${postgres.description}, ${kafka.description}, ${cpus().length} cores`);
   try {
     for (const batch of [1, 10]) {

@@ -21,7 +21,15 @@ export interface EventRow {
 const iso = (value: Date | string): string =>
   (value instanceof Date ? value : new Date(value)).toISOString();
 
-export function toStoredEvent(row: EventRow): StoredEvent {
+export const toStoredEvent = (row: EventRow): StoredEvent =>
+  envelopeOf(row, iso(row.occurred_at), iso(row.recorded_at));
+
+/** The envelope of a row of either shape, its timestamps already printed as ISO. */
+function envelopeOf(
+  row: Omit<EventRow, 'occurred_at' | 'recorded_at'>,
+  occurredAt: string,
+  recordedAt: string,
+): StoredEvent {
   return {
     id: row.id,
     type: row.type,
@@ -29,8 +37,8 @@ export function toStoredEvent(row: EventRow): StoredEvent {
     streamId: row.stream_id,
     revision: row.revision,
     position: Number(row.position),
-    occurredAt: iso(row.occurred_at),
-    recordedAt: iso(row.recorded_at),
+    occurredAt,
+    recordedAt,
     data: row.data,
     metadata: row.metadata,
   };
@@ -58,17 +66,5 @@ const isoOf = (text: string): string =>
   text.endsWith('Z') ? text : new Date(Number(text)).toISOString();
 
 /** The envelope of a row read with REPLAY_COLUMNS: the same as toStoredEvent makes. */
-export function replayEventOf(row: ReplayRow): StoredEvent {
-  return {
-    id: row.id,
-    type: row.type,
-    schemaVersion: row.schema_version,
-    streamId: row.stream_id,
-    revision: row.revision,
-    position: Number(row.position),
-    occurredAt: isoOf(row.occurred_at),
-    recordedAt: isoOf(row.recorded_at),
-    data: row.data,
-    metadata: row.metadata,
-  };
-}
+export const replayEventOf = (row: ReplayRow): StoredEvent =>
+  envelopeOf(row, isoOf(row.occurred_at), isoOf(row.recorded_at));

@@ -26,13 +26,18 @@ export interface TestDatabase {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const serverUrl = testDatabaseUrl();
   const name = `truceline_test_${randomBytes(6).toString('hex')}`;
+  return {
+    url: await createDatabase(serverUrl, name),
+    drop: () => onServer(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
+/** Creates database `name` on the server at `serverUrl`; resolves to its URL. */
+export async function createDatabase(serverUrl: string, name: string): Promise<string> {
   await onServer(serverUrl, `CREATE DATABASE ${name}`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: () => onServer(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
-  };
+  return url.toString();
 }
 
 async function onServer(serverUrl: string, statement: string): Promise<void> {
