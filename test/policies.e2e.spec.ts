@@ -2,6 +2,8 @@ import {
   evolveIncident,
   decodeIncidentFact,
   initialIncidentState,
+  POLICY_ADOPTED,
+  POLICY_STREAM,
   POLICY_V1,
   UnknownPolicyVersionError,
 } from '@truceline/domain';
@@ -103,6 +105,13 @@ describe('escalation policy versions over the API', () => {
     );
     expect(relisted.current).toBe(2);
     expect(relisted.versions.map((v) => v.version)).toEqual([1, 2]);
+
+    // SPEC §4: the event holds the assigned version and the submitted document.
+    const adoptions = await system.runtime.store.readStream(POLICY_STREAM);
+    expect(adoptions.map((e) => [e.type, e.data])).toEqual([
+      [POLICY_ADOPTED, { version: 1, policy: V1_DOCUMENT }],
+      [POLICY_ADOPTED, { version: 2, policy: V2_DOCUMENT }],
+    ]);
   });
 
   it('refuses a bad document with 400 naming each bad field, adopting nothing', async () => {
@@ -163,5 +172,43 @@ describe('escalation policy versions over the API', () => {
     expect(() => evolveIncident(initialIncidentState(), forged, registry.of)).toThrow(
       'escalation policy version 99 is not adopted',
     );
+  });
+
+  it('reads an adoption stored in the flat shape of older logs as the same policy', async () => {
+    const registry = new PolicyRegistry(system.runtime.store);
+    await registry.load();
+    const version = registry.current().version + 1;
+    const [last] = (await system.runtime.store.readStream(POLICY_STREAM)).slice(-1);
+    const id = '0b6f1c52-8d3e-4a71-9c2e-5f4d3b2a1c0e';
+    await system.runtime.store.append(
+      POLICY_STREAM,
+      [
+        {
+          id,
+          type: POLICY_ADOPTED,
+          occurredAt: await api.clockNow(),
+          data: { version, ...V2_DOCUMENT, warningWindowHours: 3 },
+          metadata: {
+            correlationId: id,
+            causationId: null,
+            actor: { id: 'e2e-operator', role: 'operator' },
+            policyVersion: version,
+          },
+        },
+      ],
+      { expectedRevision: last!.revision },
+    );
+
+    await registry.refresh();
+    expect(registry.of(version)).toEqual({ ...V2_DOCUMENT, warningWindowHours: 3, version });
+    const listed = expectStatus(
+      await api.get<{ current: number; versions: AdoptedBody[] }>('/v1/policies'),
+      200,
+    );
+    expect(listed.versions.at(-1)?.policy).toEqual({
+      ...V2_DOCUMENT,
+      warningWindowHours: 3,
+      version,
+    });
   });
 });

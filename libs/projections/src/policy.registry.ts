@@ -7,6 +7,8 @@ import {
   POLICY_ADOPTED,
   POLICY_STREAM,
   POLICY_V1,
+  policyAdoptedData,
+  policyOfAdoption,
   StoredEvent,
   UnknownPolicyVersionError,
 } from '@truceline/domain';
@@ -54,7 +56,7 @@ export class PolicyRegistry {
       id,
       type: POLICY_ADOPTED,
       occurredAt: new Date(0).toISOString(),
-      data: POLICY_V1,
+      data: policyAdoptedData(POLICY_V1),
       metadata: {
         correlationId: id,
         causationId: null,
@@ -81,7 +83,7 @@ export class PolicyRegistry {
   /** Keeps the registry current when a new version is adopted while running. */
   apply(event: StoredEvent): void {
     if (event.streamId !== POLICY_STREAM || event.type !== POLICY_ADOPTED) return;
-    const policy = event.data as EscalationPolicy;
+    const policy = policyOfAdoption(event.data);
     this.versions.set(policy.version, {
       version: policy.version,
       adoptedAt: event.recordedAt,
@@ -137,7 +139,7 @@ export class PolicyRegistry {
               id,
               type: POLICY_ADOPTED,
               occurredAt: context.occurredAt,
-              data: { version, ...document },
+              data: policyAdoptedData({ ...document, version }),
               metadata: {
                 correlationId: context.correlationId ?? id,
                 causationId: null,

@@ -61,6 +61,32 @@ export const POLICY_V1: EscalationPolicy = {
   ],
 };
 
+/** The data of an `EscalationPolicyAdopted` event as SPEC §4 states it. */
+export interface EscalationPolicyAdoptedData {
+  version: number;
+  /** The document the operator submitted, without the version the server assigned. */
+  policy: EscalationPolicyDocument;
+}
+
+export const policyAdoptedData = (policy: EscalationPolicy): EscalationPolicyAdoptedData => {
+  const { version, ...document } = policy;
+  return { version, policy: document };
+};
+
+/**
+ * The policy an `EscalationPolicyAdopted` event adopted. Logs written before the event took the
+ * shape of SPEC §4 hold the settings beside the version (`{ version, ...settings }`); stored
+ * events are never rewritten (the tamper-evident log hashes them as stored), so both shapes
+ * are read here and nowhere else.
+ */
+export const policyOfAdoption = (data: unknown): EscalationPolicy => {
+  const { version, policy, ...flat } = data as Partial<EscalationPolicyAdoptedData> & {
+    version: number;
+  };
+  const settings = policy ?? (flat as EscalationPolicyDocument);
+  return { ...settings, version };
+};
+
 /** Every partner code the policy knows of: rosters, verifiers, UA, US and EU. */
 export const knownPartners = (policy: EscalationPolicy): PartnerCode[] =>
   [

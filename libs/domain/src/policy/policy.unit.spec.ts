@@ -1,4 +1,4 @@
-import { addHours, knownPartners, POLICY_V1 } from './policy';
+import { addHours, knownPartners, POLICY_V1, policyAdoptedData, policyOfAdoption } from './policy';
 
 describe('POLICY_V1', () => {
   it('holds the settings of SPEC §3', () => {
@@ -60,5 +60,31 @@ describe(addHours.name, () => {
     ['2026-03-29T00:30:00+01:00', 3, '2026-03-29T02:30:00.000Z'],
   ])('%s + %d h = %s (UTC, whatever the offset)', (iso, hours, expected) => {
     expect(sut(iso, hours)).toBe(expected);
+  });
+});
+
+describe('EscalationPolicyAdopted data', () => {
+  const { version: _version, ...V1_DOCUMENT } = POLICY_V1;
+
+  it('is { version, policy } with the document the operator submitted (SPEC §3, §4)', () => {
+    expect(policyAdoptedData(POLICY_V1)).toEqual({ version: 1, policy: V1_DOCUMENT });
+  });
+
+  it('reads back the policy it was written from', () => {
+    const v2 = { ...POLICY_V1, version: 2, warningWindowHours: 0.5 };
+
+    expect(policyOfAdoption(policyAdoptedData(v2))).toEqual(v2);
+  });
+
+  it('reads the flat shape of logs written before, without rewriting them', () => {
+    const stored = { ...POLICY_V1, version: 3 };
+
+    expect(policyOfAdoption(stored)).toEqual({ ...POLICY_V1, version: 3 });
+  });
+
+  it('takes the version from the event, not from inside the document', () => {
+    const data = { version: 4, policy: { ...V1_DOCUMENT, version: 9 } };
+
+    expect(policyOfAdoption(data).version).toBe(4);
   });
 });
