@@ -11,6 +11,7 @@ import { PolicyRegistry } from '@truceline/projections';
 import { InProcessSystem, startInProcessSystem } from './support/in-process-system';
 import {
   AUDITOR,
+  breachReport,
   expectStatus,
   freshSector,
   hoursAfter,
@@ -156,6 +157,31 @@ describe('escalation policy versions over the API', () => {
     expect([a.version, b.body.version].sort()).toEqual([3, 4]);
     await other.refresh();
     expect(other.current().version).toBe(4);
+  });
+
+  it('adopts once per Idempotency-Key: a retry gets the first answer, another body 422', async () => {
+    const before = await system.runtime.store.headPosition();
+    const key = { 'Idempotency-Key': 'adopt-tighter-warning' };
+    const document = { ...V1_DOCUMENT, warningWindowHours: 6 };
+
+    const first = await api.post<AdoptedBody>('/v1/policies', document, OPERATOR, key);
+    const retry = await api.post<AdoptedBody>('/v1/policies', document, OPERATOR, key);
+
+    expect(first.status).toBe(201);
+    expect(retry.status).toBe(201);
+    expect(retry.body).toEqual(first.body);
+    expect(await system.runtime.store.headPosition()).toBe(before + 1);
+    const other = await api.post<Problem>('/v1/policies', V2_DOCUMENT, OPERATOR, key);
+    expect(other.status).toBe(422);
+    // A key is one request whatever the route: an incident command cannot reuse it.
+    const reused = await api.post<Problem>(
+      '/v1/incidents',
+      breachReport(freshSector('POLICY')),
+      OPERATOR,
+      key,
+    );
+    expect(reused.status).toBe(422);
+    expect(await system.runtime.store.headPosition()).toBe(before + 1);
   });
 
   it('fails loudly on an event naming a version the registry does not hold', async () => {

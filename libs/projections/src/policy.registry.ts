@@ -112,6 +112,12 @@ export class PolicyRegistry {
     return adopted.policy;
   };
 
+  /** The adoption stored as event `eventId`, if any (read from the stream first). */
+  async adoption(eventId: string): Promise<AdoptedPolicy | undefined> {
+    await this.refresh();
+    return [...this.versions.values()].find((adopted) => adopted.eventId === eventId);
+  }
+
   /** Every adopted version, oldest first, as stored. */
   async list(): Promise<AdoptedPolicy[]> {
     await this.refresh();
@@ -125,12 +131,12 @@ export class PolicyRegistry {
    */
   async adopt(
     document: EscalationPolicyDocument,
-    context: { actor: Actor; occurredAt: string; correlationId?: string },
+    context: { actor: Actor; occurredAt: string; correlationId?: string; eventId?: string },
   ): Promise<AdoptedPolicy> {
+    const id = context.eventId ?? randomUUID();
     for (let attempt = 1; ; attempt++) {
       await this.refresh();
       const version = Math.max(0, ...this.versions.keys()) + 1;
-      const id = randomUUID();
       try {
         const { events } = await this.store.append(
           POLICY_STREAM,

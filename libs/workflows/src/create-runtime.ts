@@ -2,6 +2,7 @@ import { loadPartners, signingKeyOf, type TrucelineConfig } from '@truceline/con
 import { incidentStreamId } from '@truceline/domain';
 import {
   BatchEventHandler,
+  deterministicId,
   EventHandler,
   EventStore,
   openDatabase,
@@ -25,11 +26,8 @@ import {
 } from '@truceline/projections';
 import { ExerciseClock, openClock } from './clock';
 import { acknowledgeNotice, PartnerFeeds } from './feeds';
-import {
-  IncidentCommandService,
-  migrateIdempotency,
-  releaseAbandonedClaims,
-} from './incident-commands.service';
+import { IdempotencyKeys, migrateIdempotency, releaseAbandonedClaims } from './idempotency-keys';
+import { IncidentCommandService } from './incident-commands.service';
 import { IncidentCommandHandler } from './incident-command.handler';
 import {
   Clock,
@@ -80,6 +78,7 @@ export class EmbeddedRuntime implements Runtime {
     readonly store: EventStore,
     readonly sql: SqlClient,
     private readonly commandService: IncidentCommandService,
+    private readonly keys: IdempotencyKeys,
     readonly views: IncidentViews,
     private readonly registry: PolicyRegistry,
     private readonly logger: RuntimeLogger,
@@ -90,8 +89,22 @@ export class EmbeddedRuntime implements Runtime {
   /** Escalation policy versions (SPEC §3): an adoption governs every event appended afterwards. */
   readonly policies: PolicyPort = {
     list: () => this.registry.list(),
-    adopt: (document, context) =>
-      this.registry.adopt(document, { ...context, occurredAt: this.clock.now().toISOString() }),
+    adopt: (document, { idempotencyKey: key, ...context }) => {
+      const adopt = (eventId?: string) =>
+        this.registry.adopt(document, {
+          ...context,
+          occurredAt: this.clock.now().toISOString(),
+          eventId,
+        });
+      if (!key) return adopt();
+      const actorId = context.actor.id;
+      return this.keys.once(actorId, key, { policy: document }, async (generation) => {
+        // The event id derives from the key: a retry that takes over the key from a request
+        // that crashed after adopting finds that adoption instead of adopting again.
+        const eventId = deterministicId('policy', actorId, key, generation);
+        return (await this.registry.adoption(eventId)) ?? adopt(eventId);
+      });
+    },
   };
 
   private projection: Subscription | null = null;
@@ -136,9 +149,8 @@ export class EmbeddedRuntime implements Runtime {
     await policies.load();
     const views = new IncidentViews(sql);
     const incidents = new IncidentCommandHandler(store, policies, clock, views);
-    const commands = new IncidentCommandService(incidents, clock, sql, {
-      ttlHours: config.idempotencyTtlHours,
-    });
+    const keys = new IdempotencyKeys(sql, { ttlHours: config.idempotencyTtlHours });
+    const commands = new IncidentCommandService(incidents, clock, keys);
     // With Kafka the services run as their own processes, fed by the relay (SPEC §8 KAFKA_BROKERS).
     const withServices = options.services ?? !config.kafkaBrokers?.length;
     const context = new ServiceContext(config, sql, store, clock, policies, views, incidents);
@@ -147,6 +159,7 @@ export class EmbeddedRuntime implements Runtime {
       store,
       sql,
       commands,
+      keys,
       views,
       policies,
       logger,

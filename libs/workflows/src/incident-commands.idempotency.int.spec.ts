@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime, EmbeddedRuntime } from './create-runtime';
-import { purgeExpiredIdempotencyKeys } from './incident-commands.service';
+import { purgeExpiredIdempotencyKeys } from './idempotency-keys';
 
 /**
  * Idempotency-Key as the IETF draft has it (SPEC §6, §8), on the embedded store: keys expire

@@ -2,6 +2,7 @@ export * from './runtime.port';
 export * from './clock';
 export * from './incident-command.handler';
 export * from './incident-commands.service';
+export * from './idempotency-keys';
 export * from './verification.service';
 export * from './coalition-tasking.service';
 export * from './notification.service';

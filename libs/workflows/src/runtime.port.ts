@@ -111,10 +111,13 @@ export interface LedgerPort {
 export interface PolicyPort {
   /** Every adopted version, oldest first, with when and by whom. */
   list(): Promise<AdoptedPolicy[]>;
-  /** Adopts a validated document as version n+1, recorded now by `actor`. */
+  /**
+   * Adopts a validated document as version n+1, recorded now by `actor`. With an
+   * `idempotencyKey`, a retry returns the first adoption and adopts nothing (as commands do).
+   */
   adopt(
     document: EscalationPolicyDocument,
-    context: { actor: Actor; correlationId?: string },
+    context: { actor: Actor; correlationId?: string; idempotencyKey?: string },
   ): Promise<AdoptedPolicy>;
 }
 

@@ -91,28 +91,37 @@ const visibleToken = (description: string) => ({
  * What every command route shares: its headers, its 201 and its errors (SPEC §6). A command
  * that opens an incident has no incident to miss (no 404).
  */
-export const CommandEndpoint = (summary: string, { opensIncident = false } = {}) =>
+/**
+ * `Idempotency-Key` and `X-Correlation-Id`, which every route that appends takes (SPEC §6); a
+ * key is one request whatever the route, so reusing it on another route is a 422 too.
+ */
+export const ApiAppendHeaders = () =>
   applyDecorators(
-    ApiOperation({ summary }),
     ApiHeader({
       name: 'Idempotency-Key',
       ...visibleToken(
         'A retry with the same key returns the first response and appends nothing; the same ' +
-          'key with another body → 422, while the first request is still in flight → 409. ' +
-          'Compared exactly as sent, per caller, and remembered for ' +
+          'key with another body or route → 422, while the first request is still in flight → ' +
+          '409. Compared exactly as sent, per caller, and remembered for ' +
           'TRUCELINE_IDEMPOTENCY_TTL_HOURS (24 h by default). ' +
           '1 to 200 visible ASCII characters (inner spaces allowed)',
       ),
     }),
     ApiHeader({
+      name: 'X-Correlation-Id',
+      ...visibleToken('Carried into the metadata of the events this request stores'),
+    }),
+  );
+
+export const CommandEndpoint = (summary: string, { opensIncident = false } = {}) =>
+  applyDecorators(
+    ApiOperation({ summary }),
+    ApiAppendHeaders(),
+    ApiHeader({
       name: 'If-Match',
       required: false,
       description: 'The revision the change is based on, e.g. "3" (* = any); a stale one → 412',
       schema: { type: 'string', pattern: IF_MATCH.source },
-    }),
-    ApiHeader({
-      name: 'X-Correlation-Id',
-      ...visibleToken('Carried into the metadata of the events this command stores'),
     }),
     ApiResponse({
       status: 201,

@@ -25,11 +25,15 @@ export function parseIfMatch(header: string | undefined): number | undefined {
   return Number(match[1] ?? match[2]);
 }
 
-/** The command context of a request, less `occurredAt`, which comes from the validated body. */
+/**
+ * The command context of a request, less `occurredAt`, which comes from the validated body.
+ * `ifMatch: false` for a route that appends to no incident (it neither reads nor documents it).
+ */
 export function commandContextOf(
   headers: IncomingHttpHeaders,
   actor: CommandContext['actor'],
   requestId?: string,
+  { ifMatch = true } = {},
 ): CommandContext {
   const problems: FieldError[] = [];
   const token = (name: string): string | undefined => {
@@ -46,7 +50,7 @@ export function commandContextOf(
   const trace = parseTraceparent(traceparent) ? traceparent : undefined;
   let expectedRevision: number | undefined;
   try {
-    expectedRevision = parseIfMatch(headers['if-match']);
+    if (ifMatch) expectedRevision = parseIfMatch(headers['if-match']);
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     problems.push(...error.fields);
@@ -66,11 +70,14 @@ export function commandContextOf(
   };
 }
 
-/** `Idempotency-Key`, `If-Match`, `X-Correlation-Id` and the verified actor of a command. */
+/**
+ * `Idempotency-Key`, `If-Match`, `X-Correlation-Id` and the verified actor of a command;
+ * `@CommandHeaders({ ifMatch: false })` on a route that appends to no incident.
+ */
 export const CommandHeaders = createParamDecorator(
-  (_: unknown, context: ExecutionContext): CommandContext => {
+  (options: { ifMatch?: boolean } | undefined, context: ExecutionContext): CommandContext => {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest & { id?: string }>();
     if (!request.actor) throw new Error('CommandHeaders used on a route without authentication');
-    return commandContextOf(request.headers, request.actor, request.id);
+    return commandContextOf(request.headers, request.actor, request.id, options);
   },
 );

@@ -8,11 +8,10 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { parsePolicyDocument } from '@truceline/config';
-import { Actor } from '@truceline/domain';
-import type { Runtime } from '@truceline/workflows';
-import { CurrentActor } from '../auth/actor.decorator';
+import type { CommandContext, Runtime } from '@truceline/workflows';
 import { Roles } from '../auth/roles.decorator';
-import { ApiProblems, BODY_PROBLEMS } from '../http/api-docs';
+import { ApiAppendHeaders, ApiProblems, BODY_PROBLEMS } from '../http/api-docs';
+import { CommandHeaders } from '../http/command-context';
 import { InjectRuntime } from '../runtime.tokens';
 import { AdoptedPolicyDto, PolicyDocumentDto, PolicyVersionsDto } from './policies.dto';
 
@@ -46,13 +45,19 @@ export class PoliciesHttpController {
       'A document with a bad field is refused with 400 naming each one; `version` is not part ' +
       'of the document.',
   })
+  @ApiAppendHeaders()
   @ApiBody({ type: PolicyDocumentDto })
   @ApiCreatedResponse({ type: AdoptedPolicyDto })
-  @ApiProblems(...BODY_PROBLEMS, 401, 403)
+  @ApiProblems(...BODY_PROBLEMS, 401, 403, 409, 422)
   async adopt(
     @Body() body: Record<string, unknown>,
-    @CurrentActor() actor: Actor,
+    @CommandHeaders({ ifMatch: false }) context: CommandContext,
   ): Promise<AdoptedPolicyDto> {
-    return this.runtime.policies.adopt(parsePolicyDocument(body), { actor });
+    const { actor, idempotencyKey, correlationId } = context;
+    return this.runtime.policies.adopt(parsePolicyDocument(body), {
+      actor,
+      ...(idempotencyKey !== undefined && { idempotencyKey }),
+      ...(correlationId !== undefined && { correlationId }),
+    });
   }
 }
