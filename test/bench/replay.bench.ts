@@ -62,6 +62,7 @@ async function rawScan(url: string, measure: () => Promise<void>): Promise<numbe
 
 /** The incident view rebuilt from the whole log into a schema of its own, as `replay` does. */
 async function replay(
+  url: string,
   sql: SqlClient,
   store: SqlEventStore,
   schema: string,
@@ -71,6 +72,7 @@ async function replay(
   await policies.refresh();
   const result = await buildInto(sql, policies, INCIDENTS, schema, await store.headPosition(), {
     batchSize: REPLAY_PAGE,
+    databaseUrl: url,
   });
   await measure();
   return result.events;
@@ -129,7 +131,9 @@ export async function replayVsScan(
     for (let run = 0; run < runs; run++) {
       const scan = await timed(postmaster, (measure) => rawScan(url, measure));
       const schema = `bench_replay_${run}`;
-      const rebuilt = await timed(postmaster, (measure) => replay(sql, store, schema, measure));
+      const rebuilt = await timed(postmaster, (measure) =>
+        replay(url, sql, store, schema, measure),
+      );
       await sql.exec(`DROP SCHEMA ${schema} CASCADE`);
       figures.push({ replay: rebuilt, scan });
     }

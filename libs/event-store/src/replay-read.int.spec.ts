@@ -18,6 +18,19 @@ const STAMPS = [
 /** Beyond what toISOString prints in four digits, which readAll on PGlite cannot read at all. */
 const POSTGRES_ONLY_STAMPS = ['12000-01-01 00:00:00.000001+00', '0044-03-15 12:00:00.25+00 BC'];
 
+const newEvent = () => ({
+  id: randomUUID(),
+  type: 'WarningIssued',
+  occurredAt: '2026-03-02T00:00:00.000Z',
+  data: { channel: 'c' },
+  metadata: {
+    correlationId: 'c',
+    causationId: null,
+    actor: { id: 'op', role: 'operator' as const },
+    policyVersion: 1,
+  },
+});
+
 async function insertAt(sql: SqlClient, stamps: readonly string[]): Promise<void> {
   for (const [index, stamp] of stamps.entries())
     await sql.query(
@@ -48,6 +61,60 @@ describe('readAllForReplay', () => {
       expect(await store.readAllForReplay({ after: 2, limit: 3 })).toEqual(events.slice(2, 5));
     } finally {
       await store.close();
+      await sql.close();
+      await database.drop();
+    }
+  });
+
+  it('reads the log in parts split by stream, and only up to where it is final', async () => {
+    const database = await createTestDatabase();
+    const sql = await openDatabase({ databaseUrl: database.url });
+    const other = await openDatabase({ databaseUrl: database.url, poolSize: 1 });
+    const store = new SqlEventStore(sql);
+    try {
+      await store.init();
+      for (let n = 0; n < 12; n++)
+        await store.append(`incident-${n % 5}`, [newEvent()], { expectedRevision: 'any' });
+      await store.append('policy-escalation', [newEvent()], { expectedRevision: 'any' });
+      const events = await store.readAll();
+      const head = events[events.length - 1].position;
+      const parts = [0, 1, 2].map(async (index) =>
+        store.readPartForReplay({
+          after: 0,
+          through: head,
+          index,
+          count: 3,
+          everyPart: ['policy-escalation'],
+        }),
+      );
+      const read = await Promise.all(parts);
+      for (const part of read) expect(part.at(-1)?.streamId).toBe('policy-escalation');
+      const streams = read.map((part) => new Set(part.map((event) => event.streamId)));
+      for (const [index, part] of streams.entries())
+        for (const stream of part)
+          if (stream !== 'policy-escalation')
+            expect(streams.filter((s) => s.has(stream)).map((s) => streams.indexOf(s))).toEqual([
+              index,
+            ]);
+      const merged = read
+        .flat()
+        .filter((e, i, all) => all.findIndex((f) => f.position === e.position) === i)
+        .sort((a, b) => a.position - b.position);
+      expect(merged).toEqual(events);
+      expect(await store.settledPosition(head)).toBe(head);
+
+      // A transaction in flight that began before an append: the append's row is not final.
+      await other.transaction(async (tx) => {
+        await tx.query('SELECT pg_current_xact_id()');
+        const { events: appended } = await store.append('incident-9', [newEvent()], {
+          expectedRevision: 'any',
+        });
+        expect(await store.settledPosition(appended[0].position)).toBe(head);
+      });
+      expect(await store.settledPosition(head + 1)).toBe(head + 1);
+    } finally {
+      await store.close();
+      await other.close();
       await sql.close();
       await database.drop();
     }

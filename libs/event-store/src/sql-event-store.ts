@@ -25,7 +25,14 @@ import { EVENT_STORE_COMPONENT, EVENT_STORE_MIGRATIONS } from './event-store.sch
 import { migrate } from './sql/migrate';
 import { NotifyAfterCommit } from './sql/notify-after-commit';
 import { isUniqueViolation, SqlClient } from './sql/sql-client';
-import { COLUMNS, EventRow, REPLAY_COLUMNS, replayEventOf, toStoredEvent } from './event-row';
+import {
+  COLUMNS,
+  EventRow,
+  REPLAY_COLUMNS,
+  ReplayRow,
+  replayEventOf,
+  toStoredEvent,
+} from './event-row';
 import { validateAppend } from './validate-append';
 
 export interface SqlEventStoreOptions {
@@ -394,6 +401,46 @@ export class SqlEventStore implements EventStore {
       REPLAY_READ_OTHER_DATABASES_IGNORED,
       replayEventOf,
     );
+  }
+
+  /**
+   * The highest position at or below `until` up to which the log is final: every transaction
+   * that could still commit a row at or below it has ended (its rows are visible, or it failed
+   * and left a hole). 0 when there is none. Rows up to it can be read in any order, in parts,
+   * with no safe-prefix check (see the class comment: a row whose transaction is below the
+   * horizon settles every position before it).
+   */
+  async settledPosition(until: number): Promise<number> {
+    const { rows } = await this.sql.query<{ position: string | number | null }>(
+      `SELECT max(position) AS position FROM events
+        WHERE position <= $1 AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())`,
+      [until],
+    );
+    return Number(rows[0].position ?? 0);
+  }
+
+  /**
+   * One part of the log for a replay split by stream: the events after `after` up to
+   * `through` (at most settledPosition: nothing is checked for transactions in flight) of the
+   * streams whose hash falls in part `index` of `count`, and of the `everyPart` streams, in
+   * position order, as readAllForReplay decodes them. Each part's backend scans the whole
+   * range and sends its share.
+   */
+  async readPartForReplay(part: {
+    after: number;
+    through: number;
+    index: number;
+    count: number;
+    everyPart: readonly string[];
+  }): Promise<StoredEvent[]> {
+    const { rows } = await this.sql.query<ReplayRow>(
+      `SELECT ${REPLAY_COLUMNS} FROM events
+        WHERE position > $1 AND position <= $2
+          AND ((hashtext(stream_id) & 2147483647) % $3 = $4 OR stream_id = ANY($5::text[]))
+        ORDER BY position`,
+      [part.after, part.through, part.count, part.index, [...part.everyPart]],
+    );
+    return rows.map(replayEventOf);
   }
 
   private async readSafePrefix<R extends { position: string | number }>(

@@ -5,11 +5,18 @@ import {
   IncidentState,
   initialIncidentState,
   nextDueAt,
+  POLICY_STREAM,
   StoredEvent,
 } from '@truceline/domain';
 import { createTable, SqlClient, TableDefinition } from '@truceline/event-store';
 import { PolicyRegistry } from './policy.registry';
-import { Projection, ProjectionDefinition, ProjectionLoader, resetProjection } from './projection';
+import {
+  LoaderOptions,
+  Projection,
+  ProjectionDefinition,
+  ProjectionLoader,
+  resetProjection,
+} from './projection';
 
 const VIEW_COLUMNS = `incident_id, created_position, position, revision, sector, status, tier,
   first_violation_at, confirmed_at, next_due_at, exercise, state`;
@@ -213,7 +220,10 @@ export class IncidentViewLoader implements ProjectionLoader {
     private readonly sql: SqlClient,
     private readonly policies: PolicyRegistry,
     private readonly limits = { resident: LOADER_RESIDENT, writeRows: LOADER_WRITE_ROWS },
-  ) {}
+    options: LoaderOptions = {},
+  ) {
+    if (options.empty) this.lookup = false;
+  }
 
   async load(events: readonly StoredEvent[]): Promise<void> {
     this.lookup ??= await this.tableHasRows();
@@ -345,5 +355,7 @@ export const INCIDENTS: ProjectionDefinition<IncidentProjection> = {
   tables: [INCIDENT_VIEW.name],
   migrations: MIGRATIONS,
   create: (sql, policies) => new IncidentProjection(sql, policies),
-  loader: (sql, policies) => new IncidentViewLoader(sql, policies),
+  loader: (sql, policies, options) => new IncidentViewLoader(sql, policies, undefined, options),
+  // A row is its incident's stream folded, under the policies adopted on the log before.
+  splitByStream: { everyPart: [POLICY_STREAM] },
 };

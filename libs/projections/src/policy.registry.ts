@@ -94,6 +94,16 @@ export class PolicyRegistry {
     this.revision = Math.max(this.revision, event.revision);
   }
 
+  /** Every version held, as held (no read): what another registry is handed by remember. */
+  held(): AdoptedPolicy[] {
+    return [...this.versions.values()];
+  }
+
+  /** Holds versions another registry read (a rebuild's worker thread starts with its parent's). */
+  remember(adopted: readonly AdoptedPolicy[]): void {
+    for (const version of adopted) this.versions.set(version.version, version);
+  }
+
   has(version: number): boolean {
     return this.versions.has(version);
   }

@@ -28,6 +28,14 @@ export interface ProjectionLoader {
   finish(): Promise<void>;
 }
 
+export interface LoaderOptions {
+  /**
+   * The tables hold no row this loader will need (fresh tables, or only rows of other streams
+   * when the log is loaded in parts): it reads nothing back before it lets rows go.
+   */
+  empty?: boolean;
+}
+
 /**
  * A projection declared once (Emmett's ProjectionDefinition): its name and version (a new
  * version is a new checkpoint, so the runner rebuilds it from the log), its tables, their
@@ -40,7 +48,13 @@ export interface ProjectionDefinition<P extends Projection = Projection> {
   migrations: readonly string[];
   create(sql: SqlClient, policies: PolicyRegistry): P;
   /** A faster way to fill its tables in a rebuild; without one, pages go through applyBatch. */
-  loader?(sql: SqlClient, policies: PolicyRegistry): ProjectionLoader;
+  loader?(sql: SqlClient, policies: PolicyRegistry, options?: LoaderOptions): ProjectionLoader;
+  /**
+   * Declared when each row depends only on the events of one stream and of the `everyPart`
+   * streams: a rebuild may then load the log in parts split by stream, at once in worker
+   * threads, each part reading its streams' events and every `everyPart` event, in log order.
+   */
+  splitByStream?: { everyPart: readonly string[] };
 }
 
 /** The durable subscription a projection's runner keeps its checkpoint under. */

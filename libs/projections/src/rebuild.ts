@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { StoredEvent } from '@truceline/domain';
+import { availableParallelism } from 'node:os';
+import { POLICY_STREAM, StoredEvent } from '@truceline/domain';
 import { SqlClient, SqlEventStore, TransactionClient } from '@truceline/event-store';
-import { PolicyRegistry } from './policy.registry';
+import { AdoptedPolicy, PolicyRegistry } from './policy.registry';
 import { checkpointOf, ProjectionDefinition } from './projection';
+import { loadInParts } from './rebuild.parts';
 
 /** How far a rebuild has come: events applied and events in the log up to its target. */
 export interface RebuildProgress {
@@ -16,6 +18,15 @@ export interface RebuildOptions {
   /** Events per page read and per transaction applied (default 5000). */
   batchSize?: number;
   onProgress?: (progress: RebuildProgress) => void;
+  /**
+   * The PostgreSQL server's URL. With it, a projection declared splitByStream is loaded in
+   * `parts` worker threads at once, each on connections of its own; without it, and always on
+   * the embedded store (one process's single connection: no other thread can reach it), in
+   * this thread.
+   */
+  databaseUrl?: string;
+  /** Parts of a split load (default: the cores this process may use, at most 4). */
+  parts?: number;
 }
 
 export interface RebuildResult {
@@ -28,6 +39,8 @@ export interface RebuildResult {
 }
 
 const DEFAULT_BATCH = 5000;
+/** Parts of a split load at most: beyond, the server's share of the work stops them gaining. */
+const MAX_PARTS = 4;
 
 /** A PostgreSQL identifier as an operator may name a schema: lower case, digits, underscores. */
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -150,12 +163,39 @@ export async function buildInto(
   const deferred = await secondaryIndexes(sql, schema, definition.tables);
   for (const index of deferred) await sql.exec(`DROP INDEX ${index.name}`);
   const scoped = inSchema(sql, [schema, live]);
-  const loader = definition.loader?.(scoped, policies);
+  const store = new SqlEventStore(sql);
+  const pump = new Pump(sql, definition.name, options);
+  let position = 0;
+  const parts = partsOf(sql, definition, options);
+  if (parts > 1 && definition.splitByStream && options.databaseUrl) {
+    // The parts read without the safe-prefix check: only up to where the log is final. The
+    // rest, if a transaction was still in flight below `until`, goes the ordinary way below.
+    const settled = await store.settledPosition(until);
+    if (settled > 0) {
+      await pump.begin(0, until);
+      position = await loadInParts(
+        {
+          databaseUrl: options.databaseUrl,
+          projection: definition.name,
+          schema,
+          live,
+          count: parts,
+          through: settled,
+          span: (options.batchSize ?? DEFAULT_BATCH) * parts,
+          empty: await tablesEmpty(sql, schema, definition.tables),
+          policies: policies.held(),
+        },
+        (events) => pump.advance(events, settled),
+      );
+      // What the parts read of the policy stream is learnt here too, as the rest needs it.
+      policies.remember(await adoptedUpTo(store, settled));
+    }
+  }
+  const loader = position === 0 ? definition.loader?.(scoped, policies) : undefined;
   const projection = loader
     ? { applyBatch: (events: readonly StoredEvent[]) => loader.load(events) }
     : definition.create(scoped, policies);
-  const pump = new Pump(sql, definition.name, options);
-  const position = await pump.run(new SqlEventStore(sql), projection, 0, until);
+  position = await pump.run(store, projection, position, until, { count: position === 0 });
   await loader?.finish();
   for (const index of deferred) await sql.exec(index.definition);
   return {
@@ -164,6 +204,39 @@ export async function buildInto(
     events: pump.done,
     milliseconds: Date.now() - started,
   };
+}
+
+/** How many parts a load may be split in: one on the embedded store or without the server's URL. */
+function partsOf(
+  sql: SqlClient,
+  definition: ProjectionDefinition,
+  options: RebuildOptions,
+): number {
+  if (sql.engine !== 'postgres' || !options.databaseUrl || !definition.splitByStream) return 1;
+  return Math.max(1, Math.floor(options.parts ?? Math.min(availableParallelism(), MAX_PARTS)));
+}
+
+/** Whether none of `tables` in `schema` has a row. */
+async function tablesEmpty(
+  sql: SqlClient,
+  schema: string,
+  tables: readonly string[],
+): Promise<boolean> {
+  for (const table of tables) {
+    const { rows } = await sql.query<{ found: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM ${quoted(schema)}.${quoted(table)}) AS found`,
+    );
+    if (rows[0].found) return false;
+  }
+  return true;
+}
+
+/** The policy versions adopted on the log up to `position`, as the registry holds them. */
+async function adoptedUpTo(store: SqlEventStore, position: number): Promise<AdoptedPolicy[]> {
+  const registry = new PolicyRegistry(store);
+  const events = await store.readStream(POLICY_STREAM);
+  for (const event of events) if (event.position <= position) registry.apply(event);
+  return registry.held();
 }
 
 async function tablesOf(sql: SqlClient, schema: string): Promise<string[]> {
@@ -283,30 +356,37 @@ async function retryOnDeadlock<T>(swap: () => Promise<T>, attempts = 5): Promise
 }
 
 /** Pages read ahead of the one being applied. */
-const READ_AHEAD = 2;
+export const READ_AHEAD = 2;
+
+/** A page of the log: its events, and the position up to which it covers the log. */
+export interface Page {
+  events: StoredEvent[];
+  through: number;
+}
 
 /**
  * Reads pages of the log one after the other, up to `depth` ahead of the consumer: the rows of
  * the next pages arrive and are decoded while a page is being applied (the database writing
  * one page, Node decoding the next, instead of one waiting for the other).
  */
-class PageReader {
-  private readonly ready: StoredEvent[][] = [];
+export class PageReader {
+  private readonly ready: Page[] = [];
   private reading = false;
   private ended = false;
   private failure: { error: unknown } | null = null;
   private wake: () => void = () => undefined;
 
+  /** `read(after)`: the page after `after`, null at the end. */
   constructor(
-    private readonly read: (after: number) => Promise<StoredEvent[]>,
+    private readonly read: (after: number) => Promise<Page | null>,
     private after: number,
     private readonly depth: number,
   ) {
     this.fill();
   }
 
-  /** The next page; empty at the end. */
-  async next(): Promise<StoredEvent[]> {
+  /** The next page; null at the end. */
+  async next(): Promise<Page | null> {
     for (;;) {
       const page = this.ready.shift();
       if (page) {
@@ -314,7 +394,7 @@ class PageReader {
         return page;
       }
       if (this.failure) throw this.failure.error;
-      if (this.ended) return [];
+      if (this.ended) return null;
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
@@ -325,9 +405,9 @@ class PageReader {
     this.read(this.after)
       .then(
         (page) => {
-          if (page.length === 0) this.ended = true;
+          if (page === null) this.ended = true;
           else {
-            this.after = page[page.length - 1].position;
+            this.after = page.through;
             this.ready.push(page);
           }
         },
@@ -355,6 +435,20 @@ class Pump {
     public done = 0,
   ) {}
 
+  /** Counts the events after `after` up to `bound` for the progress report, and reports. */
+  async begin(after: number, bound: number): Promise<void> {
+    if (!this.options.onProgress) return;
+    this.total = this.done + (await countBetween(this.sql, after, bound));
+    this.report(after);
+  }
+
+  /** `events` more applied, up to `position`. */
+  advance(events: number, position: number): void {
+    this.done += events;
+    this.total = Math.max(this.total, this.done);
+    this.report(position);
+  }
+
   /**
    * Applies the events after `after` up to `until` (Infinity: the head when the run starts);
    * returns the last position applied. `count` reads the total for the progress report first;
@@ -371,21 +465,19 @@ class Pump {
     const limit = this.options.batchSize ?? DEFAULT_BATCH;
     // The head when the run starts: appends keep coming, a run chasing them would never end.
     const bound = Number.isFinite(until) ? until : await store.headPosition();
-    if (count && this.options.onProgress) {
-      this.total = this.done + (await countBetween(this.sql, after, bound));
-      this.report(after);
-    }
-    const read = (from: number) => store.readAllForReplay({ after: from, limit, until: bound });
+    if (count) await this.begin(after, bound);
+    const read = async (from: number): Promise<Page | null> => {
+      const events = await store.readAllForReplay({ after: from, limit, until: bound });
+      return events.length === 0 ? null : { events, through: events[events.length - 1].position };
+    };
     const pages = readAhead ? new PageReader(read, after, READ_AHEAD) : null;
     let position = after;
     for (;;) {
       const page = pages ? await pages.next() : await read(position);
-      if (page.length === 0) return position;
-      await projection.applyBatch(page);
-      position = page[page.length - 1].position;
-      this.done += page.length;
-      this.total = Math.max(this.total, this.done);
-      this.report(position);
+      if (page === null) return position;
+      await projection.applyBatch(page.events);
+      position = page.through;
+      this.advance(page.events.length, position);
     }
   }
 

@@ -83,9 +83,12 @@ export async function rebuildCommand(
     const policies = new PolicyRegistry(store);
     await policies.refresh();
     const progress = progressReporter(io);
+    // On PostgreSQL the incident view is loaded in parts by worker threads of their own.
+    const databaseUrl = env.DATABASE_URL?.trim() || undefined;
     if (until === undefined) {
       for (const definition of definitions) {
         const result = await rebuildProjection(sql, policies, definition, {
+          databaseUrl,
           onProgress: (p) => progress.update(p),
         });
         progress.stop();
@@ -105,6 +108,7 @@ export async function rebuildCommand(
     try {
       for (const definition of definitions) {
         await buildInto(sql, policies, definition, schema, position, {
+          databaseUrl,
           onProgress: (p) => progress.update(p),
         });
         progress.stop();

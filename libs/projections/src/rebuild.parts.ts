@@ -1,0 +1,133 @@
+import { extname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { AdoptedPolicy } from './policy.registry';
+
+/** What a part of a split load is handed (structured-cloned once, at its start). */
+export interface PartData {
+  databaseUrl: string;
+  projection: string;
+  /** The schema loaded, and the live one behind it in the search path. */
+  schema: string;
+  live: string;
+  index: number;
+  count: number;
+  /** The last position loaded: the log is final up to there (settledPosition). */
+  through: number;
+  /** Positions covered by one read of a part. */
+  span: number;
+  /** The tables held no row before the load. */
+  empty: boolean;
+  policies: AdoptedPolicy[];
+}
+
+/** What a part tells its parent: events loaded (its own share), then done or failed. */
+export type PartMessage =
+  | { kind: 'events'; count: number }
+  | { kind: 'done' }
+  | { kind: 'failed'; message: string; stack?: string; code?: unknown };
+
+/**
+ * Loads the log up to `through` in `count` parts at once, each in a worker thread of its own
+ * that reads its streams' events from the server on its own connections, folds them and writes
+ * its rows (rebuild-part.worker): nothing goes between the threads but counts. Resolves when
+ * every part has written everything and its thread has ended; when one fails, the others are
+ * stopped (their transactions roll back as their connections close) and the first failure is
+ * thrown, the caller dropping what was loaded.
+ */
+export async function loadInParts(
+  part: Omit<PartData, 'index'>,
+  onEvents: (count: number) => void,
+): Promise<number> {
+  const workers: Worker[] = [];
+  const runs = Array.from({ length: part.count }, (_, index) =>
+    runPart({ ...part, index }, workers, onEvents),
+  );
+  try {
+    await Promise.all(runs);
+  } catch (error) {
+    await Promise.all(workers.map((worker) => worker.terminate()));
+    await Promise.allSettled(runs);
+    throw error;
+  }
+  return part.through;
+}
+
+function runPart(
+  data: PartData,
+  workers: Worker[],
+  onEvents: (count: number) => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const worker = startWorker(data);
+    workers.push(worker);
+    let failure: unknown = null;
+    let done = false;
+    worker.on('message', (message: PartMessage) => {
+      if (message.kind === 'events') onEvents(message.count);
+      else if (message.kind === 'done') done = true;
+      else failure ??= errorOf(message);
+    });
+    worker.on('error', (error) => (failure ??= error));
+    worker.on('exit', (code) => {
+      if (failure) reject(failure);
+      else if (done) resolve();
+      else reject(new Error(`part ${data.index + 1} of ${data.count} stopped (exit code ${code})`));
+    });
+  });
+}
+
+function errorOf(message: Extract<PartMessage, { kind: 'failed' }>): Error {
+  const error = new Error(message.message) as Error & { code?: unknown };
+  if (message.stack) error.stack = message.stack;
+  if (message.code !== undefined) error.code = message.code;
+  return error;
+}
+
+/** Young generation of a part's thread: most of what a fold allocates dies young there. */
+const YOUNG_GENERATION_MB = 64;
+
+/**
+ * A part's thread runs rebuild-part.worker. Compiled (dist), that is a JavaScript file beside
+ * this one. Run from the TypeScript sources (jest compiles them in memory, which a new thread
+ * does not inherit), the thread first teaches its require to compile `.ts` files with swc (a
+ * development dependency, there whenever the sources are run) and to find the `@truceline/*`
+ * libraries as tsconfig's paths do.
+ */
+function startWorker(data: PartData): Worker {
+  const entry = join(__dirname, `rebuild-part.worker${extname(__filename)}`);
+  const options = {
+    workerData: data,
+    resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+  };
+  if (extname(__filename) !== '.ts') return new Worker(entry, options);
+  const root = join(__dirname, '..', '..', '..');
+  return new Worker(FROM_SOURCES, {
+    ...options,
+    eval: true,
+    argv: [entry, root],
+  });
+}
+
+const FROM_SOURCES = `
+const Module = require('node:module');
+const { join } = require('node:path');
+const [entry, root] = process.argv.slice(-2);
+const swc = Module.createRequire(join(root, 'package.json'))('@swc/core');
+const options = {
+  jsc: {
+    parser: { syntax: 'typescript', decorators: true },
+    transform: { legacyDecorator: true, decoratorMetadata: true },
+    target: 'es2022',
+    keepClassNames: true,
+  },
+  module: { type: 'commonjs' },
+};
+Module._extensions['.ts'] = (module, filename) =>
+  module._compile(swc.transformFileSync(filename, options).code, filename);
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  const library = /^@truceline\\/([\\w-]+)$/.exec(request);
+  return resolve.call(this, library ? join(root, 'libs', library[1], 'src') : request, ...rest);
+};
+require(entry);
+`;
