@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { checkKafka, startLocalKafka } from '../../infra/kafka/local-kafka';
 import { parseBrokers } from '@truceline/messaging';
 
@@ -49,19 +49,4 @@ export async function processCpu(pid: number | null): Promise<number | null> {
   // in clock ticks of 10 ms.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
-/** CPU time (µs) of a process and its children (the PostgreSQL server: postmaster and backends). */
-export async function processTreeCpu(rootPid: number | null): Promise<number | null> {
-  if (rootPid === null) return null;
-  let total = 0;
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => null);
-    if (stat === null) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(entry) !== rootPid && Number(fields[1]) !== rootPid) continue;
-    total += (Number(fields[11]) + Number(fields[12])) * 10_000;
-  }
-  return total;
 }

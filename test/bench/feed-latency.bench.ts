@@ -14,8 +14,8 @@ import { createKafka, ensureTopics, EVENTS_TOPIC, feedTopic } from '@truceline/m
 import { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { freePort } from '../support/free-port';
 import { ensureBuiltEntries, ProcessGroup } from '../support/process-group';
-import { BenchKafka, processCpu, processTreeCpu } from './bench-kafka';
-import { postmasterOf } from './relay.bench';
+import { BenchKafka, processCpu } from './bench-kafka';
+import { postgresCpu, postmasterOf } from './postgres-cpu';
 import { percentiles } from './load';
 
 /** The ministry whose feed the figure reads (any partner gets every IncidentTierChanged). */
@@ -30,6 +30,8 @@ export const FEED_SECONDS = Number(process.env.BENCH_FEED_SECONDS ?? 60);
 const BASELINE_SECONDS = Number(process.env.BENCH_FEED_BASELINE_SECONDS ?? 5);
 /** After the last send, how long a notice may still arrive before it counts as never. */
 const DRAIN_MS = 10_000;
+/** How long the CPU count waits after that for every stage to catch up. */
+const DRAIN_CPU_MS = 180_000;
 
 export interface LatencyRun {
   /** Sends scheduled (one per 1/rate s) and notices received by the ministry. */
@@ -147,8 +149,26 @@ export interface Stages {
   projectionBehindMax: number;
   /** The most feed entries the relay was behind the feeds, over all partners. */
   relayBehindMax: number;
-  /** CPU time per BreachConfirmed (µs) from the start of the sends until all were received. */
+  /** The most events the events relay was behind the log. */
+  eventsRelayBehindMax: number;
+  /**
+   * Every 5 s from the first send: seconds elapsed, the events in the log since the first send,
+   * and how far each stage was behind at that moment (events, entries, events).
+   */
+  timeline: {
+    s: number;
+    log: number;
+    projection: number;
+    feedRelay: number;
+    eventsRelay: number;
+  }[];
+  /**
+   * CPU time per BreachConfirmed (µs) from the start of the sends until every stage has caught
+   * up (or 180 s after the last send): what each process spent on all of them, however late.
+   */
   cpuPerEvent: Record<string, number>;
+  /** Milliseconds from the first send until every stage had caught up (null: not within 180 s). */
+  drainedAfterMs: number | null;
 }
 
 /** Samples the stages' backlogs every 250 ms and the processes' CPU over the measurement. */
@@ -168,31 +188,61 @@ function watchStages(
     const entries = await Promise.all(
       Object.entries(pids).map(async ([name, pid]) => [name, await processCpu(pid)] as const),
     );
-    return { ...Object.fromEntries(entries), postgres: await processTreeCpu(postmasterPid) };
+    return { ...Object.fromEntries(entries), postgres: await postgresCpu(postmasterPid) };
   };
   const before = cpuNow();
   let projectionBehindMax = 0;
   let relayBehindMax = 0;
+  let eventsRelayBehindMax = 0;
+  const timeline: Stages['timeline'] = [];
+  const started = performance.now();
+  let logAtStart: number | null = null;
   let stopped = false;
+  let caughtUp = false;
   const sampling = (async () => {
     while (!stopped) {
-      const { rows } = await sql.query<{ projection: string; relay: string }>(
-        `SELECT (SELECT max(position) FROM events)
+      const { rows } = await sql.query<{
+        projection: string;
+        relay: string;
+        events: string;
+        head: string;
+      }>(
+        `SELECT (SELECT max(position) FROM events) AS head,
+                (SELECT max(position) FROM events)
+                  - coalesce((SELECT position FROM checkpoints WHERE subscriber_id = $2), 0) AS events,
+                (SELECT max(position) FROM events)
                   - coalesce((SELECT max(position) FROM partner_feed_position), 0) AS projection,
                 coalesce((SELECT sum(h.head - coalesce(c.position, 0))
                    FROM (SELECT p, (SELECT max(seq) FROM partner_feed WHERE partner = p) AS head
                            FROM unnest($1::text[]) AS p) h
                    LEFT JOIN checkpoints c
                      ON c.subscriber_id = 'relay:truceline.feed.' || lower(h.p) || '.v1'), 0) AS relay`,
-        [FEED_PARTNERS(POLICY_V1)],
+        [FEED_PARTNERS(POLICY_V1), `relay:${EVENTS_TOPIC}`],
       );
-      projectionBehindMax = Math.max(projectionBehindMax, Number(rows[0].projection));
-      relayBehindMax = Math.max(relayBehindMax, Number(rows[0].relay));
+      const [row] = rows;
+      projectionBehindMax = Math.max(projectionBehindMax, Number(row.projection));
+      relayBehindMax = Math.max(relayBehindMax, Number(row.relay));
+      eventsRelayBehindMax = Math.max(eventsRelayBehindMax, Number(row.events));
+      logAtStart ??= Number(row.head);
+      caughtUp =
+        Number(row.projection) === 0 && Number(row.relay) === 0 && Number(row.events) === 0;
+      const s = Math.floor((performance.now() - started) / 5_000) * 5;
+      if (timeline.at(-1)?.s !== s)
+        timeline.push({
+          s,
+          log: Number(row.head) - logAtStart,
+          projection: Number(row.projection),
+          feedRelay: Number(row.relay),
+          eventsRelay: Number(row.events),
+        });
       await sleep(250);
     }
   })();
   return {
     async stop(events) {
+      const giveUpAt = performance.now() + DRAIN_CPU_MS;
+      while (!caughtUp && performance.now() < giveUpAt) await sleep(250);
+      const drainedAfterMs = caughtUp ? Math.round(performance.now() - started) : null;
       stopped = true;
       await sampling;
       const [start, end] = [await before, await cpuNow()];
@@ -202,7 +252,14 @@ function watchStages(
         if (used !== null && was !== null && was !== undefined)
           cpuPerEvent[name] = Math.round((used - was) / events);
       }
-      return { projectionBehindMax, relayBehindMax, cpuPerEvent };
+      return {
+        projectionBehindMax,
+        relayBehindMax,
+        eventsRelayBehindMax,
+        timeline,
+        cpuPerEvent,
+        drainedAfterMs,
+      };
     },
   };
 }
@@ -260,7 +317,17 @@ async function ministryConsumer(
   });
   consumers.push(consumer);
   await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: false });
+  // A topic the relay has just created may still be unknown to the broker's metadata for a
+  // moment (UNKNOWN_TOPIC_OR_PARTITION, retriable): ask again for up to 30 s.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await consumer.subscribe({ topic, fromBeginning: false });
+      break;
+    } catch (error) {
+      if ((error as { retriable?: boolean }).retriable !== true || attempt >= 60) throw error;
+      await sleep(500);
+    }
+  }
   const joined = new Promise<void>((resolve) =>
     consumer.on(consumer.events.GROUP_JOIN, () => resolve()),
   );
@@ -348,10 +415,13 @@ async function startProcesses(
     TRUCELINE_JWT_SECRET: JWT_SECRET,
     LOG_LEVEL: 'warn',
   };
+  // BENCH_FEED_NODE_ARGS go to both processes' node, e.g. `--cpu-prof --cpu-prof-dir=DIR`.
+  const nodeArgs = process.env.BENCH_FEED_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const port = await freePort();
   const api = group.add({
     name: 'api',
     entry: 'apps/api/src/main.js',
+    nodeArgs,
     env: { ...common, PORT: String(port) },
     readyUrl: `http://127.0.0.1:${port}/health/ready`,
   });
@@ -359,6 +429,7 @@ async function startProcesses(
   const relay = group.add({
     name: 'relay',
     entry: 'apps/relay/src/main.js',
+    nodeArgs,
     env: { ...common, METRICS_PORT: String(metricsPort) },
     readyUrl: `http://127.0.0.1:${metricsPort}/health/ready`,
   });

@@ -38,6 +38,8 @@ export interface BuiltAppOptions {
   env: Record<string, string>;
   /** Answers 200 once the process does its job (its /health/ready). */
   readyUrl: string;
+  /** Options for node itself, before the entry (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+  nodeArgs?: readonly string[];
 }
 
 /**
@@ -73,7 +75,13 @@ export class BuiltAppProcess {
     );
     const child = spawn(
       process.execPath,
-      ['--import', ORPHAN_GUARD, builtEntry(this.options.entry), ...(this.options.args ?? [])],
+      [
+        ...(this.options.nodeArgs ?? []),
+        '--import',
+        ORPHAN_GUARD,
+        builtEntry(this.options.entry),
+        ...(this.options.args ?? []),
+      ],
       {
         cwd: REPO_ROOT,
         env: { ...inherited, ...this.options.env },
