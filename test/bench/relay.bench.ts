@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { openDatabase, SqlEventStore } from '@truceline/event-store';
 import {
   createKafka,
   ensureTopics,
   EVENTS_SOURCE,
   EventRelay,
   toKafkaMessage,
+  useOnePassProduceEncoding,
 } from '@truceline/messaging';
 import { insertGeneratedHistory } from '@truceline/testing';
 import { Partitioners } from 'kafkajs';
-import { BenchKafka, processCpu, processTreeCpu } from './bench-kafka';
+import { BenchKafka, processCpu } from './bench-kafka';
+import { postgresCpu, postmasterOf } from './postgres-cpu';
 
 /** Events relayed per run: BENCH_RELAY_EVENTS (default 20,000: 2,000 generated incidents). */
 export const RELAY_EVENTS = Number(process.env.BENCH_RELAY_EVENTS ?? 20_000);
@@ -106,13 +107,19 @@ export async function relayVsSendBatch(
             relay.wake();
             await until(() => relay.published().position >= last, 300_000, 'the relay to drain');
           });
+        // The baseline is kafkajs as it comes: its own encoder, not the relay's one-pass one.
         const timeRaw = () =>
           measured(cpu.raw, broker.pid, postmaster, backlog, async () => {
-            for (let i = 0; i < messages.length; i += batchSize) {
-              await producer.sendBatch({
-                topicMessages: [{ topic: rawTopic, messages: messages.slice(i, i + batchSize) }],
-                acks: -1,
-              });
+            useOnePassProduceEncoding(false);
+            try {
+              for (let i = 0; i < messages.length; i += batchSize) {
+                await producer.sendBatch({
+                  topicMessages: [{ topic: rawTopic, messages: messages.slice(i, i + batchSize) }],
+                  acks: -1,
+                });
+              }
+            } finally {
+              useOnePassProduceEncoding(true);
             }
           });
         let relayRate: number;
@@ -161,15 +168,12 @@ async function measured(
   work: () => Promise<void>,
 ): Promise<number> {
   const node = process.cpuUsage();
-  const [pg, broker] = await Promise.all([processTreeCpu(postmaster), processCpu(kafkaPid)]);
+  const [pg, broker] = await Promise.all([postgresCpu(postmaster), processCpu(kafkaPid)]);
   const started = performance.now();
   await work();
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(node);
-  const [pgAfter, brokerAfter] = await Promise.all([
-    processTreeCpu(postmaster),
-    processCpu(kafkaPid),
-  ]);
+  const [pgAfter, brokerAfter] = await Promise.all([postgresCpu(postmaster), processCpu(kafkaPid)]);
   into.node += used.user + used.system;
   into.postgres += (pgAfter ?? 0) - (pg ?? 0);
   into.kafka += (brokerAfter ?? 0) - (broker ?? 0);
@@ -193,18 +197,5 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
   while (!condition()) {
     if (Date.now() > giveUpAt) throw new Error(`timed out waiting for ${what}`);
     await sleep(2);
-  }
-}
-
-/** The pid of the server's postmaster when its data directory is on this machine, else null. */
-export async function postmasterOf(sql: SqlClient): Promise<number | null> {
-  try {
-    const { rows } = await sql.query<{ setting: string }>(
-      "SELECT setting FROM pg_settings WHERE name = 'data_directory'",
-    );
-    const text = await readFile(`${rows[0].setting}/postmaster.pid`, 'utf8');
-    return Number(text.split('\n')[0]);
-  } catch {
-    return null;
   }
 }

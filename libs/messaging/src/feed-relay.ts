@@ -34,11 +34,15 @@ export const LOG_SUBJECT = 'log';
  * place in the partner's feed, the key the incident so one incident keeps its order (`log` for
  * a LogCheckpoint).
  */
-export function toFeedMessage(partner: string, entry: FeedEntry): OutgoingKafkaMessage {
+export function toFeedMessage(
+  partner: string,
+  entry: FeedEntry,
+  value: string = JSON.stringify(entry.data),
+): OutgoingKafkaMessage {
   const subject = entry.incidentId ?? LOG_SUBJECT;
   return {
     key: subject,
-    value: JSON.stringify(entry.data),
+    value,
     headers: {
       ce_specversion: '1.0',
       ce_id: entry.id,
@@ -72,6 +76,7 @@ export class FeedRelay implements PublishSource {
   /** Per checkpoint name: the last seq handed to the publisher (read ahead within a transaction). */
   private readonly reading = new Map<string, number>();
   private readonly topics = new Set<string>();
+  private readonly values = new WeakMap<object, string>();
   private unlisten?: () => Promise<void>;
 
   constructor(private readonly options: FeedRelayOptions) {
@@ -147,7 +152,7 @@ export class FeedRelay implements PublishSource {
     return {
       topicMessages: pending.map(({ partner, entries }) => ({
         topic: this.topicOf(partner),
-        messages: entries.map((entry) => toFeedMessage(partner, entry)),
+        messages: entries.map((entry) => toFeedMessage(partner, entry, this.valueOf(entry.data))),
       })),
       checkpoints: new Map(
         pending.map(({ partner, entries }) => [
@@ -156,6 +161,17 @@ export class FeedRelay implements PublishSource {
         ]),
       ),
     };
+  }
+
+  /**
+   * The message value of an entry's data: an event or a notice goes to every partner it is
+   * released to as the same data (one object, see FeedQueries.pages), serialised once.
+   */
+  private valueOf(data: unknown): string {
+    if (typeof data !== 'object' || data === null) return JSON.stringify(data);
+    let value = this.values.get(data);
+    if (value === undefined) this.values.set(data, (value = JSON.stringify(data)));
+    return value;
   }
 
   committed(batch: PublishBatch): void {

@@ -6,3 +6,4 @@ export * from './relay';
 export * from './consumer';
 export * from './observability';
 export * from './feed-relay';
+export { useOnePassProduceEncoding } from './produce-encoding';

@@ -2,6 +2,7 @@ import type { KafkaSecurity } from '@truceline/config';
 import { Kafka, KafkaConfig, logCreator, logLevel, RetryOptions, SASLOptions } from 'kafkajs';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { useOnePassProduceEncoding } from './produce-encoding';
 
 export interface CreateKafkaOptions {
   /** `host:port` list, e.g. from KAFKA_BROKERS split on commas. Use 127.0.0.1, not localhost. */
@@ -30,6 +31,8 @@ export const KAFKA_RETRY: RetryOptions = {
  */
 export function createKafka(options: CreateKafkaOptions): Kafka {
   if (options.brokers.length === 0) throw new Error('createKafka needs at least one broker');
+  // The same bytes as kafkajs's encoder, at a fraction of its CPU (see produce-encoding.ts).
+  useOnePassProduceEncoding();
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,

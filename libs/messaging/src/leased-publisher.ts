@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { EventStore, SqlClient, SqlEventStore } from '@truceline/event-store';
-import { Kafka, Partitioners, Producer, TopicMessages } from 'kafkajs';
+import { CheckpointWriter, EventStore, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { ICustomPartitioner, Kafka, Partitioners, Producer, TopicMessages } from 'kafkajs';
 import pino, { Logger } from 'pino';
 import { LeaseLostError, RelayLease } from './relay-lease';
 
@@ -278,7 +278,7 @@ export class LeasedPublisher {
       transactionalId: this.options.transactionalId,
       idempotent: true,
       maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: onePartitionOrHashed,
       // A failed send aborts the whole transaction and the batch starts over, so bounded retries
       // cannot duplicate or reorder anything. They start short: right after a commit the broker
       // is still writing the previous transaction's markers and answers the next transaction's
@@ -347,11 +347,11 @@ export class LeasedPublisher {
       const merged = mergeBatches(sent);
       await this.options.beforeCommit?.(merged);
       await transaction.commit();
+      // Every checkpoint of the transaction (one per partner feed) in one statement.
       await this.lease.whileHeld(async (tx) => {
-        const checkpoints: EventStore = new SqlEventStore(tx);
-        for (const [name, position] of merged.checkpoints) {
-          await checkpoints.writeCheckpoint(name, position);
-        }
+        const checkpoints = new CheckpointWriter(tx);
+        for (const [name, position] of merged.checkpoints) checkpoints.record(name, position);
+        await checkpoints.flush();
       });
       return merged;
     } catch (error) {
@@ -388,6 +388,16 @@ export class LeasedPublisher {
     });
   }
 }
+
+/**
+ * kafkajs's default partitioner (murmur2 of the key), but a topic of one partition — every
+ * partner feed's — takes partition 0 without hashing every key to learn it: the same answer.
+ */
+const onePartitionOrHashed: ICustomPartitioner = () => {
+  const hashed = Partitioners.DefaultPartitioner();
+  return (args) =>
+    args.partitionMetadata.length === 1 && args.message.partition == null ? 0 : hashed(args);
+};
 
 /** Batches sent in one transaction as one: messages in order, each checkpoint's last value. */
 function mergeBatches(batches: PublishBatch[]): PublishBatch {
