@@ -1,47 +1,82 @@
 import { randomUUID } from 'node:crypto';
 import { Session } from 'node:inspector';
-import { writeFile } from 'node:fs/promises';
-import { openDatabase, SqlEventStore } from '@truceline/event-store';
-import { generateSigningKey, Ledger, migrateLedger, parseSigningKey } from '@truceline/ledger';
+import { readFile, writeFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
+import {
+  generateSigningKey,
+  Ledger,
+  migrateLedger,
+  parseSigningKey,
+  WorkerSealing,
+} from '@truceline/ledger';
 import { BenchSettings, eventsOf } from './append.bench';
 import { drive, LoadResult, median } from './load';
 import { postgresCpu, postmasterOf } from './postgres-cpu';
 
+/** CPU time per appended event, µs, of one kind of slice. */
+export interface CpuPerEvent {
+  /** The bench process's main thread: the writers (and the sealer's bookkeeping when on). */
+  node: number;
+  /** The sealing thread (0 without one, or off). */
+  sealingThread: number;
+  /** Every process of the PostgreSQL server (absent when it is not on this machine, or PGlite). */
+  postgres?: number;
+}
+
 export interface SealingFigures {
+  engine: 'postgres' | 'pglite';
   sealingOff: LoadResult;
   sealingOn: LoadResult;
-  /** Events sealed while the sealing runs took place, and the checkpoints signed. */
+  /** A second kind of slice with sealing off, measured like the others: the A/A baseline. */
+  sealingOffAgain: LoadResult;
+  /** Events sealed by the end, and the checkpoints signed (every one during the "on" slices). */
   sealed: number;
   checkpoints: number;
   /**
-   * At the end of each sealing run: events appended in it that were not sealed yet. A sealer
-   * that fell behind would make appends look cheap by not doing its work; this shows it kept up
-   * (about one poll interval's worth of appends at most).
+   * At the end of each "on" slice: its appended events the sealer had not sealed yet (it is
+   * behind the appends by design: at the lowest priority it takes only the CPU they leave).
    */
   unsealedAtEnd: number[];
-  /** Each adjacent pair of slices, sealing on over off: the median is the robust figure. */
+  /** Then, with the writers stopped: how long until it had sealed up to the head, ms. */
+  catchUpMs: number[];
+  /** Rates of each round's "on" slice over its "off" slice; the median is the robust figure. */
   pairRatios: number[];
   medianPairRatio: number;
+  /** The same for each round's two "off" slices (the second over the first): the noise. */
+  aaPairRatios: number[];
+  medianAaPairRatio: number;
   /**
-   * CPU time per appended event, in µs, over all slices of each kind: the bench's Node process
-   * (the writers, and the sealer when on) and the PostgreSQL server (every process of it; only
-   * when it runs on this machine). Unlike the rates, these hardly move with the neighbours'
-   * load: what sealing costs shows as the difference.
+   * CPU per appended event over all slices of each kind, "on" including its catch-up. Unlike
+   * the rates, these hardly move with the neighbours' load.
    */
-  cpuPerEvent?: { node: { off: number; on: number }; postgres?: { off: number; on: number } };
+  cpuPerEvent: { off: CpuPerEvent; on: CpuPerEvent; offAgain: CpuPerEvent };
+  /** With `sustainedMs`: the sealer running through that long a stretch of appends. */
+  sustained?: SustainedSealing;
 }
 
-export interface SealingBenchOptions {
-  /**
-   * An A/A run: the "on" slices run without the sealer (nothing sealed before, during or after
-   * them), so the figures show what the harness measures when both sides are the same: the
-   * noise any difference must stand out of.
-   */
-  aa?: boolean;
+/** The sealer through a long stretch of appends at full load, then after it. */
+export interface SustainedSealing {
+  seconds: number;
+  events: number;
+  /** Each second: events appended but not sealed yet. */
+  unsealedEachSecond: number[];
+  /** Checkpoints signed during the stretch, and the longest time between two (from its start). */
+  checkpoints: number;
+  longestGapMs: number;
+  /** The appends stopped: how long until the sealer had sealed up to the head. */
+  catchUpMs: number;
 }
 
-/** Slices per run: each run alternates sealing off and on in slices this many times. */
-const SLICES = 4;
+/** Rounds per run: each run's rounds put off, on and off-again in every order of a 3×3 square. */
+const ROUNDS = 3;
+
+type Kind = 'off' | 'on' | 'offAgain';
+const ORDERS: Kind[][] = [
+  ['off', 'on', 'offAgain'],
+  ['on', 'offAgain', 'off'],
+  ['offAgain', 'off', 'on'],
+];
 
 /** The slices of one run as one result: every event over the whole time, the median latencies. */
 function combine(slices: LoadResult[]): LoadResult {
@@ -56,124 +91,223 @@ function combine(slices: LoadResult[]): LoadResult {
   };
 }
 
+const middle = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
+
+/** CPU time (µs) an OS thread of this process has run, from the scheduler's own count (Linux). */
+async function threadCpu(threadId: number | null | undefined): Promise<number> {
+  if (!threadId) return 0;
+  const text = await readFile(`/proc/self/task/${threadId}/schedstat`, 'utf8').catch(() => null);
+  return text === null ? 0 : Number(text.split(' ')[0]) / 1_000;
+}
+
 /**
  * Appends with the sealer running behind them against the same appends without it (SPEC §10:
- * sealing never slows appends), interleaved run by run on one database. The sealer runs as in
- * the API: polling every 250 ms, a checkpoint at least every 5 s.
+ * sealing never slows appends), interleaved on one database — and against the same appends
+ * without it again, measured the same way (an A/A comparison in the same run), so that the
+ * noise any difference must stand out of is in the same figures. The sealer runs as in the
+ * API: polling every 250 ms, a checkpoint at least every 5 s, and on PostgreSQL on a sealing
+ * thread at the lowest priority with its own connection; on PGlite (`url` null, in memory) on
+ * the thread of the appends, which is the database's too.
  *
- * So that the comparison is fair both ways, and holds on a shared machine whose load swings
- * within seconds: each run is cut into slices of sealing off and on, in alternating order
- * (off-on, on-off, …: the table grows and later slices are slower), so both see the same
- * neighbours; before each sealing slice the sealer first
- * catches up, outside the measurement, with what the runs without it appended (in the API it
- * never has such a backlog: it always runs); and each sealing run ends with the count of its
- * events still unsealed, so a sealer that kept appends fast by falling behind would show.
+ * Each run is cut into rounds of three 1-s slices (sealing off, on, off again) in the orders of
+ * a Latin square, so each kind of slice holds each place equally (the table grows and later
+ * slices are slower) and all three see the same neighbours. Before each "on" slice the sealer
+ * first catches up, outside the measurement, with what the others appended (in the API it
+ * always runs); at its end the events it has not sealed yet are counted, then, the writers
+ * stopped, the time it takes to catch up, whose CPU counts to the slice.
  */
 export async function appendWithSealing(
-  url: string,
+  url: string | null,
   writers: number,
   settings: BenchSettings,
-  options: SealingBenchOptions = {},
+  options: { sustainedMs?: number } = {},
 ): Promise<SealingFigures> {
-  const aa = options.aa ?? false;
-  const sql = await openDatabase({ databaseUrl: url, poolSize: writers + 2 });
+  const sql = await openDatabase(
+    url ? { databaseUrl: url, poolSize: writers + 2 } : { inMemory: true },
+  );
   const store = new SqlEventStore(sql);
   await store.init();
   await migrateLedger(sql);
-  const ledger = new Ledger(sql, store, parseSigningKey(generateSigningKey('truceline/bench')));
+  // One sealing thread for the whole run, as the API keeps its own: started and warmed once,
+  // not once per slice.
+  const thread = url ? await WorkerSealing.start(url) : undefined;
+  const ledger = new Ledger(sql, store, parseSigningKey(generateSigningKey('truceline/bench')), {
+    sealingThread: thread,
+  });
   const append = async (w: number, i: number) => {
     await store.append(`bench-${w}-${randomUUID()}`, eventsOf(1, i), {
       expectedRevision: 'no-stream',
     });
     return 1;
   };
+  const sealedPosition = async () => {
+    const { rows } = await sql.query<{ p: string }>(
+      'SELECT coalesce(max(positions[cardinality(positions)]), 0) AS p FROM ' +
+        '(SELECT positions FROM ledger_leaf_runs ORDER BY first_leaf DESC LIMIT 1) last',
+    );
+    return Number(rows[0].p);
+  };
   try {
     await drive(writers, 300, append);
-    const off: LoadResult[] = [];
-    const on: LoadResult[] = [];
+    const results: Record<Kind, LoadResult[]> = { off: [], on: [], offAgain: [] };
     const unsealedAtEnd: number[] = [];
+    const catchUpMs: number[] = [];
     const pairRatios: number[] = [];
-    const sliceMs = Math.max(500, settings.durationMs / SLICES);
-    const postmaster = await postmasterOf(sql);
-    const cpu = {
-      off: { node: 0, postgres: 0, events: 0 },
-      on: { node: 0, postgres: 0, events: 0 },
+    const aaPairRatios: number[] = [];
+    // BENCH_SECONDS / 4: 1-s slices by default, as before the A/A slices were added.
+    const sliceMs = Math.max(500, settings.durationMs / 4);
+    const postmaster = url ? await postmasterOf(sql) : null;
+    const zero = () => ({ node: 0, thread: 0, postgres: 0, events: 0 });
+    const cpu: Record<Kind, ReturnType<typeof zero>> = {
+      off: zero(),
+      on: zero(),
+      offAgain: zero(),
     };
-    /** Drives one slice, adding its CPU time and events to `into`; `stop` runs before the count. */
-    const measured = async (into: typeof cpu.on, stop?: () => Promise<void>) => {
+    /** Drives one slice, adding its CPU time and events to `into`; `after` runs before the count. */
+    const measured = async (
+      into: ReturnType<typeof zero>,
+      threadId?: number | null,
+      after?: () => Promise<void>,
+    ) => {
       const node = process.cpuUsage();
+      const thread = await threadCpu(threadId);
       const server = await postgresCpu(postmaster);
       const result = await drive(writers, sliceMs, append);
-      await stop?.();
+      await after?.();
       const used = process.cpuUsage(node);
-      into.node += used.user + used.system;
+      const threadUsed = (await threadCpu(threadId)) - thread;
+      // process.cpuUsage counts every thread of the process: the sealing thread's is apart.
+      into.node += used.user + used.system - threadUsed;
+      into.thread += threadUsed;
       into.postgres += ((await postgresCpu(postmaster)) ?? 0) - (server ?? 0);
       into.events += result.count ?? 0;
       return result;
     };
-    const withoutSealing = () => measured(cpu.off);
-    const withSealing = async () => {
-      if (aa) return measured(cpu.on);
+    const slice = async (kind: Kind): Promise<LoadResult> => {
+      if (kind !== 'on') return measured(cpu[kind]);
       await ledger.sealer.sealPending();
       ledger.sealer.start();
-      // The CPU of the slice includes sealing all of its events: what the sealer had not
-      // reached at the end (counted first) is sealed before the measurement stops.
-      return measured(cpu.on, async () => {
+      return measured(cpu.on, thread?.threadId, async () => {
         const head = await store.headPosition();
-        await ledger.sealer.stop();
         const { rows } = await sql.query<{ n: string }>(
-          'SELECT count(*) AS n FROM events WHERE position <= $1 AND position > ' +
-            '(SELECT coalesce(max(positions[cardinality(positions)]), 0) FROM ' +
-            '(SELECT positions FROM ledger_leaf_runs ORDER BY first_leaf DESC LIMIT 1) last)',
-          [head],
+          'SELECT count(*) AS n FROM events WHERE position <= $1 AND position > $2',
+          [head, await sealedPosition()],
         );
         unsealedAtEnd.push(Number(rows[0].n));
-        await ledger.sealer.sealPending();
-      });
+        // The running sealer catches up by itself once the appends stop: timed, not helped.
+        const stopped = performance.now();
+        // Looked at every 20 ms: often enough to time it, seldom enough not to load this thread.
+        while ((await sealedPosition()) < head) await new Promise((r) => setTimeout(r, 20));
+        catchUpMs.push(performance.now() - stopped);
+      }).finally(() => ledger.sealer.stop());
     };
     for (let run = 0; run < settings.runs; run++) {
-      const offSlices: LoadResult[] = [];
-      const onSlices: LoadResult[] = [];
-      for (let slice = 0; slice < SLICES; slice++) {
-        if ((run * SLICES + slice) % 2 === 0) {
-          offSlices.push(await withoutSealing());
-          onSlices.push(await withSealing());
-        } else {
-          onSlices.push(await withSealing());
-          offSlices.push(await withoutSealing());
-        }
-        pairRatios.push(onSlices[slice].rate / offSlices[slice].rate);
+      const slices: Record<Kind, LoadResult[]> = { off: [], on: [], offAgain: [] };
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = ORDERS[(run * ROUNDS + round) % ORDERS.length];
+        const got = {} as Record<Kind, LoadResult>;
+        for (const kind of order) got[kind] = await slice(kind);
+        for (const kind of order) slices[kind].push(got[kind]);
+        pairRatios.push(got.on.rate / got.off.rate);
+        aaPairRatios.push(got.offAgain.rate / got.off.rate);
       }
-      off.push(combine(offSlices));
-      on.push(combine(onSlices));
+      for (const kind of ['off', 'on', 'offAgain'] as const)
+        results[kind].push(combine(slices[kind]));
     }
+    const sustained = options.sustainedMs
+      ? await sustain(options.sustainedMs, writers, append, ledger, sql, sealedPosition)
+      : undefined;
     const latest = await ledger.latest();
     const { rows } = await sql.query<{ n: string }>('SELECT count(*) AS n FROM ledger_checkpoints');
+    const perEvent = (c: ReturnType<typeof zero>): CpuPerEvent => ({
+      node: c.node / c.events,
+      sealingThread: c.thread / c.events,
+      ...(postmaster === null ? {} : { postgres: c.postgres / c.events }),
+    });
     return {
-      sealingOff: median(off),
-      sealingOn: median(on),
+      engine: url ? 'postgres' : 'pglite',
+      sealingOff: median(results.off),
+      sealingOn: median(results.on),
+      sealingOffAgain: median(results.offAgain),
       sealed: latest?.treeSize ?? 0,
       checkpoints: Number(rows[0].n),
       unsealedAtEnd,
+      catchUpMs,
       pairRatios,
-      medianPairRatio: [...pairRatios].sort((a, b) => a - b)[pairRatios.length >> 1],
+      medianPairRatio: middle(pairRatios),
+      aaPairRatios,
+      medianAaPairRatio: middle(aaPairRatios),
       cpuPerEvent: {
-        node: { off: cpu.off.node / cpu.off.events, on: cpu.on.node / cpu.on.events },
-        ...(postmaster === null
-          ? {}
-          : {
-              postgres: {
-                off: cpu.off.postgres / cpu.off.events,
-                on: cpu.on.postgres / cpu.on.events,
-              },
-            }),
+        off: perEvent(cpu.off),
+        on: perEvent(cpu.on),
+        offAgain: perEvent(cpu.offAgain),
       },
+      ...(sustained ? { sustained } : {}),
     };
   } finally {
     await ledger.sealer.stop();
+    await thread?.close();
     await store.close();
     await sql.close();
   }
+}
+
+/**
+ * The sealer as the API runs it through `ms` of appends at full load: each second the events
+ * it has not sealed yet; the checkpoints it signs meanwhile (SPEC §10: at least every 10 s
+ * while events arrive, covering what is sealed), and once the appends stop, its catch-up.
+ */
+async function sustain(
+  ms: number,
+  writers: number,
+  append: (w: number, i: number) => Promise<number>,
+  ledger: Ledger,
+  sql: SqlClient,
+  sealedPosition: () => Promise<number>,
+): Promise<SustainedSealing> {
+  await ledger.sealer.sealPending();
+  const signedAt = async () => {
+    const { rows } = await sql.query<{ at: Date }>(
+      'SELECT signed_at AS at FROM ledger_checkpoints ORDER BY tree_size',
+    );
+    return rows.map((row) => new Date(row.at).getTime());
+  };
+  const before = (await signedAt()).length;
+  const started = Date.now();
+  ledger.sealer.start();
+  const unsealedEachSecond: number[] = [];
+  let appending = true;
+  const sampling = (async () => {
+    while (appending) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      const { rows } = await sql.query<{ n: string }>(
+        'SELECT count(*) AS n FROM events WHERE position > $1',
+        [await sealedPosition()],
+      );
+      unsealedEachSecond.push(Number(rows[0].n));
+    }
+  })();
+  const result = await drive(writers, ms, append);
+  appending = false;
+  const ended = Date.now();
+  const head = Number(
+    (await sql.query<{ p: string }>('SELECT max(position) AS p FROM events')).rows[0].p,
+  );
+  while ((await sealedPosition()) < head) await new Promise((r) => setTimeout(r, 20));
+  const catchUpMs = Date.now() - ended;
+  await sampling;
+  await ledger.sealer.stop();
+  const during = (await signedAt()).slice(before).filter((at) => at <= ended);
+  const marks = [started, ...during, ended];
+  const longestGapMs = Math.max(...marks.slice(1).map((at, i) => at - marks[i]));
+  return {
+    seconds: ms / 1000,
+    events: result.count ?? 0,
+    unsealedEachSecond,
+    checkpoints: during.length,
+    longestGapMs,
+    catchUpMs,
+  };
 }
 
 /**

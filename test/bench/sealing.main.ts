@@ -1,13 +1,14 @@
 import { loadavg } from 'node:os';
 import { Client } from 'pg';
 import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
-import { appendWithSealing, sealingCost } from './sealing.bench';
+import { appendWithSealing, CpuPerEvent, SealingFigures, sealingCost } from './sealing.bench';
 
 /**
  * The sealing figure alone (`node dist/test/bench/sealing.main.js`), to repeat it and to profile
- * it with `node --cpu-prof`: BENCH_RUNS (3), BENCH_SECONDS (4), BENCH_SEALING=aa for an A/A run
- * (the sealer never started: the noise of the harness), BENCH_SEALING=cost for the CPU that
- * sealing BENCH_EVENTS (20,000) appended events costs, apart from the appends.
+ * it with `node --cpu-prof`: BENCH_RUNS (3), BENCH_SECONDS (4: 1-s slices), BENCH_ENGINE
+ * (postgres, pglite or both: the default), BENCH_SUSTAINED_SECONDS (12: the sealer through
+ * that long a stretch of appends, then its catch-up), BENCH_SEALING=cost for the CPU that sealing
+ * BENCH_EVENTS (20,000) appended events costs, apart from the appends.
  */
 async function main(): Promise<void> {
   const postgres = await startThrowawayPostgres();
@@ -22,7 +23,6 @@ async function main(): Promise<void> {
       loadavg()
         .map((l) => l.toFixed(1))
         .join(' ');
-    const loadBefore = load();
     if (process.env.BENCH_SEALING === 'cost') {
       const events = Number(process.env.BENCH_EVENTS ?? 20_000);
       for (let run = 0; run < Number(process.env.BENCH_RUNS ?? 3); run++) {
@@ -34,29 +34,49 @@ async function main(): Promise<void> {
       }
       return;
     }
-    const figures = await appendWithSealing(
-      url.toString(),
-      8,
-      {
-        runs: Number(process.env.BENCH_RUNS ?? 3),
-        durationMs: Number(process.env.BENCH_SECONDS ?? 4) * 1000,
-      },
-      { aa: process.env.BENCH_SEALING === 'aa' },
-    );
-    console.log(JSON.stringify(figures));
-    const cpu = figures.cpuPerEvent;
-    const us = (side: { off: number; on: number } | undefined) =>
-      side ? `${Math.round(side.off)} → ${Math.round(side.on)} µs` : 'n/a';
-    console.log(
-      `${process.env.BENCH_SEALING === 'aa' ? 'A/A (no sealer)' : 'sealing'}: ` +
-        `on ${Math.round(figures.sealingOn.rate)} vs off ${Math.round(figures.sealingOff.rate)} ` +
-        `events/s = ${(figures.sealingOn.rate / figures.sealingOff.rate).toFixed(2)}×, ` +
-        `median pair ${figures.medianPairRatio.toFixed(2)}; CPU per event off → on: ` +
-        `node ${us(cpu?.node)}, postgres ${us(cpu?.postgres)}; load ${loadBefore} → ${load()}`,
-    );
+    const engine = process.env.BENCH_ENGINE ?? 'both';
+    const settings = {
+      runs: Number(process.env.BENCH_RUNS ?? 3),
+      durationMs: Number(process.env.BENCH_SECONDS ?? 4) * 1000,
+    };
+    for (const target of [url.toString(), null]) {
+      if (engine !== 'both' && engine !== (target ? 'postgres' : 'pglite')) continue;
+      const loadBefore = load();
+      const figures = await appendWithSealing(target, 8, settings, {
+        sustainedMs: Number(process.env.BENCH_SUSTAINED_SECONDS ?? 12) * 1000,
+      });
+      console.log(JSON.stringify(figures));
+      console.log(`${summary(figures)}; load ${loadBefore} → ${load()}`);
+    }
   } finally {
     await postgres.stop();
   }
+}
+
+function summary(figures: SealingFigures): string {
+  const rate = (r: { rate: number }) => Math.round(r.rate);
+  const cpu = (c: CpuPerEvent) =>
+    `${Math.round(c.node)}+${Math.round(c.sealingThread)}` +
+    (c.postgres === undefined ? '' : `/${Math.round(c.postgres)}`);
+  const { off, on, offAgain } = figures.cpuPerEvent;
+  const ms = (values: number[]) => values.map((v) => Math.round(v)).join(',');
+  return (
+    `${figures.engine}: on ${rate(figures.sealingOn)}, off ${rate(figures.sealingOff)}, ` +
+    `off again ${rate(figures.sealingOffAgain)} events/s; on/off ` +
+    `${(figures.sealingOn.rate / figures.sealingOff.rate).toFixed(2)}× (median pair ` +
+    `${figures.medianPairRatio.toFixed(2)}), A/A ` +
+    `${(figures.sealingOffAgain.rate / figures.sealingOff.rate).toFixed(2)}× (median pair ` +
+    `${figures.medianAaPairRatio.toFixed(2)}); CPU µs/event main+thread/postgres: off ${cpu(off)}, ` +
+    `on ${cpu(on)}, off again ${cpu(offAgain)}; unsealed at the end of "on" ` +
+    `${figures.unsealedAtEnd.join(',')}, caught up in ${ms(figures.catchUpMs)} ms; ` +
+    `${figures.checkpoints} checkpoints` +
+    (figures.sustained
+      ? `; sustained ${figures.sustained.seconds} s: ${figures.sustained.events} events, ` +
+        `unsealed each second ${figures.sustained.unsealedEachSecond.join(',')}, ` +
+        `${figures.sustained.checkpoints} checkpoints (longest gap ` +
+        `${figures.sustained.longestGapMs} ms), caught up in ${figures.sustained.catchUpMs} ms`
+      : '')
+  );
 }
 
 void main();

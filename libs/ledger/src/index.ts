@@ -9,5 +9,7 @@ export * from './leaf';
 export * from './ledger.schema';
 export * from './ledger.repository';
 export * from './sealer';
+export * from './sealing-work';
+export * from './worker-sealing';
 export * from './ledger';
 export * from './verify-log';

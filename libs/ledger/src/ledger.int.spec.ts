@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { NewEvent } from '@truceline/domain';
 import { migrate, openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { appendInOrder, createTestDatabase, TestDatabase } from '@truceline/testing';
@@ -205,6 +206,8 @@ describe.each([
 describe('PostgreSQL: sealing beside concurrent writers', () => {
   let database: TestDatabase;
   let sql: SqlClient;
+  // One key for the whole log these tests share: verify checks every checkpoint in it.
+  const signer = parseSigningKey(generateSigningKey('truceline/ledger-race'));
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -218,37 +221,83 @@ describe('PostgreSQL: sealing beside concurrent writers', () => {
     await database.drop();
   });
 
-  it('two sealers and eight writers: one tree of every event in position order', async () => {
-    const store = new SqlEventStore(sql);
-    const signer = parseSigningKey(generateSigningKey('truceline/ledger-race'));
-    const sealers = [1, 2].map(
-      () =>
-        new Ledger(sql, store, signer, {
-          pollIntervalMs: 5,
-          checkpointIntervalMs: 30,
-          batchSize: 7,
+  it.each([
+    ["on the appends' thread", [false, false]],
+    ["one on a sealing thread, one on the appends' thread", [true, false]],
+  ])(
+    'two sealers (%s) and eight writers: one tree of every event in position order',
+    async (_, threads) => {
+      const store = new SqlEventStore(sql);
+      const sealers = threads.map(
+        (thread) =>
+          new Ledger(sql, store, signer, {
+            pollIntervalMs: 5,
+            checkpointIntervalMs: 30,
+            batchSize: 7,
+            sealingThread: thread ? { databaseUrl: database.url } : undefined,
+          }),
+      );
+      sealers.forEach((s) => s.sealer.start());
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, w) => {
+          for (let i = 0; i < 15; i++) {
+            await store.append(`w-${w}-${threads.join('-')}`, [event(i)], {
+              // Each writer is its stream's only one: its i-th append finds revision i - 1.
+              expectedRevision: i === 0 ? 'no-stream' : i - 1,
+              // Holds some writers in flight while later ones could commit: none may be skipped.
+              beforeCommit: i % 5 === 0 ? () => new Promise((r) => setTimeout(r, 15)) : undefined,
+            });
+          }
         }),
-    );
-    sealers.forEach((s) => s.sealer.start());
-    await Promise.all(
-      Array.from({ length: 8 }, async (_, w) => {
-        for (let i = 0; i < 15; i++) {
-          await store.append(`w-${w}`, [event(i)], {
-            // Each writer is its stream's only one: its i-th append finds revision i - 1.
-            expectedRevision: i === 0 ? 'no-stream' : i - 1,
-            // Holds some writers in flight while later ones could commit: none may be skipped.
-            beforeCommit: i % 5 === 0 ? () => new Promise((r) => setTimeout(r, 15)) : undefined,
-          });
-        }
-      }),
-    );
-    await Promise.all(sealers.map((s) => s.latest()));
-    await Promise.all(sealers.map((s) => s.sealer.stop()));
+      );
+      await Promise.all(sealers.map((s) => s.latest()));
+      await Promise.all(sealers.map((s) => s.sealer.stop()));
 
-    const report = await verifyLog(sql, parseVerifierKey(signer.verifierKey));
+      const report = await verifyLog(sql, parseVerifierKey(signer.verifierKey));
 
-    expect(report).toMatchObject({ ok: true, events: 120, sealed: 120, unsealed: 0 });
-    expect(report.checkpoints).toBeGreaterThanOrEqual(1);
+      const events = Number(
+        (await sql.query<{ n: string }>('SELECT count(*) AS n FROM events')).rows[0].n,
+      );
+      expect(report).toMatchObject({ ok: true, events, sealed: events, unsealed: 0, problems: [] });
+      expect(report.checkpoints).toBeGreaterThanOrEqual(1);
+    },
+  );
+
+  it("seals on a thread of its own at nice 19, leaves the appends' thread as it was, ends it on stop", async () => {
+    const store = new SqlEventStore(sql);
+    const ledger = new Ledger(sql, store, signer, {
+      pollIntervalMs: 10,
+      checkpointIntervalMs: 50,
+      sealingThread: { databaseUrl: database.url },
+    });
+    const niceOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    const ownNice = niceOf(readFileSync('/proc/thread-self/stat', 'utf8'));
+    ledger.sealer.start();
+    let threadId: number | null = null;
+    try {
+      const thread = await ledger.sealer.sealingThread();
+      threadId = thread!.threadId!;
+      expect(thread!.nice).toBe(19);
+      expect(niceOf(readFileSync(`/proc/self/task/${threadId}/stat`, 'utf8'))).toBe(19);
+      expect(niceOf(readFileSync('/proc/thread-self/stat', 'utf8'))).toBe(ownNice);
+      await store.append(`thread-${randomUUID()}`, [event(1), event(2)], {
+        expectedRevision: 'no-stream',
+      });
+      const head = await store.headPosition();
+      const repository = new LedgerRepository(sql);
+      // Sealed and signed by the running sealer alone: nothing here seals on demand.
+      const signed = async () => (await repository.latestCheckpoint())?.treeSize ?? 0;
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+        if ((await signed()) >= head) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(await signed()).toBe(head);
+    } finally {
+      await ledger.sealer.stop();
+    }
+    expect(existsSync(`/proc/self/task/${threadId}`)).toBe(false);
+    expect(await ledger.sealer.sealingThread()).toBeNull();
+    expect(await verifyLog(sql, parseVerifierKey(signer.verifierKey))).toMatchObject({ ok: true });
   });
 });
 

@@ -1,10 +1,11 @@
 import { EventStore, SqlClient } from '@truceline/event-store';
-import { leafHashHexOf } from './leaf';
 import { LedgerRepository, StoredCheckpoint } from './ledger.repository';
 import { CompactRange } from './merkle/compact-range';
 import { formatCheckpoint } from './note/checkpoint';
 import { signNote } from './note/signed-note';
 import { NoteSigner } from './note/signing-key';
+import { HashedRun, ReadAndHash } from './sealing-work';
+import { WorkerSealing } from './worker-sealing';
 
 export interface LogSealerOptions {
   /** SPEC §10: a checkpoint at least every 10 s while events arrive. Default 5 s. */
@@ -18,6 +19,14 @@ export interface LogSealerOptions {
   pollIntervalMs?: number;
   /** Events read and sealed per transaction; a full batch is followed at once by the next. Default 500. */
   batchSize?: number;
+  /**
+   * PostgreSQL: the running sealer reads and hashes on a thread of its own at the lowest CPU
+   * priority, through a connection of its own to this database (see WorkerSealing), instead of
+   * on the thread of the appends: started and ended with the sealer, or one the caller started
+   * and closes itself (kept across stop and start). On-demand sealing (sealPending, covering)
+   * stays on this thread.
+   */
+  sealingThread?: { databaseUrl: string } | WorkerSealing;
   now?: () => Date;
   /**
    * Runs inside the transaction that stores a new checkpoint: the partner feeds publish it
@@ -30,8 +39,8 @@ export interface LogSealerOptions {
   onError?: (error: unknown) => void;
 }
 
-/** Events hashed between two turns of the event loop: about a third of a millisecond. */
-const HASH_SLICE = 32;
+/** After the sealing thread failed to start or died, how long the sealer seals here instead. */
+const THREAD_RETRY_MS = 30_000;
 
 interface Sealed {
   size: number;
@@ -46,6 +55,12 @@ interface Sealed {
  * waits for it. Several sealers (one per API process) may run on one database: a batch is
  * stored by one statement that writes nothing when the tree is no longer the size the batch
  * grew from (another sealer sealed those events first).
+ *
+ * Running (start), it seals a batch after each poll and signs a checkpoint of what is sealed on
+ * a timer of its own. With a sealing thread the reading and hashing go to that thread at the
+ * lowest priority: under a load that takes every core the sealer falls behind the appends
+ * instead of slowing them, the checkpoints go on covering what is sealed, and it catches up
+ * once the load drops. Sealing on demand (sealPending, covering) seals on this thread, at once.
  */
 export class LogSealer {
   private readonly repository: LedgerRepository;
@@ -53,11 +68,15 @@ export class LogSealer {
   private readonly pollIntervalMs: number;
   private readonly batchSize: number;
   private readonly now: () => Date;
+  private readonly here: ReadAndHash;
   private timer?: NodeJS.Timeout;
+  private signTimer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = true;
-  private lastSignedAt = 0;
-  /** One round at a time in this process: the loop and on-demand callers share it. */
+  /** The sealing thread while running (when configured), and when it last failed. */
+  private thread?: Promise<WorkerSealing | undefined>;
+  private threadFailedAt = -Infinity;
+  /** One write at a time in this process: rounds, on-demand callers and signing share it. */
   private queue: Promise<unknown> = Promise.resolve();
   /**
    * The tree as this sealer last wrote or read it (size, the position of its last leaf, its
@@ -67,11 +86,12 @@ export class LogSealer {
 
   constructor(
     private readonly sql: SqlClient,
-    private readonly store: Pick<EventStore, 'readAll'>,
+    store: Pick<EventStore, 'readAll'>,
     private readonly signer: NoteSigner,
     private readonly options: LogSealerOptions = {},
   ) {
     this.repository = new LedgerRepository(sql);
+    this.here = new ReadAndHash(store);
     this.checkpointIntervalMs = options.checkpointIntervalMs ?? 5_000;
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
     this.batchSize = options.batchSize ?? 500;
@@ -81,15 +101,29 @@ export class LogSealer {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.lastSignedAt = Date.now();
+    this.thread = this.startThread();
     this.schedule(0);
+    this.scheduleSigning();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.signTimer);
     await this.running;
     await this.queue.catch(() => undefined);
+    const thread = await this.thread;
+    this.thread = undefined;
+    if (!(this.options.sealingThread instanceof WorkerSealing)) await thread?.close();
+  }
+
+  /**
+   * The sealing thread as the kernel sees it, once started (null without one): its OS thread
+   * id, to read its CPU time, and its nice value.
+   */
+  async sealingThread(): Promise<{ threadId: number | null; nice: number | null } | null> {
+    const thread = await this.thread;
+    return thread ? { threadId: thread.threadId, nice: thread.nice } : null;
   }
 
   /** Seals every committed event not sealed yet; resolves to the tree size reached. */
@@ -135,52 +169,93 @@ export class LogSealer {
     this.timer.unref?.();
   }
 
+  /**
+   * Checkpoints on a timer of their own, not after a batch: while a lagging sealing thread
+   * takes seconds per batch, checkpoints still come every interval and cover what is sealed.
+   */
+  private scheduleSigning(): void {
+    if (this.stopped) return;
+    this.signTimer = setTimeout(() => {
+      this.checkpoint()
+        .catch((error: unknown) => this.options.onError?.(error))
+        .finally(() => this.scheduleSigning());
+    }, this.checkpointIntervalMs);
+    this.signTimer.unref?.();
+  }
+
   private async round(): Promise<void> {
     try {
-      await this.serial(async () => {
-        while (!this.stopped) {
-          const sealed = await this.sealBatch();
-          // Under a steady stream of appends the interval is checked after each batch, or no
-          // checkpoint would be signed while events arrive. sign() signs only if the tree grew.
-          if (Date.now() - this.lastSignedAt >= this.checkpointIntervalMs) await this.sign();
-          // A short batch: caught up. What arrives next is sealed together after the poll.
-          if (sealed < this.batchSize) break;
-        }
-      });
+      while (!this.stopped) {
+        const work = (await this.workOfRound()) ?? this.here;
+        const from = await this.serial(() => this.current());
+        // Read and hashed outside the queue: on-demand sealing need not wait for a lagging
+        // thread. Whichever stores first wins; the other's run is dropped (see store).
+        const run = await work.next(from.position, from.range, this.batchSize);
+        if (!run) break;
+        await this.serial(() => this.store(from, run));
+        // A short batch: caught up. What arrives next is sealed together after the poll.
+        if (run.positions.length < this.batchSize) break;
+      }
     } catch (error) {
-      this.options.onError?.(error);
+      if (!this.stopped) this.options.onError?.(error);
     }
   }
 
-  /** One batch of events sealed; resolves to how many were read (0: nothing new). */
+  /** The sealing thread for this round: restarted when it died, unless it failed lately. */
+  private async workOfRound(): Promise<WorkerSealing | undefined> {
+    const thread = await this.thread;
+    const given = this.options.sealingThread instanceof WorkerSealing;
+    if (thread?.alive || !this.options.sealingThread || given || this.stopped) {
+      return thread?.alive ? thread : undefined;
+    }
+    if (Date.now() - this.threadFailedAt < THREAD_RETRY_MS) return undefined;
+    this.thread = this.startThread();
+    return this.thread;
+  }
+
+  private async startThread(): Promise<WorkerSealing | undefined> {
+    const option = this.options.sealingThread;
+    if (option instanceof WorkerSealing) return option;
+    const url = option?.databaseUrl;
+    if (!url) return undefined;
+    try {
+      return await WorkerSealing.start(url);
+    } catch (error) {
+      // Sealing goes on here meanwhile: slower appends beat an unsealed log.
+      this.threadFailedAt = Date.now();
+      this.options.onError?.(error);
+      return undefined;
+    }
+  }
+
+  /** Where the tree stands, as this sealer last stored or read it. */
+  private async current(): Promise<Sealed> {
+    this.sealed ??= await this.readSealed();
+    return this.sealed;
+  }
+
+  /** One batch of events sealed on this thread; resolves to how many were read (0: nothing new). */
   private async sealBatch(): Promise<number> {
-    const sealed = this.sealed ?? (await this.readSealed());
-    // Until this batch is stored, the next round starts from what is stored.
+    const from = await this.current();
+    const run = await this.here.next(from.position, from.range, this.batchSize);
+    if (!run) return 0;
+    await this.store(from, run);
+    return run.positions.length;
+  }
+
+  /**
+   * Stores a run hashed onto the tree `from`. When another sealer stored leaves first (here or
+   * in another process), nothing is written and the next batch starts from what is stored.
+   */
+  private async store(from: Sealed, run: HashedRun): Promise<void> {
     this.sealed = undefined;
-    const events = await this.store.readAll({ after: sealed.position, limit: this.batchSize });
-    if (events.length === 0) {
-      this.sealed = sealed;
-      return 0;
+    if (await this.repository.appendRun(from.size, run.range, run.positions, run.hashes)) {
+      this.sealed = {
+        size: run.range.size,
+        position: run.positions[run.positions.length - 1],
+        range: run.range,
+      };
     }
-    const positions = events.map((event) => event.position);
-    const hashes: string[] = [];
-    const range = sealed.range.copy();
-    // A few hundred events hash for milliseconds: in slices, between which the appends of this
-    // process get their answers, so sealing holds none of them up for longer than a slice.
-    for (let from = 0; from < events.length; from += HASH_SLICE) {
-      if (from > 0) await new Promise((resolve) => setImmediate(resolve));
-      for (const event of events.slice(from, from + HASH_SLICE)) {
-        const hash = leafHashHexOf(event);
-        hashes.push(hash);
-        range.appendHex(hash);
-      }
-    }
-    // Another sealer got there first: its leaves stand, this batch is dropped, and the next
-    // round starts from what is stored.
-    if (await this.repository.appendRun(sealed.size, range, positions, hashes)) {
-      this.sealed = { size: range.size, position: positions[positions.length - 1], range };
-    }
-    return events.length;
   }
 
   private async readSealed(): Promise<Sealed> {
@@ -211,7 +286,6 @@ export class LogSealer {
       fresh = { checkpoint, position: last.position };
       return checkpoint;
     });
-    this.lastSignedAt = Date.now();
     if (fresh) this.options.onCheckpointCommitted?.(fresh.checkpoint, fresh.position);
     return signed;
   }

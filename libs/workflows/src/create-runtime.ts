@@ -191,9 +191,12 @@ export class EmbeddedRuntime implements Runtime {
     const feedAppended = feedProjection;
     // Every checkpoint goes to every partner's feed in the transaction that stores it (SPEC §10).
     let published: string[] = [];
-    // The sealer reads the pages the subscriptions share (store.log): behind them, it mostly
-    // finds its next page there instead of reading the log again.
+    // On PostgreSQL the running sealer reads and hashes on a thread of its own at the lowest
+    // priority, through its own connection, so it takes no CPU the appends want (SPEC §10).
+    // Embedded, the database lives on this thread: the sealer reads the pages the
+    // subscriptions share (store.log), mostly finding its next page there.
     runtime.ledger = new Ledger(sql, store.log, signer, {
+      sealingThread: config.databaseUrl ? { databaseUrl: config.databaseUrl } : undefined,
       now: () => clock.now(),
       onCheckpoint: async (tx, checkpoint, position) => {
         published = await feedAppended.publishCheckpoint(tx, checkpoint, {
