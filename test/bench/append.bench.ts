@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { NewEvent } from '@truceline/domain';
-import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { EventStore, openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { Pool } from 'pg';
 import { drive, LoadResult, median } from './load';
+import { postgresCpu } from './postgres-cpu';
 
 export interface BenchSettings {
   runs: number;
@@ -69,72 +70,154 @@ const rawParams = (stream: string, events: NewEvent[]) => {
   ];
 };
 
+/** One run of a system: its load figures and the CPU it cost per event (µs). */
+export interface MeasuredRun extends LoadResult {
+  /** This process (the writers, the store's client code, pg's encoding and decoding). */
+  nodeCpuPerEvent: number;
+  /** Every process of the PostgreSQL server; null when the server is not on this machine. */
+  postgresCpuPerEvent: number | null;
+}
+
+/** Something that appends: `once` writes one append of `batch` events and resolves to it. */
+export interface AppendSystem {
+  name: string;
+  once(writer: number, i: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * `SqlEventStore.append` to a new stream with the expected revision checked. `storeOf` makes
+ * the store (another build's, to measure two versions of it side by side in one run).
+ */
+export async function trucelineAppends(
+  url: string,
+  batch: number,
+  writers: number,
+  name = 'truceline',
+  storeOf: (sql: SqlClient) => EventStore & { init(): Promise<void>; close(): Promise<void> } = (
+    sql,
+  ) => new SqlEventStore(sql),
+  open: typeof openDatabase = openDatabase,
+): Promise<AppendSystem> {
+  const sql = await open({ databaseUrl: url, poolSize: writers });
+  const store = storeOf(sql);
+  await store.init();
+  return {
+    name,
+    once: async (w, i) => {
+      await store.append(`bench-${w}-${randomUUID()}`, eventsOf(batch, i), {
+        expectedRevision: 'no-stream',
+      });
+      return batch;
+    },
+    close: async () => {
+      await store.close();
+      await sql.close();
+    },
+  };
+}
+
+/** The same rows by `INSERT … SELECT unnest(…)` into a table of the events table's shape. */
+export async function rawAppends(url: string, batch: number, writers: number) {
+  const pool = new Pool({ connectionString: url, max: writers });
+  await pool.query(RAW_TABLE);
+  return {
+    name: 'raw',
+    once: async (w: number, i: number) => {
+      await pool.query(RAW_INSERT, rawParams(`bench-${w}-${randomUUID()}`, eventsOf(batch, i)));
+      return batch;
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** Emmett's PostgreSQL store appending the same events to new streams (STREAM_DOES_NOT_EXIST). */
+export async function emmettAppends(url: string, batch: number): Promise<AppendSystem> {
+  const emmett = getPostgreSQLEventStore(url, { connectionOptions: { pooled: true } });
+  return {
+    name: 'emmett',
+    once: async (w, i) => {
+      const events = eventsOf(batch, i).map((e) => ({
+        type: e.type,
+        data: e.data as Record<string, unknown>,
+        metadata: e.metadata,
+      }));
+      await emmett.appendToStream(`bench-${w}-${randomUUID()}`, events, {
+        expectedStreamVersion: 'STREAM_DOES_NOT_EXIST',
+      });
+      return batch;
+    },
+    close: () => emmett.close(),
+  };
+}
+
+/**
+ * Runs the systems interleaved, run by run (a noisy neighbour hits each alike), after a warm-up
+ * of each (schemas created, connections open, JIT warm). Each run records the CPU per event of
+ * this process and, when `postmaster` is this machine's server, of PostgreSQL: under a shared
+ * machine's load these move far less than the rates.
+ */
+export async function interleaved(
+  systems: AppendSystem[],
+  writers: number,
+  settings: BenchSettings,
+  postmaster: number | null,
+  onRun?: (system: string, run: MeasuredRun) => void,
+): Promise<Record<string, MeasuredRun[]>> {
+  for (const system of systems) await drive(writers, 300, system.once);
+  const runs: Record<string, MeasuredRun[]> = Object.fromEntries(systems.map((s) => [s.name, []]));
+  for (let run = 0; run < settings.runs; run++) {
+    for (const system of systems) {
+      const server = await postgresCpu(postmaster);
+      const node = process.cpuUsage();
+      const result = await drive(writers, settings.durationMs, system.once);
+      const used = process.cpuUsage(node);
+      const serverUsed = server === null ? null : ((await postgresCpu(postmaster)) ?? 0) - server;
+      const events = result.count ?? 1;
+      const measured: MeasuredRun = {
+        ...result,
+        nodeCpuPerEvent: (used.user + used.system) / events,
+        postgresCpuPerEvent: serverUsed === null ? null : serverUsed / events,
+      };
+      runs[system.name].push(measured);
+      onRun?.(system.name, measured);
+    }
+  }
+  return runs;
+}
+
 export interface AppendFigures {
-  truceline: LoadResult;
-  raw: LoadResult;
-  emmett?: LoadResult;
+  truceline: MeasuredRun;
+  raw: MeasuredRun;
+  emmett?: MeasuredRun;
 }
 
 /**
  * 8 writers, each append to a new stream with the expected revision checked ('no-stream'),
  * against the same rows inserted by `INSERT … SELECT unnest(…)`, and against Emmett's
- * PostgreSQL store appending the same events to new streams (STREAM_DOES_NOT_EXIST).
+ * PostgreSQL store appending the same events to new streams (STREAM_DOES_NOT_EXIST), all on
+ * the database of `url`.
  */
 export async function appendOnPostgres(
   url: string,
   batch: number,
   writers: number,
   settings: BenchSettings,
+  postmaster: number | null = null,
 ): Promise<AppendFigures> {
-  const sql = await openDatabase({ databaseUrl: url, poolSize: writers });
-  const store = new SqlEventStore(sql);
-  await store.init();
-  const pool = new Pool({ connectionString: url, max: writers });
-  await pool.query(RAW_TABLE);
-  const emmett = getPostgreSQLEventStore(url, { connectionOptions: { pooled: true } });
+  const systems: AppendSystem[] = [];
   try {
-    const once = {
-      truceline: async (w: number, i: number) => {
-        const events = eventsOf(batch, i);
-        await store.append(`bench-${w}-${randomUUID()}`, events, { expectedRevision: 'no-stream' });
-        return batch;
-      },
-      raw: async (w: number, i: number) => {
-        const events = eventsOf(batch, i);
-        await pool.query(RAW_INSERT, rawParams(`bench-${w}-${randomUUID()}`, events));
-        return batch;
-      },
-      emmett: async (w: number, i: number) => {
-        const events = eventsOf(batch, i).map((e) => ({
-          type: e.type,
-          data: e.data as Record<string, unknown>,
-          metadata: e.metadata,
-        }));
-        await emmett.appendToStream(`bench-${w}-${randomUUID()}`, events, {
-          expectedStreamVersion: 'STREAM_DOES_NOT_EXIST',
-        });
-        return batch;
-      },
-    };
-    // Warm-up: schemas created, connections open, JIT warm.
-    for (const fn of Object.values(once)) await drive(writers, 300, fn);
-    // Interleaved, so a noisy neighbour hits every system alike.
-    const results: Record<keyof typeof once, LoadResult[]> = { truceline: [], raw: [], emmett: [] };
-    for (let run = 0; run < settings.runs; run++) {
-      for (const [name, fn] of Object.entries(once) as [keyof typeof once, typeof once.raw][]) {
-        results[name].push(await drive(writers, settings.durationMs, fn));
-      }
-    }
+    systems.push(await trucelineAppends(url, batch, writers));
+    systems.push(await rawAppends(url, batch, writers));
+    systems.push(await emmettAppends(url, batch));
+    const runs = await interleaved(systems, writers, settings, postmaster);
     return {
-      truceline: median(results.truceline),
-      raw: median(results.raw),
-      emmett: median(results.emmett),
+      truceline: median(runs.truceline),
+      raw: median(runs.raw),
+      emmett: median(runs.emmett),
     };
   } finally {
-    await emmett.close();
-    await pool.end();
-    await store.close();
-    await sql.close();
+    for (const system of systems.reverse()) await system.close();
   }
 }
 
@@ -143,7 +226,7 @@ export async function appendOnPglite(
   batch: number,
   writers: number,
   settings: BenchSettings,
-): Promise<AppendFigures> {
+): Promise<{ truceline: LoadResult; raw: LoadResult }> {
   const sql: SqlClient = await openDatabase({ inMemory: true });
   const store = new SqlEventStore(sql);
   await store.init();

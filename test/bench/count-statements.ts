@@ -15,7 +15,7 @@ const counts = new Map<string, number>();
 const kindOf = (text: string): string => {
   const sql = text.replace(/\s+/g, ' ').trim();
   if (/^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)/i.test(sql)) return sql.split(' ')[0];
-  if (/truceline_append_group/.test(sql)) return 'append';
+  if (/truceline_append_/.test(sql)) return 'append';
   if (/pg_notify/.test(sql)) return 'notify';
   if (/INSERT INTO checkpoints/.test(sql)) return 'checkpoint write';
   if (/pg_snapshot_xmin|pg_current_snapshot/.test(sql)) return 'log read';

@@ -47,7 +47,7 @@ export function percentiles(latencies: number[]): { p50: number; p99: number } {
 }
 
 /** The run whose rate is the median of the runs (with that same run's latencies). */
-export function median(results: LoadResult[]): LoadResult {
+export function median<T extends LoadResult>(results: T[]): T {
   const sorted = [...results].sort((a, b) => a.rate - b.rate);
   return sorted[Math.floor(sorted.length / 2)];
 }

@@ -63,7 +63,7 @@ export async function pgliteStatementCosts(
         (kind) => byClient[kind].store.readStream(byClient[kind].streams[0]),
       ],
       [
-        'append of one event (truceline_append_group)',
+        'append of one event (truceline_append_columns)',
         (kind, i) =>
           byClient[kind].store.append(`cost-${randomUUID()}`, [eventOf(i)], {
             expectedRevision: 'no-stream',

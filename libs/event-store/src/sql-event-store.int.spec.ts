@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { newEvent, newEvents, outcome, streamName } from './contract/contract-kit';
+import { EVENT_STORE_COMPONENT, EVENT_STORE_MIGRATIONS } from './event-store.schema';
 import { SqlEventStore } from './sql-event-store';
+import { migrate } from './sql/migrate';
 import { openDatabase } from './sql/open-database';
 import { SqlClient } from './sql/sql-client';
 
@@ -91,6 +93,40 @@ describe(SqlEventStore.name, () => {
 
       await expect(attempt).rejects.toBeInstanceOf(ConcurrencyError);
       await engine.sql.query('DELETE FROM events WHERE id = $1', [intruder.id]);
+    });
+
+    it('converts a store written by the previous append function: appends go on where it stopped', async () => {
+      const older = await setUp();
+      try {
+        // The schema as the grouped json append left it, and a stream written through it.
+        await migrate(older.sql, EVENT_STORE_COMPONENT, EVENT_STORE_MIGRATIONS.slice(0, 3));
+        const stream = streamName('converted');
+        const written = newEvents(2);
+        await older.sql.query(
+          'SELECT * FROM truceline_append_group($1::text[], $2::text[], $3::timestamptz[], $4::jsonb, 1)',
+          [[stream], ['no-stream'], ['2026-01-01T00:00:00Z'], JSON.stringify([written])],
+        );
+
+        const store = new SqlEventStore(older.sql);
+        await store.init();
+        const next = await store.append(stream, newEvents(1), { expectedRevision: 1 });
+        const retried = await store.append(stream, written, { expectedRevision: 'no-stream' });
+
+        expect(next).toMatchObject({ nextExpectedRevision: 2, position: 3 });
+        expect(retried).toMatchObject({ duplicate: true, nextExpectedRevision: 1, position: 2 });
+        expect((await store.readAll()).map((e) => [e.revision, e.position])).toEqual([
+          [0, 1],
+          [1, 2],
+          [2, 3],
+        ]);
+        const { rows } = await older.sql.query<{ old: string | null }>(
+          "SELECT to_regproc('truceline_append_group') AS old",
+        );
+        expect(rows).toEqual([{ old: null }]);
+        await store.close();
+      } finally {
+        await older.cleanup();
+      }
     });
 
     it('rejects a malformed append before it reaches the database', async () => {

@@ -72,7 +72,7 @@ const IN_FLIGHT_POLL_MAX_MS = 16;
  *
  * Appends run concurrently: an append locks only its own stream until COMMIT. Its global
  * positions come from a sequence, taken together with the transaction's id under a lock held
- * for a few microseconds (truceline_append_group in the schema), so among appends the order of
+ * for a few microseconds (truceline_append_columns in the schema), so among appends the order of
  * transaction ids is the order of positions, and commits of different streams group.
  *
  * Appends that arrive while `appendConcurrency` others are in flight wait, and go together as
@@ -142,22 +142,13 @@ export class SqlEventStore implements EventStore {
   ): Promise<AppendResult> {
     validateAppend(streamId, events);
     if (events.length === 0) return this.appendNothing(streamId, options);
-    const data = events.map((event) => JSON.stringify(event.data));
-    const metadata = events.map((event) => JSON.stringify(event.metadata));
     const pending: PendingAppend = {
       streamId,
       events,
       options,
       recordedAt: this.now().toISOString(),
-      data,
-      metadata,
-      payload: `[${events
-        .map(
-          (event, i) =>
-            `{"id":${JSON.stringify(event.id)},"type":${JSON.stringify(event.type)},` +
-            `"occurredAt":${JSON.stringify(event.occurredAt)},"data":${data[i]},"metadata":${metadata[i]}}`,
-        )
-        .join(',')}]`,
+      data: events.map((event) => JSON.stringify(event.data)),
+      metadata: events.map((event) => JSON.stringify(event.metadata)),
       result: deferred(),
     };
     const { beforeCommit } = options;
@@ -249,16 +240,48 @@ export class SqlEventStore implements EventStore {
     this.settle([pending], rows);
   }
 
+  /** The group as the append function's columns: one array per append field and event field. */
   private callAppend(client: SqlClient, group: PendingAppend[]) {
+    const streams: string[] = [];
+    const expected: string[] = [];
+    const recordedAt: string[] = [];
+    const counts: number[] = [];
+    const owners: number[] = [];
+    const ids: string[] = [];
+    const types: string[] = [];
+    const occurredAt: string[] = [];
+    const data: string[] = [];
+    const metadata: string[] = [];
+    group.forEach((pending, i) => {
+      streams.push(pending.streamId);
+      expected.push(String(pending.options.expectedRevision));
+      recordedAt.push(pending.recordedAt);
+      counts.push(pending.events.length);
+      pending.events.forEach((event, j) => {
+        owners.push(i + 1);
+        ids.push(event.id);
+        types.push(event.type);
+        occurredAt.push(event.occurredAt);
+        data.push(pending.data[j]);
+        metadata.push(pending.metadata[j]);
+      });
+    });
     return client.query<AppendRow>(
-      'SELECT * FROM truceline_append_group($1::text[], $2::text[], $3::timestamptz[], $4::jsonb, $5)',
+      APPEND,
       [
-        group.map((pending) => pending.streamId),
-        group.map((pending) => String(pending.options.expectedRevision)),
-        group.map((pending) => pending.recordedAt),
-        `[${group.map((pending) => pending.payload).join(',')}]`,
+        streams,
+        expected,
+        recordedAt,
+        counts,
+        owners,
+        ids,
+        types,
+        occurredAt,
+        data,
+        metadata,
         SCHEMA_VERSION,
       ],
+      { prepare: true },
     );
   }
 
@@ -596,10 +619,9 @@ interface PendingAppend {
   events: NewEvent[];
   options: AppendOptions;
   recordedAt: string;
+  /** Each event's data and metadata as JSON. */
   data: string[];
   metadata: string[];
-  /** The events as the JSON array the append function takes. */
-  payload: string;
   result: Deferred;
 }
 
@@ -618,6 +640,11 @@ const deferred = (): Deferred => {
   });
   return { promise, resolve, reject };
 };
+
+/** One statement per group of appends: see truceline_append_columns in the schema. */
+const APPEND = `SELECT * FROM truceline_append_columns($1::text[], $2::text[],
+  $3::timestamptz[], $4::integer[], $5::integer[], $6::uuid[], $7::text[], $8::timestamptz[],
+  $9::jsonb[], $10::jsonb[], $11)`;
 
 /** Bounds of one group: a statement of a few megabytes at most. */
 const GROUP_MAX_APPENDS = 64;

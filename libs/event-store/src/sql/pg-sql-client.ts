@@ -1,5 +1,5 @@
-import { Client, Pool, PoolClient } from 'pg';
-import { SqlClient, TransactionClient } from './sql-client';
+import { Client, Pool } from 'pg';
+import { QueryOptions, SqlClient, TransactionClient } from './sql-client';
 
 export interface PgSqlClientOptions {
   /** Connections in the pool; concurrent appends each hold one until they commit. */
@@ -11,6 +11,8 @@ export class PgSqlClient implements SqlClient {
   readonly engine = 'postgres' as const;
   private readonly pool: Pool;
   private listener?: NotificationListener;
+  /** Prepared statements by text: a name each, the same on every connection of the pool. */
+  private readonly prepared = new Map<string, string>();
 
   private constructor(
     private readonly connectionString: string,
@@ -40,9 +42,17 @@ export class PgSqlClient implements SqlClient {
   async query<T = Record<string, unknown>>(
     text: string,
     params?: unknown[],
+    options?: QueryOptions,
   ): Promise<{ rows: T[] }> {
-    const result = await this.pool.query(text, params);
+    const result = await this.pool.query(this.statementOf(text, params, options));
     return { rows: result.rows as T[] };
+  }
+
+  private statementOf(text: string, values: unknown[] | undefined, options?: QueryOptions) {
+    if (!options?.prepare) return { text, values };
+    let name = this.prepared.get(text);
+    if (!name) this.prepared.set(text, (name = `truceline_${this.prepared.size + 1}`));
+    return { name, text, values };
   }
 
   async exec(script: string): Promise<void> {
@@ -52,7 +62,14 @@ export class PgSqlClient implements SqlClient {
 
   async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
     const connection = await this.pool.connect();
-    const tx = new TransactionClient(this.engine, statementsOf(connection));
+    const tx = new TransactionClient(this.engine, {
+      query: async <R>(text: string, params?: unknown[], options?: QueryOptions) => ({
+        rows: (await connection.query(this.statementOf(text, params, options))).rows as R[],
+      }),
+      exec: async (script: string) => {
+        await connection.query(script);
+      },
+    });
     let broken: Error | undefined;
     try {
       await connection.query('BEGIN');
@@ -80,15 +97,6 @@ export class PgSqlClient implements SqlClient {
     await this.pool.end();
   }
 }
-
-const statementsOf = (connection: PoolClient) => ({
-  query: async <T>(text: string, params?: unknown[]) => ({
-    rows: (await connection.query(text, params)).rows as T[],
-  }),
-  exec: async (script: string) => {
-    await connection.query(script);
-  },
-});
 
 type Callback = (payload: string) => void;
 

@@ -6,7 +6,11 @@
 export interface SqlClient {
   readonly engine: 'postgres' | 'pglite';
   /** One statement with positional parameters ($1, $2, …). */
-  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  query<T = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ): Promise<{ rows: T[] }>;
   /** A script of several statements without parameters (migrations). */
   exec(script: string): Promise<void>;
   /**
@@ -22,9 +26,18 @@ export interface SqlClient {
   close(): Promise<void>;
 }
 
+export interface QueryOptions {
+  /**
+   * A statement run again and again with new parameters (the append): kept prepared on each
+   * connection, parsed and planned once instead of on every call. Only for statements whose
+   * plan cannot depend on their parameters' values (a generic plan is kept).
+   */
+  prepare?: boolean;
+}
+
 /** What a transaction needs from the connection it runs on. */
 export interface Statements {
-  query<T>(text: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  query<T>(text: string, params?: unknown[], options?: QueryOptions): Promise<{ rows: T[] }>;
   exec(script: string): Promise<void>;
 }
 
@@ -38,9 +51,13 @@ export class TransactionClient implements SqlClient {
     private readonly statements: Statements,
   ) {}
 
-  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: T[] }> {
+  query<T = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ): Promise<{ rows: T[] }> {
     this.assertOpen();
-    return this.statements.query<T>(text, params);
+    return this.statements.query<T>(text, params, options);
   }
 
   async exec(script: string): Promise<void> {
