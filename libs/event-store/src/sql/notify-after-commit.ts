@@ -5,7 +5,8 @@ import { SqlClient } from './sql-client';
  * NOTIFY is sent after the commit, not inside the transaction, which would serialize the commits
  * of every writer on the server's notification queue lock; and coalesced: at most one in flight,
  * plus one more if more committed meanwhile. Listeners also poll, so a NOTIFY that fails only
- * delays them.
+ * delays them. The statement is kept prepared: under load one goes after every few groups of
+ * appends.
  */
 export class NotifyAfterCommit {
   private running = false;
@@ -26,7 +27,7 @@ export class NotifyAfterCommit {
     const next = (): void => {
       this.again = false;
       this.sql
-        .query('SELECT pg_notify($1, $2)', [this.channel, ''])
+        .query('SELECT pg_notify($1, $2)', [this.channel, ''], { prepare: true })
         .catch(() => undefined)
         .finally(() => {
           if (this.again) next();
