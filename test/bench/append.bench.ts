@@ -4,7 +4,7 @@ import { NewEvent } from '@truceline/domain';
 import { EventStore, openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { Pool } from 'pg';
 import { drive, LoadResult, median } from './load';
-import { postgresCpu } from './postgres-cpu';
+import { postgresCpu, postmasterOf } from './postgres-cpu';
 
 export interface BenchSettings {
   runs: number;
@@ -196,20 +196,21 @@ export interface AppendFigures {
  * 8 writers, each append to a new stream with the expected revision checked ('no-stream'),
  * against the same rows inserted by `INSERT … SELECT unnest(…)`, and against Emmett's
  * PostgreSQL store appending the same events to new streams (STREAM_DOES_NOT_EXIST), all on
- * the database of `url`.
+ * the database of `url`; each median run with its CPU per event (see interleaved).
  */
 export async function appendOnPostgres(
   url: string,
   batch: number,
   writers: number,
   settings: BenchSettings,
-  postmaster: number | null = null,
 ): Promise<AppendFigures> {
   const systems: AppendSystem[] = [];
   try {
     systems.push(await trucelineAppends(url, batch, writers));
     systems.push(await rawAppends(url, batch, writers));
     systems.push(await emmettAppends(url, batch));
+    const sql = await openDatabase({ databaseUrl: url, poolSize: 1 });
+    const postmaster = await postmasterOf(sql).finally(() => sql.close());
     const runs = await interleaved(systems, writers, settings, postmaster);
     return {
       truceline: median(runs.truceline),
