@@ -1,3 +1,5 @@
+// First: the heap's limits are set before the modules below fill it.
+import './heap-limits';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig, signToken, TrucelineConfig } from '@truceline/config';
