@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Session } from 'node:inspector';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import {
@@ -20,12 +20,19 @@ export interface CpuPerEvent {
   node: number;
   /** The sealing thread (0 without one, or off). */
   sealingThread: number;
+  /**
+   * The process's other threads: V8's (garbage collection and compiling, for the main thread's
+   * heap and the sealing thread's alike, at the main thread's priority) and libuv's.
+   */
+  otherThreads: number;
   /** Every process of the PostgreSQL server (absent when it is not on this machine, or PGlite). */
   postgres?: number;
 }
 
 export interface SealingFigures {
   engine: 'postgres' | 'pglite';
+  /** Where the sealer read and hashed. */
+  sealing: 'sealing thread' | "appends' thread";
   sealingOff: LoadResult;
   sealingOn: LoadResult;
   /** A second kind of slice with sealing off, measured like the others: the A/A baseline. */
@@ -68,15 +75,29 @@ export interface SustainedSealing {
   catchUpMs: number;
 }
 
-/** Rounds per run: each run's rounds put off, on and off-again in every order of a 3×3 square. */
+/** Rounds of three slices (off, on, off again) per run. */
 const ROUNDS = 3;
 
+/**
+ * The orders of the rounds, taken in turn across runs: every kind of slice in every place, and
+ * after every other kind, equally often (a Williams design), so neither the table's growth nor
+ * what the slice before left behind favours one kind.
+ */
 type Kind = 'off' | 'on' | 'offAgain';
 const ORDERS: Kind[][] = [
   ['off', 'on', 'offAgain'],
   ['on', 'offAgain', 'off'],
   ['offAgain', 'off', 'on'],
+  ['off', 'offAgain', 'on'],
+  ['on', 'off', 'offAgain'],
+  ['offAgain', 'on', 'off'],
 ];
+
+/**
+ * A pause before every slice, once the one before it (and the sealer's catch-up after an "on"
+ * slice) is over: the server's background work gets the same quiet before each kind.
+ */
+const SETTLE_MS = 300;
 
 /** The slices of one run as one result: every event over the whole time, the median latencies. */
 function combine(slices: LoadResult[]): LoadResult {
@@ -93,11 +114,24 @@ function combine(slices: LoadResult[]): LoadResult {
 
 const middle = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
-/** CPU time (µs) an OS thread of this process has run, from the scheduler's own count (Linux). */
-async function threadCpu(threadId: number | null | undefined): Promise<number> {
-  if (!threadId) return 0;
-  const text = await readFile(`/proc/self/task/${threadId}/schedstat`, 'utf8').catch(() => null);
-  return text === null ? 0 : Number(text.split(' ')[0]) / 1_000;
+/**
+ * CPU time (µs) this process's threads have run, from the scheduler's own count (Linux): the
+ * main thread, the sealing thread and all the others. One clock for all three: the process's
+ * getrusage total counts otherwise, and the difference of the two is not the other threads'.
+ */
+async function threadsCpu(
+  sealingThread: number | null | undefined,
+): Promise<{ main: number; sealing: number; other: number }> {
+  const used = { main: 0, sealing: 0, other: 0 };
+  for (const tid of await readdir('/proc/self/task').catch(() => [])) {
+    const text = await readFile(`/proc/self/task/${tid}/schedstat`, 'utf8').catch(() => null);
+    if (text === null) continue;
+    const us = Number(text.split(' ')[0]) / 1_000;
+    if (Number(tid) === process.pid) used.main += us;
+    else if (Number(tid) === sealingThread) used.sealing += us;
+    else used.other += us;
+  }
+  return used;
 }
 
 /**
@@ -120,7 +154,11 @@ export async function appendWithSealing(
   url: string | null,
   writers: number,
   settings: BenchSettings,
-  options: { sustainedMs?: number } = {},
+  options: {
+    sustainedMs?: number;
+    /** PostgreSQL: seal on the appends' thread instead (as before the sealing thread). */
+    inline?: boolean;
+  } = {},
 ): Promise<SealingFigures> {
   const sql = await openDatabase(
     url ? { databaseUrl: url, poolSize: writers + 2 } : { inMemory: true },
@@ -130,7 +168,7 @@ export async function appendWithSealing(
   await migrateLedger(sql);
   // One sealing thread for the whole run, as the API keeps its own: started and warmed once,
   // not once per slice.
-  const thread = url ? await WorkerSealing.start(url) : undefined;
+  const thread = url && !options.inline ? await WorkerSealing.start(url) : undefined;
   const ledger = new Ledger(sql, store, parseSigningKey(generateSigningKey('truceline/bench')), {
     sealingThread: thread,
   });
@@ -157,7 +195,7 @@ export async function appendWithSealing(
     // BENCH_SECONDS / 4: 1-s slices by default, as before the A/A slices were added.
     const sliceMs = Math.max(500, settings.durationMs / 4);
     const postmaster = url ? await postmasterOf(sql) : null;
-    const zero = () => ({ node: 0, thread: 0, postgres: 0, events: 0 });
+    const zero = () => ({ node: 0, thread: 0, other: 0, postgres: 0, events: 0 });
     const cpu: Record<Kind, ReturnType<typeof zero>> = {
       off: zero(),
       on: zero(),
@@ -169,24 +207,27 @@ export async function appendWithSealing(
       threadId?: number | null,
       after?: () => Promise<void>,
     ) => {
-      const node = process.cpuUsage();
-      const thread = await threadCpu(threadId);
+      const threads = await threadsCpu(threadId);
       const server = await postgresCpu(postmaster);
       const result = await drive(writers, sliceMs, append);
       await after?.();
-      const used = process.cpuUsage(node);
-      const threadUsed = (await threadCpu(threadId)) - thread;
-      // process.cpuUsage counts every thread of the process: the sealing thread's is apart.
-      into.node += used.user + used.system - threadUsed;
-      into.thread += threadUsed;
+      const used = await threadsCpu(threadId);
+      into.node += used.main - threads.main;
+      into.thread += used.sealing - threads.sealing;
+      into.other += used.other - threads.other;
       into.postgres += ((await postgresCpu(postmaster)) ?? 0) - (server ?? 0);
       into.events += result.count ?? 0;
       return result;
     };
+    const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     const slice = async (kind: Kind): Promise<LoadResult> => {
-      if (kind !== 'on') return measured(cpu[kind]);
+      if (kind !== 'on') {
+        await settle();
+        return measured(cpu[kind]);
+      }
       await ledger.sealer.sealPending();
       ledger.sealer.start();
+      await settle();
       return measured(cpu.on, thread?.threadId, async () => {
         const head = await store.headPosition();
         const { rows } = await sql.query<{ n: string }>(
@@ -222,10 +263,12 @@ export async function appendWithSealing(
     const perEvent = (c: ReturnType<typeof zero>): CpuPerEvent => ({
       node: c.node / c.events,
       sealingThread: c.thread / c.events,
+      otherThreads: c.other / c.events,
       ...(postmaster === null ? {} : { postgres: c.postgres / c.events }),
     });
     return {
       engine: url ? 'postgres' : 'pglite',
+      sealing: thread ? 'sealing thread' : "appends' thread",
       sealingOff: median(results.off),
       sealingOn: median(results.on),
       sealingOffAgain: median(results.offAgain),

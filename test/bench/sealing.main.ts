@@ -7,7 +7,8 @@ import { appendWithSealing, CpuPerEvent, SealingFigures, sealingCost } from './s
  * The sealing figure alone (`node dist/test/bench/sealing.main.js`), to repeat it and to profile
  * it with `node --cpu-prof`: BENCH_RUNS (3), BENCH_SECONDS (4: 1-s slices), BENCH_ENGINE
  * (postgres, pglite or both: the default), BENCH_SUSTAINED_SECONDS (12: the sealer through
- * that long a stretch of appends, then its catch-up), BENCH_SEALING=cost for the CPU that sealing
+ * that long a stretch of appends, then its catch-up), BENCH_SEALING=inline to seal on the
+ * appends' thread on PostgreSQL too (as before the sealing thread), BENCH_SEALING=cost for the CPU that sealing
  * BENCH_EVENTS (20,000) appended events costs, apart from the appends.
  */
 async function main(): Promise<void> {
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
       const loadBefore = load();
       const figures = await appendWithSealing(target, 8, settings, {
         sustainedMs: Number(process.env.BENCH_SUSTAINED_SECONDS ?? 12) * 1000,
+        inline: process.env.BENCH_SEALING === 'inline',
       });
       console.log(JSON.stringify(figures));
       console.log(`${summary(figures)}; load ${loadBefore} → ${load()}`);
@@ -56,17 +58,17 @@ async function main(): Promise<void> {
 function summary(figures: SealingFigures): string {
   const rate = (r: { rate: number }) => Math.round(r.rate);
   const cpu = (c: CpuPerEvent) =>
-    `${Math.round(c.node)}+${Math.round(c.sealingThread)}` +
+    `${Math.round(c.node)}+${Math.round(c.sealingThread)}+${Math.round(c.otherThreads)}` +
     (c.postgres === undefined ? '' : `/${Math.round(c.postgres)}`);
   const { off, on, offAgain } = figures.cpuPerEvent;
   const ms = (values: number[]) => values.map((v) => Math.round(v)).join(',');
   return (
-    `${figures.engine}: on ${rate(figures.sealingOn)}, off ${rate(figures.sealingOff)}, ` +
+    `${figures.engine} (sealing on the ${figures.sealing}): on ${rate(figures.sealingOn)}, off ${rate(figures.sealingOff)}, ` +
     `off again ${rate(figures.sealingOffAgain)} events/s; on/off ` +
     `${(figures.sealingOn.rate / figures.sealingOff.rate).toFixed(2)}× (median pair ` +
     `${figures.medianPairRatio.toFixed(2)}), A/A ` +
     `${(figures.sealingOffAgain.rate / figures.sealingOff.rate).toFixed(2)}× (median pair ` +
-    `${figures.medianAaPairRatio.toFixed(2)}); CPU µs/event main+thread/postgres: off ${cpu(off)}, ` +
+    `${figures.medianAaPairRatio.toFixed(2)}); CPU µs/event main+sealing+other threads/postgres: off ${cpu(off)}, ` +
     `on ${cpu(on)}, off again ${cpu(offAgain)}; unsealed at the end of "on" ` +
     `${figures.unsealedAtEnd.join(',')}, caught up in ${ms(figures.catchUpMs)} ms; ` +
     `${figures.checkpoints} checkpoints` +
