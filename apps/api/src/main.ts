@@ -3,7 +3,7 @@ import './heap-limits';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig, signToken, TrucelineConfig } from '@truceline/config';
-import { inBackground } from '@truceline/event-store';
+import { compileEmbeddedWasmOptimized, inBackground } from '@truceline/event-store';
 import { createLogger } from '@truceline/messaging';
 import { createRuntime } from '@truceline/workflows';
 import { createApp } from './app';
@@ -13,6 +13,8 @@ const SHUTDOWN_TIMEOUT_MS = 15_000;
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  // A server runs for long: PGlite's code optimized once, without a baseline tier or tier-up.
+  if (!config.databaseUrl) compileEmbeddedWasmOptimized();
   // What the runtime starts (projections, services, the sealer, timers) is background work: on
   // the embedded store, requests get the one connection first when both wait for it.
   const runtime = await inBackground(() => createRuntime(config));
