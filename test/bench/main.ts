@@ -107,6 +107,15 @@ async function main(): Promise<void> {
       ratio: sealing.sealingOn.rate / sealing.sealingOff.rate,
       details: { ...sealing },
     });
+    // The A/A of the same slices: how far two kinds of slice differ with sealing off in both,
+    // so the on/off ratio above is read against the noise of this run, not against 1.
+    add({
+      figure: `A/A of the row above: sealing off, then off again (pair ratios: on/off ${sealing.pairRatios.map((r) => r.toFixed(2)).join(', ')}; off/off ${sealing.aaPairRatios.map((r) => r.toFixed(2)).join(', ')})`,
+      truceline: fmtRate(sealing.sealingOffAgain, 'events/s'),
+      baselineName: 'sealing off',
+      baseline: fmtRate(sealing.sealingOff, 'events/s'),
+      ratio: sealing.sealingOffAgain.rate / sealing.sealingOff.rate,
+    });
     const relay = await relayVsSendBatch(await database('bench_relay'), kafka, settings.runs);
     const cpuOf = (c: { node: number; postgres: number; kafka: number }) =>
       `CPU per event: Node ${Math.round(c.node)} µs, PostgreSQL ${Math.round(c.postgres)} µs, ` +
