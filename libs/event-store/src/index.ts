@@ -11,4 +11,5 @@ export * from './catch-up-subscription';
 export * from './checkpoint-writer';
 export * from './shared-log-reader';
 export * from './deterministic-id';
+export * from './module-thread';
 export * from './event-store.contract';

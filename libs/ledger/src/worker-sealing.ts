@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { startModuleThread } from '@truceline/event-store';
 import { Worker } from 'node:worker_threads';
 import { CompactRange } from './merkle/compact-range';
 import { HashedRun, SealingWork } from './sealing-work';
@@ -64,7 +64,8 @@ export class WorkerSealing implements SealingWork {
   /** Starts the thread; resolves once its connection is open. */
   static start(databaseUrl: string): Promise<WorkerSealing> {
     const workerData: SealingThreadData = { databaseUrl };
-    const worker = spawn(workerData);
+    // The thread runs sealing-worker beside this file, as this file runs.
+    const worker = startModuleThread(__filename, 'sealing-worker', { workerData });
     return new Promise((resolve, reject) => {
       const failed = (error: Error) => {
         settle();
@@ -141,37 +142,3 @@ export class WorkerSealing implements SealingWork {
 
 const describe = (message: FromSealingThread): string =>
   message.kind === 'failed' ? message.message : message.kind;
-
-/**
- * The thread runs sealing-worker beside this file, as this file runs: compiled, the .js; from
- * the TypeScript sources (the tests), the .ts, compiled as it loads with the project's swc
- * settings, so it never runs an older build of itself.
- */
-function spawn(workerData: SealingThreadData): Worker {
-  if (!__filename.endsWith('.ts')) {
-    return new Worker(join(__dirname, 'sealing-worker.js'), { workerData });
-  }
-  return new Worker(fromSources(join(__dirname, 'sealing-worker.ts')), { eval: true, workerData });
-}
-
-function fromSources(file: string): string {
-  return `
-const { existsSync, readFileSync } = require('node:fs');
-const { dirname, join } = require('node:path');
-const file = ${JSON.stringify(file)};
-const { transformSync } = require('node:module').createRequire(file)('@swc/core');
-let root = dirname(file);
-while (!existsSync(join(root, '.swcrc'))) {
-  if (dirname(root) === root) throw new Error('no .swcrc above ' + file);
-  root = dirname(root);
-}
-const options = JSON.parse(readFileSync(join(root, '.swcrc'), 'utf8'));
-options.jsc.baseUrl = root;
-options.sourceMaps = 'inline';
-require.extensions['.ts'] = (module, filename) =>
-  module._compile(
-    transformSync(readFileSync(filename, 'utf8'), { ...options, filename, swcrc: false }).code,
-    filename,
-  );
-require(file);`;
-}

@@ -1,4 +1,4 @@
-import { extname, join } from 'node:path';
+import { startModuleThread } from '@truceline/event-store';
 import { Worker } from 'node:worker_threads';
 import type { AdoptedPolicy } from './policy.registry';
 
@@ -58,7 +58,10 @@ function runPart(
   onEvents: (count: number) => void,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const worker = startWorker(data);
+    const worker = startModuleThread(__filename, 'rebuild-part.worker', {
+      workerData: data,
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    });
     workers.push(worker);
     let failure: unknown = null;
     let done = false;
@@ -85,49 +88,3 @@ function errorOf(message: Extract<PartMessage, { kind: 'failed' }>): Error {
 
 /** Young generation of a part's thread: most of what a fold allocates dies young there. */
 const YOUNG_GENERATION_MB = 64;
-
-/**
- * A part's thread runs rebuild-part.worker. Compiled (dist), that is a JavaScript file beside
- * this one. Run from the TypeScript sources (jest compiles them in memory, which a new thread
- * does not inherit), the thread first teaches its require to compile `.ts` files with swc (a
- * development dependency, there whenever the sources are run) and to find the `@truceline/*`
- * libraries as tsconfig's paths do.
- */
-function startWorker(data: PartData): Worker {
-  const entry = join(__dirname, `rebuild-part.worker${extname(__filename)}`);
-  const options = {
-    workerData: data,
-    resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
-  };
-  if (extname(__filename) !== '.ts') return new Worker(entry, options);
-  const root = join(__dirname, '..', '..', '..');
-  return new Worker(FROM_SOURCES, {
-    ...options,
-    eval: true,
-    argv: [entry, root],
-  });
-}
-
-const FROM_SOURCES = `
-const Module = require('node:module');
-const { join } = require('node:path');
-const [entry, root] = process.argv.slice(-2);
-const swc = Module.createRequire(join(root, 'package.json'))('@swc/core');
-const options = {
-  jsc: {
-    parser: { syntax: 'typescript', decorators: true },
-    transform: { legacyDecorator: true, decoratorMetadata: true },
-    target: 'es2022',
-    keepClassNames: true,
-  },
-  module: { type: 'commonjs' },
-};
-Module._extensions['.ts'] = (module, filename) =>
-  module._compile(swc.transformFileSync(filename, options).code, filename);
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (request, ...rest) {
-  const library = /^@truceline\\/([\\w-]+)$/.exec(request);
-  return resolve.call(this, library ? join(root, 'libs', library[1], 'src') : request, ...rest);
-};
-require(entry);
-`;
