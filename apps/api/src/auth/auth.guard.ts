@@ -24,24 +24,48 @@ const unauthorized = (message: string) => new TrucelineError('unauthorized', mes
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
+  /** Each route's decorators by class and handler, read once: they do not change at run time. */
+  private readonly access = new WeakMap<object, WeakMap<object, RouteAccess>>();
+
   constructor(
     private readonly reflector: Reflector,
     @Inject(TOKEN_VERIFIER) private readonly verifier: TokenVerifier,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
+    const { isPublic, roles } = this.accessOf(context);
+    if (isPublic) return true;
 
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const actor = await authenticate(request.headers.authorization, this.verifier);
-    const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets) ?? [];
     if (!roles.includes(actor.role)) {
       throw new ForbiddenError(`the ${actor.role} role may not do this`, 'role');
     }
     request.actor = actor;
     return true;
   }
+
+  private accessOf(context: ExecutionContext): RouteAccess {
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    let ofClass = this.access.get(controller);
+    if (!ofClass) this.access.set(controller, (ofClass = new WeakMap()));
+    let access = ofClass.get(handler);
+    if (!access) {
+      const targets = [handler, controller];
+      access = {
+        isPublic: this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets) === true,
+        roles: this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets) ?? [],
+      };
+      ofClass.set(handler, access);
+    }
+    return access;
+  }
+}
+
+interface RouteAccess {
+  isPublic: boolean;
+  roles: readonly Role[];
 }
 
 /** The actor of an `Authorization: Bearer <JWT>` header, or a 401 saying what is wrong. */
