@@ -1,8 +1,7 @@
 import type { Logger } from '@truceline/messaging';
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { pinoHttp } from 'pino-http';
 import { HEADER_TOKEN } from '../http/patterns';
 
 /**
@@ -23,15 +22,43 @@ export function correlationIds(request: Request, response: Response, next: NextF
   next();
 }
 
-/** One JSON line per request once it is answered: method, url, status, time, request id. */
-export function accessLog(logger: Logger) {
-  return pinoHttp({
-    logger,
-    // The id correlationIds set; pino-http would otherwise number requests per process.
-    genReqId: (request) => (request as IncomingMessage & { id?: string }).id ?? randomUUID(),
-    // Bearer tokens and cookies never reach a log line.
-    redact: ['req.headers.authorization', 'req.headers.cookie'],
-    customLogLevel: (_request, response, error) =>
-      error || response.statusCode >= 500 ? 'error' : 'info',
-  });
+/** When the request came in (performance.now()), on its response for the line written at the end. */
+const STARTED = Symbol('accessLogStarted');
+type Timed = Response & { [STARTED]?: number };
+
+/**
+ * One JSON line per request once it is answered: method, url, status, response time in ms and
+ * the request id, with the client's address; never a header, so no bearer token or cookie can
+ * reach a line. A request whose client went away before the answer is logged as aborted, and
+ * 5xx answers at level error; below that level, nothing is built for a request that succeeded.
+ * (It replaces pino-http, whose per-request child logger, header serialisation and redaction
+ * cost more CPU than the rest of a GET's edge.)
+ */
+export function accessLog(logger: Logger): RequestHandler {
+  // One listener for every response (its `this`), not a closure per request.
+  function written(this: Timed): void {
+    const aborted = !this.writableFinished;
+    const failed = aborted || this.statusCode >= 500;
+    if (!failed && !logger.isLevelEnabled('info')) return;
+    const request = this.req as Request & { id?: string };
+    const line = {
+      req: {
+        id: request.id,
+        method: request.method,
+        url: request.originalUrl,
+        remoteAddress: request.socket?.remoteAddress,
+        remotePort: request.socket?.remotePort,
+      },
+      res: { statusCode: this.statusCode },
+      responseTime: Math.round(performance.now() - (this[STARTED] ?? 0)),
+    };
+    if (aborted) logger.error(line, 'request aborted');
+    else if (failed) logger.error(line, 'request errored');
+    else logger.info(line, 'request completed');
+  }
+  return (_request, response: Timed, next) => {
+    response[STARTED] = performance.now();
+    response.on('close', written);
+    next();
+  };
 }
