@@ -17,7 +17,11 @@ async function main(): Promise<void> {
   if (!config.databaseUrl) compileEmbeddedWasmOptimized();
   // What the runtime starts (projections, services, the sealer, timers) is background work: on
   // the embedded store, requests get the one connection first when both wait for it.
-  const runtime = await inBackground(() => createRuntime(config));
+  // (PostgreSQL's pool serves both at once: there, marking it would only cost every promise an
+  // async-context hook.)
+  const runtime = config.databaseUrl
+    ? await createRuntime(config)
+    : await inBackground(() => createRuntime(config));
   const app = await createApp(runtime, config, {
     accessLog: createLogger({
       service: 'api',
