@@ -24,6 +24,7 @@ import {
 import { EVENT_STORE_COMPONENT, EVENT_STORE_MIGRATIONS } from './event-store.schema';
 import { migrate } from './sql/migrate';
 import { NotifyAfterCommit } from './sql/notify-after-commit';
+import { asRequest, inBackground, isBackgroundWork } from './sql/pglite-sql-client';
 import { isUniqueViolation, SqlClient } from './sql/sql-client';
 import {
   COLUMNS,
@@ -149,6 +150,7 @@ export class SqlEventStore implements EventStore {
       recordedAt: this.now().toISOString(),
       data: events.map((event) => JSON.stringify(event.data)),
       metadata: events.map((event) => JSON.stringify(event.metadata)),
+      background: isBackgroundWork(),
       result: deferred(),
     };
     const { beforeCommit } = options;
@@ -199,7 +201,14 @@ export class SqlEventStore implements EventStore {
       }
       this.queue = later;
       this.inFlight++;
-      void this.sendGroup(group).finally(() => {
+      // A group goes as the most urgent of its appends: a request's append that waited for the
+      // group in flight must not become background work because a background append (a
+      // service's reaction) started the chain of groups, whose context every next one inherits.
+      const send = () => this.sendGroup(group);
+      const sent = group.some((pending) => !pending.background)
+        ? asRequest(send)
+        : inBackground(send);
+      void sent.finally(() => {
         this.inFlight--;
         this.sendQueued();
       });
@@ -622,6 +631,8 @@ interface PendingAppend {
   /** Each event's data and metadata as JSON. */
   data: string[];
   metadata: string[];
+  /** Appended by background work (see inBackground): its group waits behind requests' turns. */
+  background: boolean;
   result: Deferred;
 }
 

@@ -1,6 +1,7 @@
 import { loadPartners, signingKeyOf, type TrucelineConfig } from '@truceline/config';
-import { incidentStreamId } from '@truceline/domain';
+import { incidentStreamId, StoredEvent } from '@truceline/domain';
 import {
+  asRequest,
   BatchEventHandler,
   deterministicId,
   EventHandler,
@@ -56,6 +57,17 @@ export interface RuntimeOptions {
 
 /** How soon a process sees the exercise clock moved through another one (SPEC §8). */
 const CLOCK_FOLLOW_INTERVAL_MS = 500;
+
+/**
+ * Events per page of a projection other than the incident view, on the embedded store. PGlite
+ * runs on this thread and a page is one transaction, during which nothing else of the process
+ * runs: the partner feeds cost about half a millisecond of this thread per event on a quiet
+ * machine (ten partners' entries written), so a page of 100, as the feeds read once they fell
+ * behind, held every request up for 50–200 ms. A page also has a fixed cost (about a
+ * millisecond: its dozen statements), which a smaller page pays more often: 16 keeps a page
+ * under about 10 ms at a few percent more CPU per event.
+ */
+const EMBEDDED_BACKGROUND_PAGE = 16;
 
 const consoleLogger: RuntimeLogger = {
   log: (m) => console.log(m),
@@ -180,9 +192,17 @@ export class EmbeddedRuntime implements Runtime {
             `projection ${definition.name} v${definition.version} rebuilt from ${rebuilt.events} events in ${rebuilt.milliseconds} ms`,
           );
       }
+      const handler = { batch: (events: readonly StoredEvent[]) => projection.applyBatch(events) };
+      const readYourWrites = definition.name === INCIDENTS.name;
       followers.set(
         definition.name,
-        await runtime.follow(checkpoint, { batch: (events) => projection.applyBatch(events) }),
+        readYourWrites
+          ? // Commands answer once the incident view shows them (see commands): on the embedded
+            // store its pages take turns with the requests, not behind the background work.
+            await asRequest(() => runtime.follow(checkpoint, handler))
+          : await runtime.follow(checkpoint, handler, {
+              batchSize: config.databaseUrl ? undefined : EMBEDDED_BACKGROUND_PAGE,
+            }),
       );
       if (projection instanceof FeedProjection) feedProjection = projection;
     }
@@ -250,9 +270,11 @@ export class EmbeddedRuntime implements Runtime {
   private async follow(
     subscriberId: string,
     handler: EventHandler | BatchEventHandler,
+    options: { batchSize?: number } = {},
   ): Promise<Subscription> {
     const subscription = await this.store.subscribe(handler, {
       subscriberId,
+      batchSize: options.batchSize,
       onError: (error, event) =>
         this.logger.error(
           `${subscriberId}: handling ${event.type} at position ${event.position} failed; retrying`,

@@ -1,4 +1,4 @@
-import { inBackground, PgliteSqlClient } from './pglite-sql-client';
+import { asRequest, inBackground, PgliteSqlClient } from './pglite-sql-client';
 import { isUniqueViolation } from './sql-client';
 
 describe('PgliteSqlClient', () => {
@@ -135,6 +135,18 @@ describe('PgliteSqlClient', () => {
     release();
     await Promise.all([holding, ...queued]);
     expect(order.indexOf('background')).toBeLessThanOrEqual(4);
+  });
+
+  it("gives work marked as a request inside background work a request's turn", async () => {
+    const order: string[] = [];
+    const { holding, release } = await holdConnection(sql);
+    const queued = inBackground(() => [
+      ...[1, 2].map((i) => sql.query('SELECT 1').then(() => order.push(`background ${i}`))),
+      asRequest(() => sql.query('SELECT 1')).then(() => order.push('request')),
+    ]);
+    release();
+    await Promise.all([holding, ...queued]);
+    expect(order).toEqual(['request', 'background 1', 'background 2']);
   });
 
   it('lets the event loop run while a backlog of statements drains', async () => {

@@ -102,6 +102,20 @@ export function inBackground<T>(fn: () => T): T {
   return background.run(true, fn);
 }
 
+/**
+ * Runs `fn`, and everything it starts, as a request's work even when called from background
+ * work: for what answers wait for (the projection a command's answer reads its own write from,
+ * an append a request made, grouped with others). Has no effect on PostgreSQL.
+ */
+export function asRequest<T>(fn: () => T): T {
+  return background.run(false, fn);
+}
+
+/** Whether the caller runs as background work of the embedded database (see `inBackground`). */
+export function isBackgroundWork(): boolean {
+  return background.getStore() === true;
+}
+
 /** Background work waiting gets a turn after at most this many requests' turns. */
 const BACKGROUND_TURN_EVERY = 4;
 /** How long turns follow one another before the event loop gets to run (see `turn`). */
