@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import {
   report,
   reportIncidents,
   rssMb,
+  settle,
   untilAnswering,
 } from './http.bench';
 import { LoadResult, median } from './load';
@@ -47,31 +49,13 @@ export async function embeddedHttp(
   durationS: number,
   nodeArgs: string[] = [],
 ): Promise<EmbeddedHttpFigures> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'truceline-bench-'));
-  const port = await freePort();
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([name]) => !/^(DATABASE_URL|KAFKA_BROKERS|TRUCELINE_.*)$/.test(name),
-    ),
-  );
-  const api = spawn(process.execPath, [...nodeArgs, BUILT_API], {
-    env: {
-      ...env,
-      PORT: String(port),
-      TRUCELINE_JWT_SECRET: JWT_SECRET,
-      TRUCELINE_DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const exited = new Promise((resolve) => api.once('exit', resolve));
+  const auth = {
+    authorization: `Bearer ${signToken(JWT_SECRET, { role: 'operator', sub: 'bench' })}`,
+  };
+  const api = await startEmbeddedApi(auth, nodeArgs);
   try {
-    const url = `http://127.0.0.1:${port}`;
-    const auth = {
-      authorization: `Bearer ${signToken(JWT_SECRET, { role: 'operator', sub: 'bench' })}`,
-    };
-    await untilAnswering(`${url}/v1/incidents`, auth, () => '(its output is above)');
-    const pid = api.pid as number;
+    const { url } = api;
+    const pid = api.pid;
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const rssIdleMb = rssMb(pid);
     const ids = await reportIncidents(url, auth, 50);
@@ -134,8 +118,159 @@ export async function embeddedHttp(
       rssLoadedMb,
     };
   } finally {
+    await api.stop();
+  }
+}
+
+/** A run at the steady rate, with the server process's CPU per request (run and settling). */
+export interface SteadyResult extends LoadResult {
+  cpuMs: number;
+}
+
+export interface SteadyFigures {
+  /** POST /v1/incidents on the embedded API: the run of median p99 (its p50 beside it). */
+  embedded: SteadyResult;
+  /** The bare Node server's one INSERT on PostgreSQL at the same rate: the run of median p99. */
+  bare: SteadyResult;
+  runs: { embedded: SteadyResult[]; bare: SteadyResult[] };
+}
+
+/** A server process under the bench: where it answers, its pid, and how to end it. */
+interface Served {
+  url: string;
+  pid: number;
+  stop: () => Promise<void>;
+}
+
+/** The built API on a new data directory; resolves once it answers. */
+async function startEmbeddedApi(
+  auth: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<Served> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'truceline-bench-'));
+  const port = await freePort();
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !/^(DATABASE_URL|KAFKA_BROKERS|TRUCELINE_.*)$/.test(name),
+    ),
+  );
+  const api = spawn(process.execPath, [...nodeArgs, BUILT_API], {
+    env: {
+      ...env,
+      PORT: String(port),
+      TRUCELINE_JWT_SECRET: JWT_SECRET,
+      TRUCELINE_DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise((resolve) => api.once('exit', resolve));
+  const stop = async () => {
     api.kill('SIGTERM');
     await exited;
     await rm(dataDir, { recursive: true, force: true });
+  };
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await untilAnswering(`${url}/v1/incidents`, auth, () => '(its output is above)');
+  } catch (error) {
+    await stop();
+    throw error;
   }
+  return { url, pid: api.pid as number, stop };
+}
+
+/** The bare INSERT server (bare-server.ts) on `databaseUrl`, a process of its own. */
+async function startBare(databaseUrl: string): Promise<Served> {
+  const child = spawn(process.execPath, [join(__dirname, 'bare-server.js')], {
+    env: { ...process.env, BENCH_DATABASE_URL: databaseUrl },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
+  return {
+    url: `http://127.0.0.1:${line.toString().trim()}`,
+    pid: child.pid as number,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/**
+ * POST /v1/incidents on the embedded API offered at a steady STEADY_RATE (autocannon's overall
+ * rate), interleaved run by run with the bare INSERT server on PostgreSQL at the same rate: the
+ * latency a client sees at a load the API can carry, beside what one INSERT behind bare Node
+ * costs at that load on this machine. The API first gets a run of its own to warm up (its
+ * first seconds compile PGlite's code); each run is followed by the server settling, and the
+ * CPU it spent per request counts both.
+ */
+export async function steadyPostVsBare(
+  bareDatabaseUrl: string,
+  runs: number,
+  durationS: number,
+  nodeArgs: string[] = [],
+): Promise<SteadyFigures> {
+  const auth = {
+    authorization: `Bearer ${signToken(JWT_SECRET, { role: 'operator', sub: 'bench' })}`,
+  };
+  const api = await startEmbeddedApi(auth, nodeArgs);
+  try {
+    const bare = await startBare(bareDatabaseUrl);
+    try {
+      const post = (server: Served, headers: Record<string, string>, path: string) => {
+        const cpu = cpuUs(server.pid);
+        return cannon(
+          server.url,
+          durationS,
+          (n) => ({ method: 'POST', path, body: report(n) }),
+          headers,
+          STEADY_RATE,
+        ).then(async (result) => {
+          await settle(server.pid);
+          const cpuMs = (cpuUs(server.pid) - cpu) / Math.max(result.count ?? 1, 1) / 1000;
+          return { ...result, cpuMs };
+        });
+      };
+      await post(api, auth, '/v1/incidents');
+      const results: SteadyFigures['runs'] = { embedded: [], bare: [] };
+      for (let run = 0; run < runs; run++) {
+        // Alternating which goes first, so a neighbour's load lands on both alike.
+        const order =
+          run % 2 === 0 ? (['bare', 'embedded'] as const) : (['embedded', 'bare'] as const);
+        for (const which of order) {
+          results[which].push(
+            which === 'bare' ? await post(bare, {}, '/x') : await post(api, auth, '/v1/incidents'),
+          );
+        }
+      }
+      const medianP99 = (list: SteadyResult[]) =>
+        [...list].sort((a, b) => a.p99 - b.p99)[Math.floor(list.length / 2)];
+      return {
+        embedded: medianP99(results.embedded),
+        bare: medianP99(results.bare),
+        runs: results,
+      };
+    } finally {
+      await bare.stop();
+    }
+  } finally {
+    await api.stop();
+  }
+}
+
+/** The bench table's row for `steadyPostVsBare`: the ratio is the bare server's p99 over the API's. */
+export function steadyRow(figures: SteadyFigures) {
+  const fmt = (r: SteadyResult) =>
+    `p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms (${Math.round(r.rate)} req/s answered` +
+    `${r.failed ? `, ${r.failed} failed` : ''}), ${r.cpuMs.toFixed(2)} ms CPU/request`;
+  return {
+    figure: `POST /v1/incidents, embedded, steady ${STEADY_RATE}/s: p50/p99`,
+    truceline: fmt(figures.embedded),
+    baselineName: `bare Node server, one INSERT (PostgreSQL), steady ${STEADY_RATE}/s`,
+    baseline: fmt(figures.bare),
+    ratio: figures.bare.p99 / figures.embedded.p99,
+    details: { ...figures },
+  };
 }

@@ -1,10 +1,14 @@
-import { embeddedHttp, STEADY_RATE } from './embedded-http.bench';
+import { createDatabase } from '@truceline/testing';
+import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
+import { embeddedHttp, STEADY_RATE, steadyPostVsBare, steadyRow } from './embedded-http.bench';
 import { pgliteStatementCosts } from './pglite-statement.bench';
 
 /**
- * The embedded store's figures alone (`node dist/test/bench/embedded.main.js [statements|http]`):
- * the cost of single statements on PGlite through PGlite's own query and through
- * PgliteSqlClient, and the built API on the embedded store under autocannon. BENCH_RUNS
+ * The embedded store's figures alone (`node dist/test/bench/embedded.main.js
+ * [statements|http|steady]`): the cost of single statements on PGlite through PGlite's own query
+ * and through PgliteSqlClient, the built API on the embedded store under autocannon, and
+ * (`steady` alone, as `npm run bench` does) POST at a steady rate interleaved with the bare
+ * INSERT server on a throwaway PostgreSQL at the same rate. BENCH_RUNS
  * (default 3), BENCH_SECONDS (HTTP runs, default 10), BENCH_STATEMENTS (iterations per
  * statement run, default 300), BENCH_STEADY_RATE (requests/s offered in the steady phases,
  * default 200), BENCH_API_NODE_ARGS (for the API's node, e.g.
@@ -13,6 +17,25 @@ import { pgliteStatementCosts } from './pglite-statement.bench';
 async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 3);
   const which = process.argv[2];
+  const nodeArgs = process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean);
+  if (which === 'steady') {
+    const postgres = await startThrowawayPostgres();
+    try {
+      const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+      const bareUrl = await createDatabase(postgres.url, 'bench_bare_steady');
+      const row = steadyRow(await steadyPostVsBare(bareUrl, runs, seconds, nodeArgs));
+      const { runs: each } = row.details;
+      const fmt = (r: { p50: number; p99: number }) => `${r.p50}/${r.p99}`;
+      console.log(
+        `${row.figure}: ${row.truceline} | ${row.baselineName}: ${row.baseline} → ` +
+          `${row.ratio.toFixed(2)}×\n  runs, p50/p99 ms: embedded ${each.embedded.map(fmt).join(', ')}; ` +
+          `bare ${each.bare.map(fmt).join(', ')}`,
+      );
+    } finally {
+      await postgres.stop();
+    }
+    return;
+  }
   if (which !== 'http') {
     const costs = await pgliteStatementCosts(runs, Number(process.env.BENCH_STATEMENTS ?? 300));
     for (const cost of costs) {
@@ -26,7 +49,6 @@ async function main(): Promise<void> {
   }
   if (which !== 'statements') {
     const seconds = Number(process.env.BENCH_SECONDS ?? 10);
-    const nodeArgs = process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean);
     const http = await embeddedHttp(runs, seconds, nodeArgs);
     const fmt = (r: { rate: number; p50: number; p99: number; failed?: number }) =>
       `${Math.round(r.rate)} req/s (p50 ${r.p50} ms, p99 ${r.p99} ms${r.failed ? `, ${r.failed} failed` : ''})`;

@@ -6,6 +6,7 @@ import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
 import { REPO_ROOT } from '../support/shared-scenarios';
 import { appendOnPglite, appendOnPostgres, BenchSettings } from './append.bench';
 import { bareHttp, HttpResult, truclineHttp } from './http.bench';
+import { steadyPostVsBare, steadyRow } from './embedded-http.bench';
 import { LoadResult } from './load';
 import { REPLAY_INCIDENTS, replayVsScan } from './replay.bench';
 import { appendWithSealing } from './sealing.bench';
@@ -207,6 +208,8 @@ async function main(): Promise<void> {
         ratio: 250 / Math.max(figures.rssIdleMb, figures.rssLoadedMb),
       });
     }
+    const bareSteady = await database('bench_bare_steady');
+    add(steadyRow(await steadyPostVsBare(bareSteady, settings.runs, seconds)));
   } finally {
     await kafka.stop();
     await postgres.stop();
