@@ -34,6 +34,47 @@ export function toView(state: IncidentState): IncidentView {
   };
 }
 
+/**
+ * toView of a state read back from incident_view, its items' keys in the order GET has always
+ * answered with: PostgreSQL's jsonb order (shortest keys first, then bytewise), from when the
+ * state was stored as jsonb. The text stored now keeps the order the fold gave (which the audit
+ * trail, folding in memory, answers with): a client comparing bodies byte for byte sees the
+ * same answers as before.
+ */
+export function storedView(state: IncidentState): IncidentView {
+  const view = toView(state);
+  return {
+    ...view,
+    tierHistory: view.tierHistory.map((h) => ({
+      at: h.at,
+      tier: h.tier,
+      causedBy: h.causedBy,
+      recordedAt: h.recordedAt,
+      policyVersion: h.policyVersion,
+    })),
+    coalitionTasks: view.coalitionTasks.map((t) => ({
+      tier: t.tier,
+      dueAt: t.dueAt,
+      member: t.member,
+      status: t.status,
+      taskId: t.taskId,
+      capability: t.capability,
+    })),
+    ...(view.acknowledgements
+      ? {
+          acknowledgements: view.acknowledgements.map((a) => ({
+            at: a.at,
+            eventId: a.eventId,
+            partner: a.partner,
+          })),
+        }
+      : {}),
+  };
+}
+
+/** A state as incident_view stores it: the JSON text JSON.stringify printed. */
+export const parseState = (stored: string): IncidentState => JSON.parse(stored) as IncidentState;
+
 export const MAX_PAGE = 200;
 
 /** Reads of the incident read model. */
@@ -41,16 +82,16 @@ export class IncidentViews {
   constructor(private readonly sql: SqlClient) {}
 
   async state(incidentId: string): Promise<IncidentState | null> {
-    const { rows } = await this.sql.query<{ state: IncidentState }>(
+    const { rows } = await this.sql.query<{ state: string }>(
       'SELECT state FROM incident_view WHERE incident_id = $1',
       [incidentId],
     );
-    return rows[0]?.state ?? null;
+    return rows.length > 0 ? parseState(rows[0].state) : null;
   }
 
   async get(incidentId: string): Promise<IncidentView | null> {
     const state = await this.state(incidentId);
-    return state ? toView(state) : null;
+    return state ? storedView(state) : null;
   }
 
   /** Paged by the position of each incident's report; the cursor is opaque to clients. */

@@ -8,11 +8,11 @@ import {
   ProjectionDefinition,
   PROJECTIONS,
   rebuildProjection,
+  parseState,
   SCHEMA_NAME,
   schemaExists,
-  toView,
+  storedView,
 } from '@truceline/projections';
-import type { IncidentState } from '@truceline/domain';
 import { optionValue, ParsedArgs, rejectUnknownOptions, UsageError } from '../args';
 import { CliEnvironment, CliError } from '../cli-environment';
 import type { CliIo } from '../cli-io';
@@ -162,10 +162,10 @@ async function clockNow(sql: SqlClient): Promise<Date> {
 }
 
 async function printIncidents(sql: SqlClient, io: CliIo, json: boolean): Promise<void> {
-  const { rows } = await sql.query<{ state: IncidentState }>(
+  const { rows } = await sql.query<{ state: string }>(
     'SELECT state FROM incident_view ORDER BY created_position',
   );
-  const views = rows.map((row) => toView(row.state));
+  const views = rows.map((row) => storedView(parseState(row.state)));
   if (json) {
     io.out(JSON.stringify(views, null, 2));
     return;
