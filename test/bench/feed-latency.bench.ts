@@ -56,6 +56,13 @@ export interface FeedLatencyFigures {
   };
   /** Where the time goes: how far each stage fell behind, and the CPU each process used. */
   stages: Stages;
+  /** Where each notice's latency went, stage by stage (see StageLatencies). */
+  latencyByStage: StageLatencies;
+  /**
+   * The statements that took the server longest over the run, when it loads
+   * pg_stat_statements (`shared_preload_libraries`): total ms, calls, rows.
+   */
+  statements?: { query: string; ms: number; calls: number; rows: number }[];
   /**
    * The floor: a kafkajs producer with the relay's acks and idempotence sending one message per
    * scheduled send, at the same pace, to a consumer (read committed) in this process.
@@ -99,12 +106,21 @@ export async function breachToMinistryFeed(
 
     const scheduledAt = new Map<string, number>();
     const latencies = new Map<string, number>();
+    const trace = new Map<string, Trace>();
     const ministry = await ministryConsumer(kafka, consumers, feedTopic(MINISTRY), (message) => {
       if (header(message, 'ce_type') !== TIER_CHANGED) return;
       const incident = message.key?.toString() ?? '';
       const at = scheduledAt.get(incident);
-      if (at !== undefined && !latencies.has(incident))
-        latencies.set(incident, performance.now() - at);
+      if (at !== undefined && !latencies.has(incident)) {
+        const now = performance.now();
+        latencies.set(incident, now - at);
+        const traced = trace.get(incident);
+        if (traced) {
+          // The record's timestamp: when the relay's producer encoded it (epoch ms).
+          traced.produced = Number(message.timestamp) - performance.timeOrigin;
+          traced.received = now;
+        }
+      }
     });
     // The checkpoints at the heads say nothing of whether the relay leads yet (its producer
     // connected, its transactional id initialised, the feed topics made): one breach first,
@@ -117,17 +133,29 @@ export async function breachToMinistryFeed(
     await relayedEverything(sql, 60_000);
     const appendLatencies: number[] = [];
     const failures: unknown[] = [];
+    // The statements' counts from here on (when the server loads pg_stat_statements).
+    await sql
+      .query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
+      .then(() => sql.query('SELECT pg_stat_statements_reset()'))
+      .catch(() => undefined);
     const watch = watchStages(sql, group, broker.pid, postmasterPid);
     await paced(rate, seconds, (i, at) => {
       const incident = incidents[i];
       scheduledAt.set(incident, at);
+      const traced: Trace = { scheduled: at };
+      trace.set(incident, traced);
       store
         .append(incidentStreamId(incident), [confirmed()], { expectedRevision: 0 })
-        .then(() => appendLatencies.push(performance.now() - at))
+        .then(() => {
+          traced.appended = performance.now();
+          appendLatencies.push(traced.appended - at);
+        })
         .catch((error: unknown) => failures.push(error));
     });
     await waitForAll(() => latencies.size + failures.length >= incidents.length, DRAIN_MS);
     const stages = await watch.stop(incidents.length);
+    const latencyByStage = await stageLatencies(sql, trace);
+    const statements = await topStatements(sql);
     await ministry.stop();
     if (failures.length > 0)
       throw new Error(`${failures.length} appends failed, the first: ${String(failures[0])}`);
@@ -139,6 +167,8 @@ export async function breachToMinistryFeed(
         append: percentiles(appendLatencies),
       },
       stages,
+      latencyByStage,
+      ...(statements ? { statements } : {}),
       raw,
     };
   } catch (error) {
@@ -272,6 +302,137 @@ function watchStages(
       };
     },
   };
+}
+
+/** The server's busiest statements since the bench's database was made, or null without the module. */
+async function topStatements(sql: SqlClient): Promise<FeedLatencyFigures['statements'] | null> {
+  try {
+    const { rows } = await sql.query<{ query: string; ms: number; calls: string; rows: string }>(
+      `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 120) AS query,
+              round(total_exec_time)::float8 AS ms, calls, rows
+         FROM pg_stat_statements
+        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+        ORDER BY total_exec_time DESC LIMIT 12`,
+    );
+    return rows.map((r) => ({
+      query: r.query,
+      ms: r.ms,
+      calls: Number(r.calls),
+      rows: Number(r.rows),
+    }));
+  } catch {
+    return null;
+  }
+}
+
+/** What the bench saw of one breach, in performance.now() milliseconds. */
+interface Trace {
+  scheduled: number;
+  /** The append resolved in the bench. */
+  appended?: number;
+  /** The relay's producer encoded the notice (the record's timestamp, ms resolution). */
+  produced?: number;
+  /** The ministry's consumer got it. */
+  received?: number;
+}
+
+/** p50 / p99 / max of one stage, in milliseconds. */
+interface Spread {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/**
+ * Each notice's latency cut at the moments the bench can see without adding work to the stages:
+ * the append resolving, the feed entry's commit (only when the server keeps commit timestamps,
+ * `track_commit_timestamp`), the relay encoding it (the Kafka record's timestamp) and the
+ * consumer receiving it. `tail` is the same cut over the notices slower than the p99: which
+ * stage the tail's time went to. `worstSeconds`: the seconds of the run (by scheduled time)
+ * with the highest p99, to tell a periodic stall (a timer, a checkpoint) from a steady queue.
+ */
+export interface StageLatencies {
+  stages: Record<string, Spread>;
+  tail: Record<string, Spread>;
+  worstSeconds: { s: number; p99: number; stage: string }[];
+}
+
+async function stageLatencies(sql: SqlClient, trace: Map<string, Trace>): Promise<StageLatencies> {
+  // Commit times of the appends and the ministry's notices, where the server records them.
+  const committed = new Map<string, { appended: number; projected?: number }>();
+  const setting = await sql.query<{ on: string }>(
+    `SELECT current_setting('track_commit_timestamp') AS on`,
+  );
+  if (setting.rows[0]?.on === 'on') {
+    const { rows } = await sql.query<{
+      incident: string;
+      appended: number;
+      projected: number | null;
+    }>(
+      `SELECT substr(e.stream_id, 10) AS incident,
+              extract(epoch FROM pg_xact_commit_timestamp(e.xmin)) * 1000 AS appended,
+              extract(epoch FROM pg_xact_commit_timestamp(f.xmin)) * 1000 AS projected
+         FROM events e
+         LEFT JOIN partner_feed f
+           ON f.partner = $1 AND f.type = 'IncidentTierChanged' AND f.position = e.position
+        WHERE e.type = 'BreachConfirmed'`,
+      [MINISTRY],
+    );
+    const origin = performance.timeOrigin;
+    for (const row of rows)
+      committed.set(row.incident, {
+        appended: Number(row.appended) - origin,
+        projected: row.projected === null ? undefined : Number(row.projected) - origin,
+      });
+  }
+  type Cut = Record<string, number>;
+  const cuts: { total: number; at: number; cut: Cut }[] = [];
+  for (const [incident, t] of trace) {
+    if (t.received === undefined || t.produced === undefined || t.appended === undefined) continue;
+    const db = committed.get(incident);
+    const cut: Cut = {};
+    if (db?.projected !== undefined) {
+      cut['append (to its commit)'] = db.appended - t.scheduled;
+      cut['feed projection (commit to commit)'] = db.projected - db.appended;
+      cut['feed relay (feed commit to encoded)'] = t.produced - db.projected;
+    } else {
+      cut['append (to resolved)'] = t.appended - t.scheduled;
+      cut['projection and relay (to encoded)'] = t.produced - t.appended;
+    }
+    cut['Kafka (encoded to consumed)'] = t.received - t.produced;
+    cuts.push({ total: t.received - t.scheduled, at: t.scheduled, cut });
+  }
+  const spread = (values: number[]): Spread => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const q = (p: number) =>
+      sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+    const round = (v: number) => Math.round(v * 10) / 10;
+    return { p50: round(q(0.5)), p99: round(q(0.99)), max: round(sorted.at(-1) ?? 0) };
+  };
+  const byStage = (of: typeof cuts) => {
+    const stages: Record<string, Spread> = {};
+    for (const name of Object.keys(of[0]?.cut ?? {}))
+      stages[name] = spread(of.map((c) => c.cut[name] ?? 0));
+    return stages;
+  };
+  const p99 = spread(cuts.map((c) => c.total)).p99;
+  const start = Math.min(...cuts.map((c) => c.at));
+  const seconds = new Map<number, typeof cuts>();
+  for (const c of cuts) {
+    const s = Math.floor((c.at - start) / 1000);
+    const of = seconds.get(s);
+    if (of) of.push(c);
+    else seconds.set(s, [c]);
+  }
+  const worstSeconds = [...seconds]
+    .map(([s, of]) => {
+      const stages = byStage(of);
+      const [stage] = Object.entries(stages).sort((a, b) => b[1].p99 - a[1].p99)[0] ?? ['', 0];
+      return { s, p99: spread(of.map((c) => c.total)).p99, stage };
+    })
+    .sort((a, b) => b.p99 - a.p99)
+    .slice(0, 8);
+  return { stages: byStage(cuts), tail: byStage(cuts.filter((c) => c.total >= p99)), worstSeconds };
 }
 
 /** Percentiles over `sent`, each one not received counting as infinitely late. */
