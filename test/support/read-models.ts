@@ -26,7 +26,7 @@ export async function sideEffects(sql: SqlClient): Promise<Record<string, unknow
   );
   const { rows: feedIds } = await sql.query<{ ids: string }>(
     `SELECT md5(coalesce(string_agg(partner || ':' || event_id, ',' ORDER BY partner, seq), '')) AS ids
-       FROM partner_feed`,
+       FROM partner_feed_entries`,
   );
   return {
     events: await count('SELECT count(*) AS n FROM events'),

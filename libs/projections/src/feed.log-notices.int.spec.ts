@@ -62,9 +62,10 @@ describe.each([
   const feedRows = async () =>
     (
       await sql.query(
-        `SELECT partner, seq, event_id, incident_id, type, occurred_at, recorded_at, position,
-                data, exercise
-           FROM partner_feed ORDER BY partner, seq`,
+        `SELECT f.partner, f.seq, f.event_id, i.incident_id, i.type, i.occurred_at, i.recorded_at,
+                i.position, i.data, i.exercise
+           FROM partner_feed_entries f JOIN partner_feed_items i ON i.item = f.item
+          ORDER BY f.partner, f.seq`,
       )
     ).rows;
   const noticesOf = (entries: FeedEntry[]) => entries.filter((e) => e.type === LOG_CHECKPOINT);
@@ -232,7 +233,8 @@ describe.each([
     const { rows } = await sql.query<{ partner: string; notices: string; checkpoints: string }>(
       `SELECT partner, count(*) AS notices,
               (SELECT count(*) FROM ledger_checkpoints) AS checkpoints
-         FROM partner_feed WHERE type = $1 GROUP BY partner ORDER BY partner`,
+         FROM partner_feed_entries f JOIN partner_feed_items i ON i.item = f.item
+        WHERE i.type = $1 GROUP BY partner ORDER BY partner`,
       [LOG_CHECKPOINT],
     );
     expect(rows.map((r) => r.partner)).toEqual([...PARTNERS].sort());

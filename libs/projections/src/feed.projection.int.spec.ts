@@ -148,6 +148,33 @@ describe(FeedProjection.name, () => {
     expect(await feeds.entry('PL', 'not-an-id')).toBeNull();
   });
 
+  it('writes an entry a feed already holds never again, not even past its position row', async () => {
+    const partners = ['PL', 'GB', 'US', 'UA'];
+    const before = await Promise.all(partners.map((p) => feeds.page(p, 0, 500)));
+    // As if a second projector had not seen the first one's position: every event comes again.
+    await sql.query('UPDATE partner_feed_position SET position = 0');
+
+    await sut.applyBatch(await store.readAll());
+
+    expect(await Promise.all(partners.map((p) => feeds.page(p, 0, 500)))).toEqual(before);
+  });
+
+  it('reads several feeds at once as each alone, and finds an entry only in the feeds holding it', async () => {
+    const partners = ['PL', 'GB', 'US', 'UA'];
+    const alone = await Promise.all(partners.map((p) => feeds.page(p, 1, 4)));
+
+    const pages = await feeds.pages(
+      partners.map((p) => [p, 1] as const),
+      4,
+    );
+
+    expect(partners.map((p) => pages.get(p))).toEqual(alone);
+    const task = (await feeds.page('GB', 0, 500)).find((e) => e.type === 'CoalitionTaskAssigned');
+    expect(task).toBeDefined();
+    expect(await feeds.entry('GB', task?.id ?? '')).toEqual(task);
+    expect(await feeds.entry('PL', task?.id ?? '')).toBeNull();
+  });
+
   it('tells listeners which partners got entries', async () => {
     const heard: string[][] = [];
     const stop = sut.onAppended(({ partners }) => heard.push(partners));

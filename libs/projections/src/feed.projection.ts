@@ -32,28 +32,70 @@ import {
 import { PolicyRegistry } from './policy.registry';
 import { checkpointOf, Projection, ProjectionDefinition, resetProjection } from './projection';
 
-/** The entries of every partner's feed, `seq` gap-free per partner. */
-const PARTNER_FEED: TableDefinition = {
+/**
+ * The first shape of the feeds (versions 1 and 2): one row per entry per partner, each with its
+ * own copy of the entry. Kept as the migrations created it; version 3 drops it.
+ */
+const PARTNER_FEED_V2: TableDefinition = {
   name: 'partner_feed',
   columns: {
     partner: 'text NOT NULL',
     seq: 'bigint NOT NULL',
     event_id: 'uuid NOT NULL',
-    // Null for a LogCheckpoint notice, which is about the whole log (SPEC §10); step 3.
+    incident_id: 'text NOT NULL',
+    type: 'text NOT NULL',
+    occurred_at: 'timestamptz NOT NULL',
+    recorded_at: 'timestamptz NOT NULL',
+    position: 'bigint NOT NULL',
+    data: 'jsonb NOT NULL',
+  },
+  constraints: ['PRIMARY KEY (partner, seq)', 'UNIQUE (partner, event_id)'],
+};
+
+/**
+ * Each entry once, whoever it is released to: the event (as released) or the notice, and the
+ * partners whose feeds hold it with its seq in each (`partners[i]` at `seqs[i]`). `item` orders
+ * the entries as they were written, the log's order.
+ */
+const FEED_ITEMS: TableDefinition = {
+  name: 'partner_feed_items',
+  columns: {
+    item: 'bigint PRIMARY KEY',
+    event_id: 'uuid NOT NULL',
+    // Null for a LogCheckpoint notice, which is about the whole log (SPEC §10).
     incident_id: 'text',
     type: 'text NOT NULL',
     occurred_at: 'timestamptz NOT NULL',
     recorded_at: 'timestamptz NOT NULL',
     position: 'bigint NOT NULL',
     data: 'jsonb NOT NULL',
-    // Drill data is marked on every surface (SPEC §2); step 2 adds it to older stores.
-    exercise: 'boolean NOT NULL DEFAULT false',
+    // Drill data is marked on every surface (SPEC §2).
+    exercise: 'boolean NOT NULL',
+    partners: 'text[] NOT NULL',
+    seqs: 'bigint[] NOT NULL',
   },
-  constraints: ['PRIMARY KEY (partner, seq)', 'UNIQUE (partner, event_id)'],
+};
+
+/**
+ * Every partner's feed, `seq` gap-free per partner: which item is its entry at each seq. A
+ * BreachConfirmed gives each of ten partners the event and a tier notice: twenty of these narrow
+ * rows and two items, where a row per entry per partner with its own copy cost the server about
+ * four times as much to write.
+ */
+const FEED_ENTRIES: TableDefinition = {
+  name: 'partner_feed_entries',
+  columns: {
+    partner: 'text NOT NULL',
+    seq: 'bigint NOT NULL',
+    event_id: 'uuid NOT NULL',
+    item: 'bigint NOT NULL',
+  },
+  constraints: ['PRIMARY KEY (partner, seq)'],
 };
 
 const TABLES: readonly TableDefinition[] = [
-  PARTNER_FEED,
+  FEED_ENTRIES,
+  FEED_ITEMS,
   // The projector's own fold of each incident: the incident view may lag behind it.
   {
     name: 'partner_feed_incidents',
@@ -67,21 +109,26 @@ const TABLES: readonly TableDefinition[] = [
 ];
 
 const MIGRATIONS = [
-  TABLES.map(createTable).join(';\n'),
+  [PARTNER_FEED_V2, ...TABLES.slice(2)].map(createTable).join(';\n'),
   // Version 2 of the feeds rebuilds them with the drill mark.
-  `ALTER TABLE partner_feed ADD COLUMN IF NOT EXISTS exercise ${PARTNER_FEED.columns.exercise}`,
+  `ALTER TABLE partner_feed ADD COLUMN IF NOT EXISTS exercise boolean NOT NULL DEFAULT false`,
   `ALTER TABLE partner_feed ALTER COLUMN incident_id DROP NOT NULL`,
   // Where each LogCheckpoint notice went: kept across rebuilds, so not among `tables`.
   createTable(LOG_NOTICES) +
     ';\nCREATE INDEX IF NOT EXISTS partner_feed_log_notices_placed ' +
     'ON partner_feed_log_notices (after_position, tree_size)',
+  // Version 3: each entry stored once (items), the feeds as narrow rows pointing at them. The
+  // index finds an entry by its id (a partner's receipt, the proofs, skipping a repeat).
+  [FEED_ENTRIES, FEED_ITEMS].map(createTable).join(';\n') +
+    ';\nCREATE INDEX IF NOT EXISTS partner_feed_items_event ON partner_feed_items (event_id)' +
+    ';\nDROP TABLE IF EXISTS partner_feed',
 ];
 
 /** The partner feeds, declared once. */
 export const FEEDS: ProjectionDefinition<FeedProjection> = {
   name: 'feeds',
   // Bump when the fold or a table changes: a new version is rebuilt from the log.
-  version: 2,
+  version: 3,
   tables: TABLES.map((table) => table.name),
   migrations: MIGRATIONS,
   create: (sql, policies) => new FeedProjection(sql, policies),
@@ -141,17 +188,14 @@ function tierNotices(incidentId: string, before: TierChange[], after: TierChange
   });
 }
 
-class EntriesPresent extends Error {}
-
-/** One entry to write, in feed order: the seq is given when the batch is written. */
+/** One entry to write and the partners it goes to, in feed order: seqs are given when written. */
 interface Planned extends FeedRow {
-  partner: string;
+  partners: readonly string[];
 }
 
-/** One row of partner_feed as the batched insert writes it. */
-interface FeedRecord {
-  partner: string;
-  seq: number;
+/** One row of partner_feed_items as the batched insert writes it. */
+interface ItemRecord {
+  item: number;
   event_id: string;
   incident_id: string | null;
   type: string;
@@ -160,10 +204,13 @@ interface FeedRecord {
   position: number;
   data: unknown;
   exercise: boolean;
+  partners: string[];
+  seqs: number[];
 }
 
-const FEED_ROW = `partner text, seq bigint, event_id uuid, incident_id text, type text,
-  occurred_at timestamptz, recorded_at timestamptz, position bigint, data jsonb, exercise boolean`;
+const ITEM_ROW = `item bigint, event_id uuid, incident_id text, type text, occurred_at timestamptz,
+  recorded_at timestamptz, position bigint, data jsonb, exercise boolean, partners text[],
+  seqs bigint[]`;
 
 /**
  * The per-partner feeds of SPEC §7, projected from the log by a single projector: for each
@@ -175,6 +222,9 @@ const FEED_ROW = `partner text, seq bigint, event_id uuid, incident_id text, typ
  *
  * A batch is applied in one transaction: the position row is locked once, the incidents'
  * folds and the partners' last seq are read once, and the entries are written in one statement.
+ * Each entry is stored once (partner_feed_items) with the partners it went to, and each partner's
+ * feed as narrow rows pointing at it (partner_feed_entries): an event and its notices go to
+ * every partner alike, so most entries are the same for all ten.
  *
  * Each signed checkpoint of the log goes to every partner as a LogCheckpoint notice (SPEC §10),
  * published by the sealer in the transaction that stores the checkpoint, after the entries of
@@ -251,10 +301,7 @@ export class FeedProjection implements Projection {
       },
     };
     if (!(await recordLogNotice(tx, notice))) return [];
-    return this.write(
-      tx,
-      notice.partners.map((partner) => ({ partner, ...feedRowOf(notice) })),
-    );
+    return this.write(tx, [{ ...feedRowOf(notice), partners: notice.partners }]);
   }
 
   /**
@@ -292,7 +339,7 @@ export class FeedProjection implements Projection {
     const placeNotices = (upTo: number) => {
       for (; placed < notices.length && notices[placed].afterPosition < upTo; placed++) {
         const notice = notices[placed];
-        for (const partner of notice.partners) planned.push({ partner, ...feedRowOf(notice) });
+        planned.push({ ...feedRowOf(notice), partners: notice.partners });
       }
     };
     const changed = new Set<string>();
@@ -306,32 +353,39 @@ export class FeedProjection implements Projection {
       const after = fact ? evolveIncident(before, fact, this.policies.of) : before;
       folds.set(incidentId, after);
       changed.add(incidentId);
-      const tierChanges = tierNotices(incidentId, before.tierHistory, after.tierHistory);
+      const row = {
+        incidentId,
+        recordedAt: event.recordedAt,
+        position: event.position,
+        // A notice derived from a drill's event is drill data too.
+        exercise: event.metadata.exercise === true,
+      };
       // The partners of the policy in force when the event was appended: replays use the same.
-      for (const partner of FEED_PARTNERS(this.policies.of(event.metadata.policyVersion))) {
-        // A task answer is judged against the state that knows the task; a request, by its own list.
-        const entries: Entry[] = [];
-        if (isReleasable(event, partner, after)) {
-          entries.push({
-            id: event.id,
-            type: event.type,
-            occurredAt: event.occurredAt,
-            data: redactFor(event, partner),
-          });
-        }
-        entries.push(...tierChanges);
-        for (const entry of entries) {
-          planned.push({
-            partner,
-            ...entry,
-            incidentId,
-            recordedAt: event.recordedAt,
-            position: event.position,
-            // A notice derived from a drill's event is drill data too.
-            exercise: event.metadata.exercise === true,
-          });
-        }
+      const partners = FEED_PARTNERS(this.policies.of(event.metadata.policyVersion));
+      // The event to each partner it is released to (a task answer is judged against the
+      // state that knows the task; a request, by its own list), as redacted for them: one
+      // entry per distinct redaction, in the order of the partners.
+      const released = new Map<string, { data: unknown; partners: string[] }>();
+      for (const partner of partners) {
+        if (!isReleasable(event, partner, after)) continue;
+        const data = redactFor(event, partner);
+        const key = data === event.data ? '' : JSON.stringify(data);
+        const same = released.get(key);
+        if (same) same.partners.push(partner);
+        else released.set(key, { data, partners: [partner] });
       }
+      for (const { data, partners: to } of released.values())
+        planned.push({
+          ...row,
+          id: event.id,
+          type: event.type,
+          occurredAt: event.occurredAt,
+          data,
+          partners: to,
+        });
+      // Then each tier the event reached, to every partner.
+      for (const notice of tierNotices(incidentId, before.tierHistory, after.tierHistory))
+        planned.push({ ...row, ...notice, partners });
     }
     placeNotices(Number.POSITIVE_INFINITY);
     if (changed.size > 0) {
@@ -347,82 +401,105 @@ export class FeedProjection implements Projection {
 
   /**
    * Writes entries in the order given, each partner's next seqs after its last; returns the
-   * partners whose feeds grew.
+   * partners whose feeds grew. An entry a partner's feed already holds (its id there: a
+   * LogCheckpoint notice the sealer put in first, a tier reached again) is skipped for that
+   * partner without taking a seq, so seq stays gap-free and an id appears once in a feed. Every
+   * writer holds the feeds' position row (lockFeedPosition), so what is read here stays true
+   * until the commit.
    */
   private async write(tx: SqlClient, planned: readonly Planned[]): Promise<string[]> {
     if (planned.length === 0) return [];
-    const heads = await this.heads(tx, [...new Set(planned.map((p) => p.partner))]);
-    /** Entries already in a feed are skipped without taking a seq, so seq stays gap-free. */
-    const records = (present: ReadonlySet<string>): FeedRecord[] => {
-      const next = new Map(heads);
-      const seen = new Set(present);
-      const out: FeedRecord[] = [];
-      for (const entry of planned) {
-        const { partner } = entry;
-        const key = `${partner} ${entry.id}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
+    const partners = [...new Set(planned.flatMap((p) => p.partners))];
+    const ids = [...new Set(planned.map((p) => p.id))];
+    const { heads, lastItem, present } = await this.feedState(tx, partners, ids);
+    const next = new Map(heads);
+    const held = new Set(present);
+    const items: ItemRecord[] = [];
+    const entries = {
+      partner: [] as string[],
+      seq: [] as number[],
+      id: [] as string[],
+      item: [] as number[],
+    };
+    let item = lastItem;
+    for (const entry of planned) {
+      const to = entry.partners.filter((partner) => !held.has(`${partner} ${entry.id}`));
+      if (to.length === 0) continue;
+      item += 1;
+      const seqs = to.map((partner) => {
+        held.add(`${partner} ${entry.id}`);
         const seq = (next.get(partner) ?? 0) + 1;
         next.set(partner, seq);
-        out.push({
-          partner,
-          seq,
-          event_id: entry.id,
-          incident_id: entry.incidentId,
-          type: entry.type,
-          occurred_at: entry.occurredAt,
-          recorded_at: entry.recordedAt,
-          position: entry.position,
-          data: entry.data,
-          exercise: entry.exercise,
-        });
-      }
-      return out;
-    };
-    const insert = (rows: FeedRecord[]) =>
-      tx.query<{ seq: string | number }>(
-        `INSERT INTO partner_feed (partner, seq, event_id, incident_id, type, occurred_at, recorded_at, position, data, exercise)
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(${FEED_ROW})
-         ON CONFLICT (partner, event_id) DO NOTHING RETURNING seq`,
-        [JSON.stringify(rows)],
-      );
-    let written = records(new Set());
-    // The usual case writes every entry at once; an entry already in its feed (a redelivery
-    // that slipped past the position row) undoes that attempt and the entries are written again
-    // without it.
-    const complete = await tx
-      .transaction(async () => {
-        const inserted = await insert(written);
-        if (inserted.rows.length !== written.length) throw new EntriesPresent();
-        return true;
-      })
-      .catch((error: unknown) => {
-        if (error instanceof EntriesPresent) return false;
-        throw error;
+        entries.partner.push(partner);
+        entries.seq.push(seq);
+        entries.id.push(entry.id);
+        entries.item.push(item);
+        return seq;
       });
-    if (!complete) {
-      const { rows } = await tx.query<{ partner: string; event_id: string }>(
-        `SELECT partner, event_id FROM partner_feed
-          WHERE (partner, event_id) IN (SELECT * FROM unnest($1::text[], $2::uuid[]))`,
-        [planned.map((p) => p.partner), planned.map((p) => p.id)],
-      );
-      written = records(new Set(rows.map((row) => `${row.partner} ${row.event_id}`)));
-      if (written.length > 0) await insert(written);
+      items.push({
+        item,
+        event_id: entry.id,
+        incident_id: entry.incidentId,
+        type: entry.type,
+        occurred_at: entry.occurredAt,
+        recorded_at: entry.recordedAt,
+        position: entry.position,
+        data: entry.data,
+        exercise: entry.exercise,
+        partners: to,
+        seqs,
+      });
     }
-    return [...new Set(written.map((record) => record.partner))];
+    if (items.length === 0) return [];
+    await tx.query(
+      `WITH items AS (
+         INSERT INTO partner_feed_items
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(${ITEM_ROW})
+       )
+       INSERT INTO partner_feed_entries (partner, seq, event_id, item)
+       SELECT * FROM unnest($2::text[], $3::bigint[], $4::uuid[], $5::bigint[])`,
+      [JSON.stringify(items), entries.partner, entries.seq, entries.id, entries.item],
+    );
+    return [...new Set(entries.partner)];
   }
 
   /**
-   * Each partner's last seq, read inside the applying transaction: one statement for all of
-   * them (on the embedded store each statement costs milliseconds), one index probe each.
+   * Read inside the applying transaction, in one statement (on the embedded store each
+   * statement costs milliseconds): each partner's last seq (one index probe each), the last
+   * item, and which of `ids` each partner's feed already holds (`partner id`).
    */
-  private async heads(tx: SqlClient, partners: string[]): Promise<Map<string, number>> {
-    const { rows } = await tx.query<{ partner: string; head: string | number | null }>(
-      `SELECT p AS partner, (SELECT MAX(seq) FROM partner_feed WHERE partner = p) AS head
-         FROM unnest($1::text[]) AS p`,
-      [partners],
+  private async feedState(
+    tx: SqlClient,
+    partners: string[],
+    ids: string[],
+  ): Promise<{ heads: Map<string, number>; lastItem: number; present: string[] }> {
+    const { rows } = await tx.query<{
+      partner: string | null;
+      head: string | number | null;
+      event_id: string | null;
+      holders: string[] | null;
+    }>(
+      `SELECT p AS partner,
+              (SELECT max(seq) FROM partner_feed_entries WHERE partner = p) AS head,
+              NULL::uuid AS event_id, NULL::text[] AS holders
+         FROM unnest($1::text[]) AS p
+       UNION ALL
+       SELECT NULL, (SELECT max(item) FROM partner_feed_items), NULL, NULL
+       UNION ALL
+       SELECT NULL, NULL, event_id, partners
+         FROM partner_feed_items WHERE event_id = ANY($2::uuid[])`,
+      [partners, ids],
     );
-    return new Map(rows.map((row) => [row.partner, Number(row.head ?? 0)]));
+    const heads = new Map<string, number>();
+    let lastItem = 0;
+    const present: string[] = [];
+    for (const row of rows) {
+      if (row.partner !== null) heads.set(row.partner, Number(row.head ?? 0));
+      else if (row.event_id !== null)
+        for (const partner of row.holders ?? []) present.push(`${partner} ${row.event_id}`);
+      else lastItem = Number(row.head ?? 0);
+    }
+    return { heads, lastItem, present };
   }
 
   /** Empties the feeds so they can be rebuilt from position 0. */

@@ -8,7 +8,7 @@ export interface FeedEntry extends FeedRow {
 
 export const MAX_FEED_PAGE = 500;
 
-/** A row of partner_feed as the driver returns it. */
+/** An entry (partner_feed_items) at its seq in a partner's feed, as the driver returns it. */
 interface StoredFeedRow {
   seq: string | number;
   event_id: string;
@@ -21,8 +21,9 @@ interface StoredFeedRow {
   data: unknown;
 }
 
+/** The item's columns, `i`, of an entry. */
 const COLUMNS =
-  'seq, event_id, type, incident_id, occurred_at, recorded_at, position, exercise, data';
+  'i.event_id, i.type, i.incident_id, i.occurred_at, i.recorded_at, i.position, i.exercise, i.data';
 const iso = (v: unknown): string =>
   v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString();
 
@@ -50,8 +51,8 @@ const isoText = (column: string): string =>
 const isoOf = (text: string): string =>
   text.endsWith('Z') ? text : new Date(Number(text)).toISOString();
 
-/** COLUMNS as `pages` reads them: timestamps as ISO text, data as the stored JSON text. */
-const PAGE_COLUMNS = `seq, event_id, type, incident_id, ${isoText('occurred_at')} AS occurred_at,
+/** An item's columns as `pages` reads them: timestamps as ISO text, data as the stored JSON text. */
+const PAGE_COLUMNS = `item, event_id, type, incident_id, ${isoText('occurred_at')} AS occurred_at,
   ${isoText('recorded_at')} AS recorded_at, position, exercise, data::text AS data`;
 
 /** Reads of the partner feeds; partner codes are stored upper-case. */
@@ -62,7 +63,9 @@ export class FeedQueries {
   async page(partner: string, after: number, limit: number): Promise<FeedEntry[]> {
     const capped = Math.min(Math.max(Math.trunc(limit) || 1, 1), MAX_FEED_PAGE);
     const { rows } = await this.sql.query<StoredFeedRow>(
-      `SELECT ${COLUMNS} FROM partner_feed WHERE partner = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      `SELECT f.seq, ${COLUMNS}
+         FROM partner_feed_entries f JOIN partner_feed_items i ON i.item = f.item
+        WHERE f.partner = $1 AND f.seq > $2 ORDER BY f.seq LIMIT $3`,
       [partner.toUpperCase(), Math.max(0, Math.trunc(after) || 0), capped],
     );
     return rows.map(toEntry);
@@ -71,7 +74,8 @@ export class FeedQueries {
   async entry(partner: string, eventId: string): Promise<FeedEntry | null> {
     if (!/^[0-9a-f-]{36}$/i.test(eventId)) return null;
     const { rows } = await this.sql.query<StoredFeedRow>(
-      `SELECT ${COLUMNS} FROM partner_feed WHERE partner = $1 AND event_id = $2`,
+      `SELECT i.seqs[array_position(i.partners, $1)] AS seq, ${COLUMNS}
+         FROM partner_feed_items i WHERE i.event_id = $2 AND $1 = ANY(i.partners)`,
       [partner.toUpperCase(), eventId],
     );
     return rows[0] ? toEntry(rows[0]) : null;
@@ -80,7 +84,7 @@ export class FeedQueries {
   /** The partner's last seq (0 when its feed is empty). */
   async head(partner: string): Promise<number> {
     const { rows } = await this.sql.query<{ head: string | number | null }>(
-      'SELECT MAX(seq) AS head FROM partner_feed WHERE partner = $1',
+      'SELECT MAX(seq) AS head FROM partner_feed_entries WHERE partner = $1',
       [partner.toUpperCase()],
     );
     return Number(rows[0]?.head ?? 0);
@@ -95,21 +99,22 @@ export class FeedQueries {
   async heads(): Promise<Map<string, number>> {
     const { rows } = await this.sql.query<{ partner: string; head: string | number }>(
       `WITH RECURSIVE partners AS (
-         (SELECT partner FROM partner_feed ORDER BY partner LIMIT 1)
+         (SELECT partner FROM partner_feed_entries ORDER BY partner LIMIT 1)
          UNION ALL
-         SELECT (SELECT f.partner FROM partner_feed f WHERE f.partner > p.partner
+         SELECT (SELECT f.partner FROM partner_feed_entries f WHERE f.partner > p.partner
                   ORDER BY f.partner LIMIT 1)
            FROM partners p WHERE p.partner IS NOT NULL
        )
        SELECT partner,
-              (SELECT max(seq) FROM partner_feed f WHERE f.partner = partners.partner) AS head
+              (SELECT max(seq) FROM partner_feed_entries f WHERE f.partner = partners.partner) AS head
          FROM partners WHERE partner IS NOT NULL`,
     );
     return new Map(rows.map((r) => [r.partner, Number(r.head)]));
   }
 
   /**
-   * Several partners' pages in one statement: for each [partner, after], up to `limit` entries
+   * Several partners' pages in two statements whatever their number: for each [partner, after],
+   * up to `limit` entries
    * with seq > after, in seq order. Partners without such entries are absent from the answer.
    * Entries whose data is the same JSON (an event released unredacted, a notice: the same for
    * every partner) share one parsed `data` object, which the caller must not change.
@@ -121,18 +126,13 @@ export class FeedQueries {
     const pages = new Map<string, FeedEntry[]>();
     if (cursors.length === 0) return pages;
     const capped = Math.min(Math.max(Math.trunc(limit) || 1, 1), MAX_FEED_PAGE);
-    const { rows } = await this.sql.query<
-      StoredFeedRow & {
-        feed_partner: string;
-        occurred_at: string;
-        recorded_at: string;
-        data: string;
-      }
-    >(
-      `SELECT c.partner AS feed_partner, f.*
+    // The pages as (partner, seq, item), then each item once: an entry most partners share is
+    // read, printed and parsed once, not once per partner.
+    const { rows: at } = await this.sql.query<{ partner: string; seq: string; item: string }>(
+      `SELECT c.partner, f.seq, f.item
          FROM unnest($1::text[], $2::bigint[]) AS c(partner, after)
          CROSS JOIN LATERAL (
-           SELECT ${PAGE_COLUMNS} FROM partner_feed
+           SELECT seq, item FROM partner_feed_entries
             WHERE partner = c.partner AND seq > c.after ORDER BY seq LIMIT $3
          ) f
         ORDER BY c.partner, f.seq`,
@@ -142,12 +142,23 @@ export class FeedQueries {
         capped,
       ],
     );
+    if (at.length === 0) return pages;
+    const { rows: items } = await this.sql.query<
+      Omit<StoredFeedRow, 'seq'> & {
+        item: string;
+        occurred_at: string;
+        recorded_at: string;
+        data: string;
+      }
+    >(`SELECT ${PAGE_COLUMNS} FROM partner_feed_items WHERE item = ANY($1::bigint[])`, [
+      [...new Set(at.map((row) => row.item))],
+    ]);
     const parsed = new Map<string, unknown>();
-    for (const row of rows) {
+    const byItem = new Map<string, Omit<FeedEntry, 'seq'>>();
+    for (const row of items) {
       let data = parsed.get(row.data);
       if (data === undefined) parsed.set(row.data, (data = JSON.parse(row.data) as unknown));
-      const entry: FeedEntry = {
-        seq: Number(row.seq),
+      byItem.set(String(row.item), {
         id: row.event_id,
         type: row.type,
         incidentId: row.incident_id,
@@ -156,10 +167,15 @@ export class FeedQueries {
         position: Number(row.position),
         exercise: row.exercise === true,
         data,
-      };
-      const page = pages.get(row.feed_partner);
+      });
+    }
+    for (const row of at) {
+      const item = byItem.get(String(row.item));
+      if (!item) throw new Error(`feed item ${row.item} of ${row.partner} is missing`);
+      const entry: FeedEntry = { seq: Number(row.seq), ...item };
+      const page = pages.get(row.partner);
       if (page) page.push(entry);
-      else pages.set(row.feed_partner, [entry]);
+      else pages.set(row.partner, [entry]);
     }
     return pages;
   }
