@@ -20,12 +20,12 @@ export interface FeedRow {
  * knows exactly where in every feed its entries land.
  */
 export async function lockFeedPosition(tx: SqlClient, name: string): Promise<number> {
-  await tx.query(
-    `INSERT INTO partner_feed_position (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING`,
-    [name],
-  );
+  // One statement: the row is made when missing, else locked as an UPDATE locks it (waiting for
+  // a holder's commit and answering the position that one left).
   const { rows } = await tx.query<{ position: string | number }>(
-    'SELECT position FROM partner_feed_position WHERE name = $1 FOR UPDATE',
+    `INSERT INTO partner_feed_position AS p (name, position) VALUES ($1, 0)
+     ON CONFLICT (name) DO UPDATE SET position = p.position
+     RETURNING position`,
     [name],
   );
   return Number(rows[0].position);

@@ -212,6 +212,33 @@ const ITEM_ROW = `item bigint, event_id uuid, incident_id text, type text, occur
   recorded_at timestamptz, position bigint, data jsonb, exercise boolean, partners text[],
   seqs bigint[]`;
 
+/** Entries planned: the items, the feeds' rows (column by column), the partners whose feeds grow. */
+interface Written {
+  items: ItemRecord[];
+  rows: { partner: string[]; seq: number[]; id: string[]; item: number[] };
+  partners: string[];
+}
+
+/** CTEs writing planned entries: the items from parameter `$first`, the rows from the next four. */
+const writeEntries = (first: number): string =>
+  `items AS (
+     INSERT INTO partner_feed_items
+     SELECT * FROM jsonb_to_recordset($${first}::jsonb) AS r(${ITEM_ROW})
+   ), entries AS (
+     INSERT INTO partner_feed_entries (partner, seq, event_id, item)
+     SELECT * FROM unnest($${first + 1}::text[], $${first + 2}::bigint[], $${first + 3}::uuid[],
+                          $${first + 4}::bigint[])
+   )`;
+
+/** The five parameters of writeEntries. */
+const entriesParameters = (written: Written): unknown[] => [
+  JSON.stringify(written.items),
+  written.rows.partner,
+  written.rows.seq,
+  written.rows.id,
+  written.rows.item,
+];
+
 /**
  * The per-partner feeds of SPEC §7, projected from the log by a single projector: for each
  * incident event, every partner gets the event if the need-to-know rules release it to them
@@ -263,13 +290,21 @@ export class FeedProjection implements Projection {
       // Live, the sealer has already put these in (a repeat is skipped); rebuilding, they go
       // here. Those placed after `after` itself went in with the batch that applied it.
       const from = after === 0 ? 0 : after + 1;
-      const notices = await logNoticesPlaced(tx, from, fresh[fresh.length - 1].position);
-      const touched = await this.project(tx, fresh, notices);
-      await tx.query('UPDATE partner_feed_position SET position = $2 WHERE name = $1', [
-        FEED_PROJECTION,
-        fresh[fresh.length - 1].position,
-      ]);
-      return { position: fresh[fresh.length - 1].position, partners: touched };
+      const position = fresh[fresh.length - 1].position;
+      const notices = await logNoticesPlaced(tx, from, position);
+      const { folds, written } = await this.project(tx, fresh, notices);
+      // The folds, the entries and the position in one statement: under load each round trip
+      // waits for both processes to be scheduled again, with the position row locked.
+      await tx.query(
+        `WITH folds AS (
+           INSERT INTO partner_feed_incidents (incident_id, state)
+           SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(incident_id text, state jsonb)
+           ON CONFLICT (incident_id) DO UPDATE SET state = EXCLUDED.state
+         ), ${writeEntries(2)}
+         UPDATE partner_feed_position SET position = $7 WHERE name = $8`,
+        [folds, ...entriesParameters(written), position, FEED_PROJECTION],
+      );
+      return { position, partners: written.partners };
     });
     if (applied && applied.partners.length > 0) this.announce(applied.position, applied.partners);
   }
@@ -301,7 +336,10 @@ export class FeedProjection implements Projection {
       },
     };
     if (!(await recordLogNotice(tx, notice))) return [];
-    return this.write(tx, [{ ...feedRowOf(notice), partners: notice.partners }]);
+    const written = await this.plan(tx, [{ ...feedRowOf(notice), partners: notice.partners }]);
+    if (written.partners.length > 0)
+      await tx.query(`WITH ${writeEntries(1)} SELECT 1`, entriesParameters(written));
+    return written.partners;
   }
 
   /**
@@ -315,14 +353,14 @@ export class FeedProjection implements Projection {
   }
 
   /**
-   * Folds the events and writes their entries, each LogCheckpoint notice among them right after
-   * the event it was placed after; returns the partners whose feeds grew.
+   * Folds the events and plans their entries, each LogCheckpoint notice among them right after
+   * the event it was placed after: the folds to store (JSON) and the entries to write.
    */
   private async project(
     tx: SqlClient,
     events: readonly StoredEvent[],
     notices: readonly LogNotice[],
-  ): Promise<string[]> {
+  ): Promise<{ folds: string; written: Written }> {
     const ids = [
       ...new Set(events.map((e) => incidentIdOf(e.streamId)).filter((id): id is string => !!id)),
     ];
@@ -388,39 +426,29 @@ export class FeedProjection implements Projection {
         planned.push({ ...row, ...notice, partners });
     }
     placeNotices(Number.POSITIVE_INFINITY);
-    if (changed.size > 0) {
-      await tx.query(
-        `INSERT INTO partner_feed_incidents (incident_id, state)
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(incident_id text, state jsonb)
-         ON CONFLICT (incident_id) DO UPDATE SET state = EXCLUDED.state`,
-        [JSON.stringify([...changed].map((id) => ({ incident_id: id, state: folds.get(id) })))],
-      );
-    }
-    return this.write(tx, planned);
+    return {
+      folds: JSON.stringify([...changed].map((id) => ({ incident_id: id, state: folds.get(id) }))),
+      written: await this.plan(tx, planned),
+    };
   }
 
   /**
-   * Writes entries in the order given, each partner's next seqs after its last; returns the
-   * partners whose feeds grew. An entry a partner's feed already holds (its id there: a
-   * LogCheckpoint notice the sealer put in first, a tier reached again) is skipped for that
-   * partner without taking a seq, so seq stays gap-free and an id appears once in a feed. Every
-   * writer holds the feeds' position row (lockFeedPosition), so what is read here stays true
-   * until the commit.
+   * Plans the entries given, in their order, each partner's next seqs after its last: the items
+   * and feed rows to write (writeEntries) and the partners whose feeds grow. An entry a
+   * partner's feed already holds (its id there: a LogCheckpoint notice the sealer put in first,
+   * a tier reached again) is skipped for that partner without taking a seq, so seq stays
+   * gap-free and an id appears once in a feed. Every writer holds the feeds' position row
+   * (lockFeedPosition), so what is read here stays true until the commit.
    */
-  private async write(tx: SqlClient, planned: readonly Planned[]): Promise<string[]> {
-    if (planned.length === 0) return [];
+  private async plan(tx: SqlClient, planned: readonly Planned[]): Promise<Written> {
+    const items: ItemRecord[] = [];
+    const rows: Written['rows'] = { partner: [], seq: [], id: [], item: [] };
+    if (planned.length === 0) return { items, rows, partners: [] };
     const partners = [...new Set(planned.flatMap((p) => p.partners))];
     const ids = [...new Set(planned.map((p) => p.id))];
     const { heads, lastItem, present } = await this.feedState(tx, partners, ids);
     const next = new Map(heads);
     const held = new Set(present);
-    const items: ItemRecord[] = [];
-    const entries = {
-      partner: [] as string[],
-      seq: [] as number[],
-      id: [] as string[],
-      item: [] as number[],
-    };
     let item = lastItem;
     for (const entry of planned) {
       const to = entry.partners.filter((partner) => !held.has(`${partner} ${entry.id}`));
@@ -430,10 +458,10 @@ export class FeedProjection implements Projection {
         held.add(`${partner} ${entry.id}`);
         const seq = (next.get(partner) ?? 0) + 1;
         next.set(partner, seq);
-        entries.partner.push(partner);
-        entries.seq.push(seq);
-        entries.id.push(entry.id);
-        entries.item.push(item);
+        rows.partner.push(partner);
+        rows.seq.push(seq);
+        rows.id.push(entry.id);
+        rows.item.push(item);
         return seq;
       });
       items.push({
@@ -450,17 +478,7 @@ export class FeedProjection implements Projection {
         seqs,
       });
     }
-    if (items.length === 0) return [];
-    await tx.query(
-      `WITH items AS (
-         INSERT INTO partner_feed_items
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(${ITEM_ROW})
-       )
-       INSERT INTO partner_feed_entries (partner, seq, event_id, item)
-       SELECT * FROM unnest($2::text[], $3::bigint[], $4::uuid[], $5::bigint[])`,
-      [JSON.stringify(items), entries.partner, entries.seq, entries.id, entries.item],
-    );
-    return [...new Set(entries.partner)];
+    return { items, rows, partners: [...new Set(rows.partner)] };
   }
 
   /**
