@@ -116,6 +116,8 @@ export class SqlEventStore implements EventStore {
   private readonly checkpoints: CheckpointWriter;
   private unlisten?: Promise<() => Promise<void>>;
   private readonly appendConcurrency: number;
+  /** PGlite: requests and background work take turns on its one connection (inBackground). */
+  private readonly embedded: boolean;
   private queue: PendingAppend[] = [];
   private inFlight = 0;
 
@@ -125,7 +127,8 @@ export class SqlEventStore implements EventStore {
     options: SqlEventStoreOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
-    this.appendConcurrency = options.appendConcurrency ?? (sql.engine === 'pglite' ? 1 : 4);
+    this.embedded = sql.engine === 'pglite';
+    this.appendConcurrency = options.appendConcurrency ?? (this.embedded ? 1 : 4);
     this.signal = signalOf(sql);
     this.signal.on('appended', this.wakeSubscriptions);
     this.log = new SharedLogReader(this);
@@ -150,7 +153,7 @@ export class SqlEventStore implements EventStore {
       recordedAt: this.now().toISOString(),
       data: events.map((event) => JSON.stringify(event.data)),
       metadata: events.map((event) => JSON.stringify(event.metadata)),
-      background: isBackgroundWork(),
+      background: this.embedded && isBackgroundWork(),
       result: deferred(),
     };
     const { beforeCommit } = options;
@@ -201,13 +204,17 @@ export class SqlEventStore implements EventStore {
       }
       this.queue = later;
       this.inFlight++;
-      // A group goes as the most urgent of its appends: a request's append that waited for the
-      // group in flight must not become background work because a background append (a
-      // service's reaction) started the chain of groups, whose context every next one inherits.
+      // Embedded, a group goes as the most urgent of its appends: a request's append that
+      // waited for the group in flight must not become background work because a background
+      // append (a service's reaction) started the chain of groups, whose context every next
+      // one inherits. (On PostgreSQL the pool serves both at once, and marking a context would
+      // only turn on async-context hooks for every promise of the process.)
       const send = () => this.sendGroup(group);
-      const sent = group.some((pending) => !pending.background)
-        ? asRequest(send)
-        : inBackground(send);
+      const sent = !this.embedded
+        ? send()
+        : group.some((pending) => !pending.background)
+          ? asRequest(send)
+          : inBackground(send);
       void sent.finally(() => {
         this.inFlight--;
         this.sendQueued();

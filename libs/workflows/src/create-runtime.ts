@@ -196,13 +196,14 @@ export class EmbeddedRuntime implements Runtime {
       const readYourWrites = definition.name === INCIDENTS.name;
       followers.set(
         definition.name,
-        readYourWrites
-          ? // Commands answer once the incident view shows them (see commands): on the embedded
-            // store its pages take turns with the requests, not behind the background work.
-            await asRequest(() => runtime.follow(checkpoint, handler))
-          : await runtime.follow(checkpoint, handler, {
-              batchSize: config.databaseUrl ? undefined : EMBEDDED_BACKGROUND_PAGE,
-            }),
+        // PostgreSQL's pool serves requests and background work at once: nothing to mark.
+        config.databaseUrl
+          ? await runtime.follow(checkpoint, handler)
+          : readYourWrites
+            ? // Commands answer once the incident view shows them (see commands): embedded, its
+              // pages take turns with the requests, not behind the background work.
+              await asRequest(() => runtime.follow(checkpoint, handler))
+            : await runtime.follow(checkpoint, handler, { batchSize: EMBEDDED_BACKGROUND_PAGE }),
       );
       if (projection instanceof FeedProjection) feedProjection = projection;
     }
