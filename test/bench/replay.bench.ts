@@ -6,6 +6,8 @@ import { postgresCpu, postmasterOf } from './postgres-cpu';
 
 /** One timed phase: events per second, and CPU per event (µs) of this process and the server. */
 export interface PhaseFigures {
+  /** What the phase processed (events). */
+  events: number;
   rate: number;
   nodeCpuPerEvent: number;
   /** Every process of the PostgreSQL server; null when the server is not on this machine. */
@@ -32,7 +34,7 @@ const REPLAY_PAGE = Number(process.env.BENCH_REPLAY_PAGE ?? 5_000);
  * data and metadata as text handed to JSON.parse — what any replay has to pay at least. Its
  * connection stays open for `measure` (the server's CPU is read while its backend lives).
  */
-async function rawScan(url: string, measure: () => Promise<void>): Promise<number> {
+export async function rawScan(url: string, measure: () => Promise<void>): Promise<number> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
@@ -82,7 +84,7 @@ async function replay(
  * Times `run`, which calls `measure` once its work is done (before it lets go of its
  * connections), and returns what it processed.
  */
-async function timed(
+export async function timed(
   postmaster: number | null,
   run: (measure: () => Promise<void>) => Promise<number>,
 ): Promise<PhaseFigures> {
@@ -99,6 +101,7 @@ async function timed(
       serverUsed = (await postgresCpu(postmaster)) - server;
   });
   return {
+    events,
     rate: events / seconds,
     nodeCpuPerEvent: (used.user + used.system) / events,
     postgresCpuPerEvent: serverUsed === null ? null : serverUsed / events,
