@@ -2,19 +2,22 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
 /**
- * The API process's JavaScript heap, kept near what it holds (both stores).
+ * The API process's JavaScript heap, kept near what it holds.
  *
  * V8 sizes its heap for the machine: with gigabytes of memory it lets the old generation grow to
  * about four times what survived the last full collection before collecting again, and the young
  * generation to 2 × 16 MB. Under a steady stream of requests the API holds about 45 MB of live
  * objects, yet its old generation reached 100–170 MB of mostly garbage, and the young generation
- * stayed at 32 MB. Both are set here at run time, before the API's modules are loaded: a flag on
- * node's command line would be lost by every way the API is started (node main.js, npm start,
- * the container, the tests' processes).
+ * stayed at 32 MB. Both are set here at run time: a flag on node's command line would be lost by
+ * every way the API is started (node main.js, npm start, the container, the tests' processes).
  */
 
-/** The old generation is collected again once it has grown this much over what survived. */
-export const HEAP_GROWING_PERCENT = 30;
+/**
+ * The old generation is collected again once it has grown this much over what survived. On the
+ * embedded store every MB counts (PGlite's memory is resident beside the heap); on PostgreSQL the
+ * API has room, and each full collection costs requests their rate, so it grows further.
+ */
+export const HEAP_GROWING_PERCENT = { embedded: 30, postgres: 100 } as const;
 /** Each of the young generation's two semi-spaces grows to this at most (V8's own cap: 16). */
 export const SEMI_SPACE_MB = 8;
 
@@ -22,38 +25,41 @@ export const SEMI_SPACE_MB = 8;
 const OLD_GENERATION_FLAGS = /--heap-growing-percent\b/;
 const YOUNG_GENERATION_FLAGS = /--(max|min)-semi-space-size\b|--semi-space-growth-factor\b/;
 
-export function limitHeap(nodeFlags: string): void {
+// eslint-disable-next-line no-restricted-properties -- node's own flags, not Truceline's settings
+const nodeFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+
+/** The old generation's growth for the store the API serves (call once the config is read). */
+export function limitOldGeneration(store: keyof typeof HEAP_GROWING_PERCENT): void {
+  // Read by V8 at every full collection (it fixes the growing factor V8 would choose).
   if (!OLD_GENERATION_FLAGS.test(nodeFlags)) {
-    // Read by V8 at every full collection (it fixes the growing factor V8 would choose).
-    setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+    setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT[store]}`);
   }
-  if (!YOUNG_GENERATION_FLAGS.test(nodeFlags)) capYoungGeneration(SEMI_SPACE_MB);
 }
 
 /**
- * V8 reads its semi-space maximum once, at start; what it reads at every scavenge is the factor
- * by which the young generation grows when much of it survives. So the factor is 1 (no growth)
- * from here on, and 2 only while the young generation is below the cap, looked at after each
- * collection. Growth can overshoot the cap by one doubling when several collections run before
- * the observer does (while modules load); that is V8's own maximum here.
+ * V8 reads its semi-space maximum once, at start; what it reads whenever the young generation
+ * grows (after a scavenge in which much of it survived) is the factor by which it grows. So the
+ * factor is 1 (no growth) from the start, and the observer of collections, after each one, sets
+ * it to what takes the young generation to the cap in one step. While the modules load,
+ * synchronously, the observer cannot run; a factor of 2 left on then doubled the young
+ * generation over and over, past the cap, to V8's own maximum of 2 × 16 MB.
  */
 function capYoungGeneration(semiSpaceMb: number): void {
-  let growing = false;
-  const grow = (yes: boolean) => {
-    if (yes === growing) return;
-    growing = yes;
-    setFlagsFromString(`--semi-space-growth-factor=${yes ? 2 : 1}`);
+  const cap = 2 * semiSpaceMb * 2 ** 20; // both semi-spaces, as V8 reports new_space
+  let factor = 1;
+  const setFactor = (next: number) => {
+    if (next === factor) return;
+    factor = next;
+    setFlagsFromString(`--semi-space-growth-factor=${next}`);
   };
   setFlagsFromString('--semi-space-growth-factor=1');
   const capacity = () =>
     getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
-  new PerformanceObserver(() => grow(capacity() < 2 * semiSpaceMb * 2 ** 20)).observe({
-    entryTypes: ['gc'],
-  });
-  grow(capacity() < 2 * semiSpaceMb * 2 ** 20);
+  new PerformanceObserver(() =>
+    setFactor(Math.max(1, Math.floor(cap / Math.max(capacity(), 1)))),
+  ).observe({ entryTypes: ['gc'] });
 }
 
-// Imported first by main.ts, so that it runs before the other modules fill the heap (loading the
-// config module alone grows the young generation to 16 MB), hence before the config is read.
-// eslint-disable-next-line no-restricted-properties -- node's own flags, not Truceline's settings
-limitHeap(`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`);
+// Imported first by main.ts, so that the young generation is capped before the other modules
+// fill the heap (loading the config module alone grew it to 16 MB).
+if (!YOUNG_GENERATION_FLAGS.test(nodeFlags)) capYoungGeneration(SEMI_SPACE_MB);
