@@ -23,15 +23,6 @@ const FEED_SOURCE = '/truceline/feeds';
 export const FEED_PARTITIONS = 1;
 
 /**
- * Least time between two of the feed relay's Kafka transactions. At 500 breaches a second the
- * projector commits every few milliseconds; a transaction each time cost the broker and the
- * relay more CPU than the entries in it (see RelayOptions.transactionSpacingMs), on a machine
- * whose two cores the whole pipeline shares. At most 50 transactions a second, for at most
- * 20 ms more on an entry's way.
- */
-export const FEED_TRANSACTION_SPACING_MS = 20;
-
-/**
  * Key and subject of a notice about the whole log (LogCheckpoint) rather than an incident: one
  * key, so the checkpoints stay in order among themselves in one partition.
  */
@@ -94,10 +85,7 @@ export class FeedRelay implements PublishSource {
     this.topicOf = options.topicOf ?? feedTopic;
     const transactionalId = options.transactionalId ?? 'truceline-relay.feeds';
     this.publisher = LeasedPublisher.forRelay(
-      {
-        ...options,
-        transactionSpacingMs: options.transactionSpacingMs ?? FEED_TRANSACTION_SPACING_MS,
-      },
+      options,
       { leaseName: `relay:${transactionalId}`, transactionalId, log: { component: 'feed-relay' } },
       this,
     );

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { CheckpointWriter, EventStore, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { ICustomPartitioner, Kafka, Partitioners, Producer, TopicMessages } from 'kafkajs';
 import pino, { Logger } from 'pino';
@@ -56,8 +55,6 @@ export interface LeasedPublisherOptions {
   pollIntervalMs?: number;
   /** Batches of the source one Kafka transaction carries at most (default 5). */
   batchesPerTransaction?: number;
-  /** Least time from the start of one Kafka transaction to the next (default 0: none). */
-  transactionSpacingMs?: number;
   logger: Logger;
   /** Test hook: runs inside each Kafka transaction, after the sends and before the commit. */
   beforeCommit?: (batch: PublishBatch) => Promise<void>;
@@ -87,14 +84,6 @@ export interface RelayOptions {
   batchSize?: number;
   /** Batches one Kafka transaction carries at most (default 5). */
   batchesPerTransaction?: number;
-  /**
-   * Least time from the start of one Kafka transaction to the next (the relays' defaults: 20 ms
-   * for the feeds, 50 ms for the events). Entries that come meanwhile go together in the next
-   * one: each transaction costs the broker its partitions' bookkeeping and a commit marker in
-   * each, and the relay a round of reads and a checkpoint, whatever it carries. An idle relay
-   * that is woken starts at once; only a relay that just committed waits out the rest.
-   */
-  transactionSpacingMs?: number;
   /** Idle wait between rounds when nothing wakes the relay earlier (default 150 ms). */
   pollIntervalMs?: number;
   /** A leader that stops renewing is replaced after this long (default 5000 ms). */
@@ -125,9 +114,6 @@ export class LeasedPublisher {
   private readonly leaseRenewMs: number;
   private readonly pollIntervalMs: number;
   private readonly batchesPerTransaction: number;
-  private readonly transactionSpacingMs: number;
-  /** When the last Kafka transaction began (performance.now()). */
-  private lastTransactionAt = -Infinity;
   private readonly checkpoints: EventStore;
   private producer?: Producer;
   private stopped = true;
@@ -178,7 +164,6 @@ export class LeasedPublisher {
     this.leaseRenewMs = options.leaseRenewMs ?? 1_000;
     this.pollIntervalMs = options.pollIntervalMs ?? 150;
     this.batchesPerTransaction = Math.max(1, options.batchesPerTransaction ?? 5);
-    this.transactionSpacingMs = Math.max(0, options.transactionSpacingMs ?? 0);
     this.checkpoints = new SqlEventStore(options.sql);
   }
 
@@ -256,12 +241,6 @@ export class LeasedPublisher {
         // fences whoever publishes, and must never fence the rightful leader.
         if (!this.producer && !(await this.lease.acquire())) continue;
         if (!this.producer) await this.takeOver();
-        // Right after a transaction, what arrives during the rest of the spacing goes together.
-        const spacing = this.lastTransactionAt + this.transactionSpacingMs - performance.now();
-        if (spacing > 0) {
-          await this.sleep(spacing);
-          if (this.stopped) continue;
-        }
         this.woken = false;
         const batch = await this.source.next();
         if (!batch) {
@@ -351,7 +330,6 @@ export class LeasedPublisher {
   private async publish(first: PublishBatch): Promise<PublishBatch> {
     const producer = this.producer;
     if (!producer) throw new Error('publish without a producer');
-    this.lastTransactionAt = performance.now();
     const transaction = await producer.transaction();
     const sent: PublishBatch[] = [];
     try {

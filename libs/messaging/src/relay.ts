@@ -26,14 +26,6 @@ export interface RelayCounters {
 }
 
 /**
- * Least time between two of the events relay's Kafka transactions. Every append wakes it, and a
- * transaction over the topic's twelve partitions per handful of events cost the broker more than
- * the events: at most 20 a second, for at most 50 ms more before the services (which work in
- * minutes and hours) see an event.
- */
-export const EVENTS_TRANSACTION_SPACING_MS = 50;
-
-/**
  * Publishes the log to Kafka (STYLE habit 4: from the log, never from the request).
  *
  * Delivery: at least once, in position order, through the LeasedPublisher (one leader, fenced
@@ -71,7 +63,6 @@ export class EventRelay implements PublishSource {
     this.publisher = LeasedPublisher.forRelay(
       {
         ...options,
-        transactionSpacingMs: options.transactionSpacingMs ?? EVENTS_TRANSACTION_SPACING_MS,
         beforeCommit: beforeCommit && (() => beforeCommit(this.pending)),
       },
       {
