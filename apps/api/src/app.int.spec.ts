@@ -456,6 +456,29 @@ describe(createApp.name, () => {
       expect(await response.json()).toEqual(view());
     });
 
+    it('answers a conditional GET of the revision the client holds with 304 and no body', async () => {
+      runtime.views.set(INCIDENT, view());
+      // fetch adds `Cache-Control: no-cache` to a request with If-None-Match unless told otherwise.
+      const get = (ifNoneMatch: string, headers: Record<string, string> = {}) =>
+        call('GET', `/v1/incidents/${INCIDENT}`, {
+          token: auditor,
+          headers: { 'if-none-match': ifNoneMatch, 'cache-control': 'max-age=0', ...headers },
+        });
+
+      const held = await get('"9"');
+      const weak = await get('"3", W/"9"');
+      const stale = await get('"8"');
+      const uncached = await get('"9"', { 'cache-control': 'no-cache' });
+
+      expect(held.status).toBe(304);
+      expect(held.headers.get('etag')).toBe('"9"');
+      expect(await held.text()).toBe('');
+      expect(weak.status).toBe(304);
+      expect(stale.status).toBe(200);
+      expect(await stale.json()).toEqual(view());
+      expect(uncached.status).toBe(200);
+    });
+
     it('answers 404 for an unknown incident', async () => {
       const response = await call('GET', `/v1/incidents/${INCIDENT}`, { token: operator });
       const events = await call('GET', `/v1/incidents/${INCIDENT}/events`, { token: operator });

@@ -1,18 +1,35 @@
 import { INestApplication, LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { LogLevel, TrucelineConfig } from '@truceline/config';
 import type { Runtime } from '@truceline/workflows';
 import { ApiOptions, AppModule } from './app.module';
 import { setupOpenApi } from './http/api-docs';
-import { bodyShapeGuard, mediaTypeGuard, methodGuard, RouteLayer } from './http/request-guards';
-import { accessLog, correlationIds } from './ops/access-log';
+import { answerFrameworkError } from './http/problem-details.filter';
+import {
+  bodyShapeGuard,
+  installMethodGuard,
+  mediaTypeGuard,
+  parseJsonBody,
+  RouterRules,
+} from './http/request-guards';
+import { accessLog, correlationIdOfRaw, correlationIds } from './ops/access-log';
 import { HttpMetrics } from './ops/http-metrics';
 import { JsonNestLogger } from './ops/json-logger';
 import { createLogger } from '@truceline/messaging';
 
-/** Commands are small JSON documents: a summary is at most 2,000 characters. */
-export const BODY_LIMIT = '64kb';
+/** Commands are small JSON documents: a summary is at most 2,000 characters. 64 kB, in bytes. */
+export const BODY_LIMIT = 64 * 1024;
+
+/**
+ * Paths match as they did on Express: case-insensitive, a trailing slash ignored, and a path
+ * parameter of any length the URL allows (so an over-long id is a 400 of its pattern, not a 414).
+ */
+const ROUTER_RULES: RouterRules = {
+  caseSensitive: false,
+  ignoreTrailingSlash: true,
+  maxParamLength: 16 * 1024,
+};
 
 const NEST_LOG_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   error: ['fatal', 'error'],
@@ -30,8 +47,16 @@ export async function createApp(
   config: TrucelineConfig,
   options: ApiOptions = {},
 ): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT,
+    routerOptions: ROUTER_RULES,
+    // The request's id is its correlation id (X-Correlation-Id, or a new UUID).
+    genReqId: correlationIdOfRaw,
+    frameworkErrors: answerFrameworkError,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.register(runtime, config, options),
+    adapter,
     {
       // Distributed mode: JSON lines like every other process; embedded: Nest's readable lines.
       logger: config.kafkaBrokers?.length
@@ -46,24 +71,20 @@ export async function createApp(
       bodyParser: false,
     },
   );
-  app.disable('x-powered-by');
-  // Express would add a weak ETag of its own to every GET; ours carry the incident's revision.
-  app.set('etag', false);
-  app.use(correlationIds);
-  if (options.accessLog) app.use(accessLog(options.accessLog));
-  app.use(app.get(HttpMetrics).middleware);
-  // Express's own types leave out Layer.match, which the method guard needs.
-  const instance: unknown = app.getHttpAdapter().getInstance();
-  const express = instance as { router: { stack: RouteLayer[] } };
-  app.use(methodGuard(() => express.router.stack));
+  // Hooks, not middleware: they run in this order for every request, 404s and errors included.
+  const fastify = adapter.getInstance();
+  const metrics = app.get(HttpMetrics);
+  fastify.addHook('onRequest', metrics.started);
+  fastify.addHook('onResponse', metrics.answered);
+  fastify.addHook('onRequest', correlationIds);
+  if (options.accessLog) fastify.addHook('onRequest', accessLog(options.accessLog));
+  installMethodGuard(fastify, ROUTER_RULES);
   // JSON only (else 415), with a limit: too large → 413, malformed or too deep → 400, as
   // problem+json. The shape is checked before any recursive code sees the body.
-  app.use(mediaTypeGuard);
-  app.useBodyParser('json', {
-    limit: BODY_LIMIT,
-    type: ['application/json', 'application/*+json'],
-  });
-  app.use(bodyShapeGuard);
+  fastify.addHook('onRequest', mediaTypeGuard);
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, parseJsonBody);
+  fastify.addHook('preValidation', bodyShapeGuard);
   setupOpenApi(app);
   await app.init();
   return app;

@@ -2,14 +2,14 @@ import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/commo
 import { Reflector } from '@nestjs/core';
 import { ROLES_WITH_PARTNER } from '@truceline/config';
 import { Actor, ForbiddenError, Role, ROLES, TrucelineError } from '@truceline/domain';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { PUBLIC_KEY, ROLES_KEY } from './roles.decorator';
 import { TokenVerifier, VerifiedClaims } from './token-verifier';
 
 /** The TokenVerifier the guard checks signatures with (HS256 or the identity provider's JWKS). */
 export const TOKEN_VERIFIER = Symbol('TokenVerifier');
 
-export interface AuthenticatedRequest extends Request {
+export interface AuthenticatedRequest extends FastifyRequest {
   actor?: Actor;
 }
 

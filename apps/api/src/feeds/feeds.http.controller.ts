@@ -38,9 +38,9 @@ import { FeedStreamSession, FeedStreamTiming, FeedWakeups, StreamSink } from './
 
 export const FEED_STREAM_TIMING = Symbol('FeedStreamTiming');
 
-/** What a stream uses of the express response: its head, its writes and its close. */
+/** What a stream uses of the raw HTTP response: its head, its writes and its close. */
 export interface SseResponse {
-  status(code: number): unknown;
+  statusCode: number;
   setHeader(name: string, value: string): unknown;
   flushHeaders(): void;
   write(chunk: string): boolean;
@@ -49,6 +49,16 @@ export interface SseResponse {
   off(event: 'close' | 'drain', listener: () => void): unknown;
   readonly destroyed: boolean;
   readonly writableEnded: boolean;
+}
+
+/**
+ * What a stream uses of Fastify's reply: it takes the raw response over (`hijack`), with the
+ * headers set on the reply so far (the correlation id).
+ */
+export interface SseReply {
+  hijack(): unknown;
+  getHeaders(): Record<string, number | string | string[] | undefined>;
+  readonly raw: SseResponse;
 }
 
 export interface FeedPage {
@@ -110,11 +120,17 @@ export class FeedsHttpController implements OnModuleDestroy {
     @Query() query: FeedStreamQueryDto,
     @Headers('last-event-id') lastEventId: string | undefined,
     @CurrentActor() actor: Actor,
-    @Res() response: SseResponse,
+    @Res() reply: SseReply,
   ): void {
     const feeds = this.feeds();
     const after = resumePoint(lastEventId, query.after);
-    response.status(200);
+    // From here on the stream writes the raw response itself, which Fastify then leaves alone.
+    reply.hijack();
+    const response = reply.raw;
+    for (const [name, value] of Object.entries(reply.getHeaders())) {
+      if (value !== undefined) response.setHeader(name, String(value));
+    }
+    response.statusCode = 200;
     response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     response.setHeader('Cache-Control', 'no-cache');
     response.setHeader('Connection', 'keep-alive');

@@ -6,7 +6,7 @@ import { FeedPortDouble } from './testing/feed-port.double';
 
 const PL: Actor = { id: 'min-PL', role: 'ministry', partner: 'PL' };
 
-/** Just enough of an express response to watch what a stream writes, and to hang up. */
+/** Just enough of a raw response to watch what a stream writes, and to hang up. */
 class ResponseDouble extends EventEmitter {
   readonly headers = new Map<string, string>();
   readonly chunks: string[] = [];
@@ -15,10 +15,6 @@ class ResponseDouble extends EventEmitter {
   destroyed = false;
   writableEnded = false;
 
-  status(code: number) {
-    this.statusCode = code;
-    return this;
-  }
   setHeader(name: string, value: string) {
     this.headers.set(name.toLowerCase(), value);
   }
@@ -52,7 +48,11 @@ describe(FeedsHttpController.name, () => {
   };
   const stream = (sut: FeedsHttpController, lastEventId?: string) => {
     const response = new ResponseDouble();
-    sut.stream({}, lastEventId, PL, response);
+    sut.stream({}, lastEventId, PL, {
+      hijack: () => undefined,
+      getHeaders: () => ({ 'x-correlation-id': 'c-1' }),
+      raw: response,
+    });
     return response;
   };
 
@@ -67,6 +67,8 @@ describe(FeedsHttpController.name, () => {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       'x-accel-buffering': 'no',
+      // Set on Fastify's reply before the stream took the raw response over.
+      'x-correlation-id': 'c-1',
     });
     response.hangUp();
   });

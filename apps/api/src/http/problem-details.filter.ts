@@ -7,7 +7,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import { ErrorCode, TrucelineError, ValidationError } from '@truceline/domain';
-import type { Response } from 'express';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { FieldError } from './validation';
 
@@ -99,7 +99,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
+    const response = host.switchToHttp().getResponse<FastifyReply>();
     const problem = toProblem(exception);
     // Domain errors and deliberate HTTP answers (e.g. 503 not ready) are expected outcomes;
     // anything else is a bug worth a stack trace.
@@ -108,11 +108,34 @@ export class ProblemDetailsFilter implements ExceptionFilter {
         exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
       );
     }
-    if (response.headersSent) {
-      response.end();
+    if (response.sent || response.raw.headersSent) {
+      response.raw.end();
       return;
     }
-    if (problem.status === 401) response.setHeader('WWW-Authenticate', 'Bearer');
-    response.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+    if (problem.status === 401) void response.header('WWW-Authenticate', 'Bearer');
+    void response
+      .code(problem.status)
+      .type('application/problem+json')
+      .send(JSON.stringify(problem));
   }
+}
+
+/**
+ * Fastify's router refuses a URL it cannot decode (400) before any hook or filter runs: the
+ * same problem+json answer, with the request's correlation id.
+ */
+export function answerFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const status = error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : 400;
+  const detail =
+    error.code === 'FST_ERR_BAD_URL' ? 'the URL is not validly percent-encoded' : error.message;
+  const problem = toProblem(new HttpException(detail, status));
+  void reply
+    .header('X-Correlation-Id', request.id)
+    .code(problem.status)
+    .type('application/problem+json')
+    .send(JSON.stringify(problem));
 }

@@ -76,10 +76,12 @@ describe(ProblemDetailsFilter.name, () => {
   const responseDouble = () => {
     const sent: { status?: number; type?: string; body?: string; headers: Record<string, string> } =
       { headers: {} };
+    // Just enough of Fastify's reply.
     const response = {
-      headersSent: false,
-      setHeader: (name: string, value: string) => (sent.headers[name] = value),
-      status: (status: number) => ((sent.status = status), response),
+      sent: false,
+      raw: { headersSent: false, end: () => undefined },
+      header: (name: string, value: string) => ((sent.headers[name] = value), response),
+      code: (status: number) => ((sent.status = status), response),
       type: (type: string) => ((sent.type = type), response),
       send: (body: string) => ((sent.body = body), response),
     };

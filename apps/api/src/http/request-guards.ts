@@ -1,6 +1,12 @@
-import { HttpException, HttpStatus } from '@nestjs/common';
 import { ValidationError } from '@truceline/domain';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { BadRequestException, HttpException, HttpStatus } from '@nestjs/common';
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+} from 'fastify';
+import FindMyWay, { HTTPMethod } from 'find-my-way';
 
 /** Deeper JSON is refused before any code walks it recursively (SPEC §6). */
 export const MAX_JSON_DEPTH = 32;
@@ -48,90 +54,112 @@ export function bodyShapeProblems(body: unknown): { field: string; message: stri
 }
 
 /** After the JSON parser: 400 for a body too deep, or a body or query with a prototype key. */
-export const bodyShapeGuard: RequestHandler = (request, _response, next) => {
+export function bodyShapeGuard(
+  request: FastifyRequest,
+  _reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+): void {
   const problems = bodyShapeProblems(request.body);
-  // Express parses the query string anew at each read of request.query: only when there is one.
   if (request.url.includes('?')) problems.push(...bodyShapeProblems(request.query));
-  if (problems.length === 0) return next();
+  if (problems.length === 0) return done();
   const fields = [...new Set(problems.map((p) => p.field))];
-  next(new ValidationError(`invalid request: ${fields.join(', ')}`, problems));
-};
+  done(new ValidationError(`invalid request: ${fields.join(', ')}`, problems));
+}
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json$/i;
 
 /** Before the JSON parser: a body that is not JSON is 415, not parsed as nothing. */
-export const mediaTypeGuard: RequestHandler = (request, _response, next) => {
+export function mediaTypeGuard(
+  request: FastifyRequest,
+  _reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+): void {
+  const { headers, method } = request;
   const hasBody =
-    request.headers['transfer-encoding'] !== undefined ||
-    Number(request.headers['content-length'] ?? 0) > 0;
-  if (!hasBody || request.method === 'GET' || request.method === 'HEAD') return next();
-  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim();
-  if (JSON_TYPE.test(type)) return next();
-  next(
+    headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0;
+  if (!hasBody || method === 'GET' || method === 'HEAD') return done();
+  const type = (headers['content-type'] ?? '').split(';')[0]!.trim();
+  if (JSON_TYPE.test(type)) return done();
+  done(
     new HttpException(
       `request bodies must be application/json${type ? `, not ${type}` : ''}`,
       HttpStatus.UNSUPPORTED_MEDIA_TYPE,
     ),
   );
-};
-
-/** A layer of Express's router: `match` is how the router itself tests a path. */
-export interface RouteLayer {
-  route?: { path: unknown; methods: Record<string, boolean> };
-  match(path: string): boolean;
 }
-interface KnownRoute {
-  layer: RouteLayer;
-  methods: Set<string>;
-  /** Registered with `all`: every method is served. */
-  any: boolean;
+
+/**
+ * The JSON body parser, for every content type the media-type guard let through: as strict as
+ * JSON bodies were on Express (an object or an array; an empty body is `{}`), malformed → 400.
+ */
+export function parseJsonBody(
+  _request: FastifyRequest,
+  body: string | Buffer,
+  done: (error: Error | null, body?: unknown) => void,
+): void {
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  const first = /\S/.exec(text)?.[0];
+  if (first === undefined) return done(null, {});
+  if (first !== '{' && first !== '[') {
+    return done(
+      new BadRequestException(`Unexpected token '${first}': a JSON object or array is expected`),
+    );
+  }
+  try {
+    done(null, JSON.parse(text));
+  } catch (error) {
+    done(new BadRequestException((error as Error).message));
+  }
+}
+
+/** The matching rules of the app's router, so that the method guard matches paths as it does. */
+export interface RouterRules {
+  caseSensitive: boolean;
+  ignoreTrailingSlash: boolean;
+  maxParamLength: number;
 }
 
 /**
  * A path the API serves asked with a method it lacks → 405 with `Allow` (SPEC §6); OPTIONS on
- * such a path → 204 with `Allow`. Mounted first; reads the router's routes on first use, once
- * every controller is registered. Paths the API does not serve go on to the 404.
+ * such a path → 204 with `Allow`. Fastify's router answers such a request with its not-found
+ * handler; this hook runs only then, and asks a router of the same rules holding every route
+ * the app registered (fed by `onRoute`, installed before any route) which methods the path has.
+ * Paths the API does not serve go on to the 404.
  */
-export function methodGuard(routes: () => RouteLayer[]): RequestHandler {
-  let known: KnownRoute[] | undefined;
-  const load = (): KnownRoute[] => {
-    const found: KnownRoute[] = [];
-    for (const layer of routes()) {
-      if (!layer.route) continue;
-      const methods = new Set<string>();
-      for (const [method, on] of Object.entries(layer.route.methods)) {
-        if (on && method !== '_all') methods.add(method.toUpperCase());
-      }
-      if (methods.has('GET')) methods.add('HEAD');
-      found.push({ layer, methods, any: layer.route.methods._all === true });
+export function installMethodGuard(app: FastifyInstance, rules: RouterRules): void {
+  const router = FindMyWay(rules);
+  const methods = new Set<HTTPMethod>();
+  const noop = () => undefined;
+  app.addHook('onRoute', (route) => {
+    const all = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of all) {
+      const upper = method.toUpperCase() as HTTPMethod;
+      if (router.hasRoute(upper, route.url)) continue;
+      router.on(upper, route.url, noop);
+      methods.add(upper);
     }
-    return found;
-  };
-  return (request: Request, response: Response, next: NextFunction) => {
-    known ??= load();
-    const { method, path } = request;
-    // Nearly every request is for a route that serves its method: the router takes it from here.
-    for (const route of known) {
-      if ((route.any || route.methods.has(method)) && route.layer.match(path)) return next();
-    }
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    // Nearly every request is for a route that serves its method: the router took it.
+    if (!request.is404) return done();
+    const path = request.url.split('?', 1)[0]!;
     const allowed = new Set<string>();
-    for (const route of known) {
-      if (!route.layer.match(path)) continue;
-      if (route.any) return next();
-      route.methods.forEach((m) => allowed.add(m));
+    for (const method of methods) {
+      if (router.find(method, path)) allowed.add(method);
     }
-    if (allowed.size === 0) return next();
+    if (allowed.has('GET')) allowed.add('HEAD');
+    if (allowed.size === 0) return done();
     const allow = [...allowed].sort().join(', ');
-    response.setHeader('Allow', allow);
+    void reply.header('Allow', allow);
     if (request.method === 'OPTIONS') {
-      response.status(204).end();
+      void reply.code(204).send();
       return;
     }
-    next(
+    done(
       new HttpException(
         `${request.method} is not allowed here; allowed: ${allow}`,
         HttpStatus.METHOD_NOT_ALLOWED,
       ),
     );
-  };
+  });
 }

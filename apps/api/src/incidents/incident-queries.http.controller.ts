@@ -10,11 +10,11 @@ import {
 } from '@truceline/domain';
 import type { IncidentPage, IncidentView } from '@truceline/projections';
 import type { Runtime } from '@truceline/workflows';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { CurrentActor } from '../auth/actor.decorator';
 import { Roles } from '../auth/roles.decorator';
 import { ApiIncidentId, ApiProblems } from '../http/api-docs';
-import { withRevisionETag } from '../http/etag.interceptor';
+import { notModified } from '../http/etag.interceptor';
 import { IncidentIdParam } from '../http/path-params';
 import { InjectRuntime } from '../runtime.tokens';
 import { IncidentEventsDto, IncidentPageDto, IncidentViewDto } from './incident-view.dto';
@@ -49,12 +49,19 @@ export class IncidentQueriesHttpController {
   async get(
     @IncidentIdParam() id: string,
     @CurrentActor() actor: Actor,
-    @Res({ passthrough: true }) response: Response,
-  ): Promise<IncidentView> {
+    @Res({ passthrough: true }) response: FastifyReply,
+  ): Promise<IncidentView | undefined> {
     const view = await this.runtime.queries.get(id);
     // The same 404 for "unknown" and "not releasable to you": a refusal would confirm existence.
     if (!view || !entitled(actor)) throw new NotFoundError(`incident ${id} not found`);
-    return withRevisionETag(response, actor.role === 'ministry' ? releasableTo(actor, view) : view);
+    const etag = `"${view.revision}"`;
+    void response.header('ETag', etag);
+    // A conditional GET of the revision the client holds: 304, no body.
+    if (notModified(response.request, etag)) {
+      void response.code(304);
+      return undefined;
+    }
+    return actor.role === 'ministry' ? releasableTo(actor, view) : view;
   }
 
   @Get(':id/events')

@@ -1,7 +1,7 @@
 import type { Logger } from '@truceline/messaging';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HEADER_TOKEN } from '../http/patterns';
 
 /**
@@ -15,16 +15,32 @@ export function correlationIdOf(request: IncomingMessage): string {
   return typeof given === 'string' && HEADER_TOKEN.test(given) ? given : randomUUID();
 }
 
-export function correlationIds(request: Request, response: Response, next: NextFunction): void {
-  const id = correlationIdOf(request);
-  (request as Request & { id: string }).id = id;
-  response.setHeader('X-Correlation-Id', id);
-  next();
+/** The raw request as it carries its correlation id, for the access log's line. */
+export type WithId = IncomingMessage & { id?: string };
+
+/**
+ * Fastify's `genReqId`: the request's id is its correlation id, and it is kept on the raw
+ * request too, where the access log reads it once the response has closed.
+ */
+export function correlationIdOfRaw(raw: IncomingMessage): string {
+  const id = correlationIdOf(raw);
+  (raw as WithId).id = id;
+  return id;
+}
+
+/** Echoes the request's id as `X-Correlation-Id` on every answer, errors and 404s included. */
+export function correlationIds(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+): void {
+  void reply.header('X-Correlation-Id', request.id);
+  done();
 }
 
 /** When the request came in (performance.now()), on its response for the line written at the end. */
 const STARTED = Symbol('accessLogStarted');
-type Timed = Response & { [STARTED]?: number };
+type Timed = ServerResponse<WithId> & { [STARTED]?: number };
 
 /**
  * One JSON line per request once it is answered: method, url, status, response time in ms and
@@ -34,18 +50,20 @@ type Timed = Response & { [STARTED]?: number };
  * (It replaces pino-http, whose per-request child logger, header serialisation and redaction
  * cost more CPU than the rest of a GET's edge.)
  */
-export function accessLog(logger: Logger): RequestHandler {
+export function accessLog(
+  logger: Logger,
+): (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void {
   // One listener for every response (its `this`), not a closure per request.
   function written(this: Timed): void {
     const aborted = !this.writableFinished;
     const failed = aborted || this.statusCode >= 500;
     if (!failed && !logger.isLevelEnabled('info')) return;
-    const request = this.req as Request & { id?: string };
+    const request = this.req;
     const line = {
       req: {
         id: request.id,
         method: request.method,
-        url: request.originalUrl,
+        url: request.url,
         remoteAddress: request.socket?.remoteAddress,
         remotePort: request.socket?.remotePort,
       },
@@ -56,9 +74,10 @@ export function accessLog(logger: Logger): RequestHandler {
     else if (failed) logger.error(line, 'request errored');
     else logger.info(line, 'request completed');
   }
-  return (_request, response: Timed, next) => {
+  return (_request, reply, done) => {
+    const response = reply.raw as Timed;
     response[STARTED] = performance.now();
     response.on('close', written);
-    next();
+    done();
   };
 }

@@ -6,7 +6,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { DependencyHealth, Runtime } from '@truceline/workflows';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/roles.decorator';
 import { InjectRuntime } from '../runtime.tokens';
 
@@ -76,7 +76,7 @@ export class HealthHttpController {
   })
   @ApiOkResponse({ schema: readinessSchema('ok') })
   @ApiServiceUnavailableResponse({ schema: readinessSchema('error') })
-  async ready(@Res({ passthrough: true }) response: Response): Promise<Readiness> {
+  async ready(@Res({ passthrough: true }) response: FastifyReply): Promise<Readiness> {
     const readiness = readinessOf(
       await this.runtime.health().catch((error: unknown) => ({
         runtime: {
@@ -85,7 +85,7 @@ export class HealthHttpController {
         },
       })),
     );
-    if (readiness.status === 'error') response.status(503);
+    if (readiness.status === 'error') void response.code(503);
     return readiness;
   }
 }

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
-/** When the request came in (performance.now()), on its response. */
+/** When the request came in (performance.now()), on its request. */
 const STARTED = Symbol('metricsStarted');
-type Timed = Response & { [STARTED]?: number };
+type Timed = FastifyRequest & { [STARTED]?: number };
 
 interface Series {
   requests: { inc(): void };
@@ -34,32 +34,38 @@ export class HttpMetrics {
     registers: [this.registry],
   });
 
-  /** One listener for every response (its `this`), not a closure and a timer per request. */
-  private readonly answered: (this: Timed) => void;
-
   constructor() {
     collectDefaultMetrics({ register: this.registry });
-    const record = (response: Timed) => this.record(response);
-    this.answered = function (this: Timed) {
-      record(this);
-    };
   }
 
   /** The series of each method, route and status seen, so a request does not hash its labels. */
   private readonly series = new Map<string, Series>();
 
-  /** Express middleware, mounted first so 401s, 404s and body-parser errors are counted too. */
-  readonly middleware = (_request: Request, response: Response, next: NextFunction): void => {
-    (response as Timed)[STARTED] = performance.now();
-    response.on('finish', this.answered);
-    next();
+  /** `onRequest` hook, added first so 401s, 404s and body-parser errors are counted too. */
+  readonly started = (
+    request: FastifyRequest,
+    _reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+  ): void => {
+    (request as Timed)[STARTED] = performance.now();
+    done();
   };
 
-  private record(response: Timed): void {
-    const request = response.req;
-    const path = (request.route as { path?: unknown } | undefined)?.path;
-    const route = typeof path === 'string' ? `${request.baseUrl}${path}` : 'unmatched';
-    const status = String(response.statusCode);
+  /** `onResponse` hook: the response has been sent. */
+  readonly answered = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+  ): void => {
+    this.record(request as Timed, reply.statusCode);
+    done();
+  };
+
+  private record(request: Timed, statusCode: number): void {
+    // The route's template as registered (`/v1/incidents/:id`); none for a 404.
+    const template = request.is404 ? undefined : request.routeOptions.url;
+    const route = template ?? 'unmatched';
+    const status = String(statusCode);
     const key = `${request.method} ${status} ${route}`;
     let series = this.series.get(key);
     if (!series) {
@@ -68,6 +74,6 @@ export class HttpMetrics {
       this.series.set(key, series);
     }
     series.requests.inc();
-    series.duration.observe((performance.now() - (response[STARTED] ?? 0)) / 1000);
+    series.duration.observe((performance.now() - (request[STARTED] ?? 0)) / 1000);
   }
 }

@@ -1,6 +1,6 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/roles.decorator';
 import { HttpMetrics } from './http-metrics';
 
@@ -17,8 +17,8 @@ export class MetricsHttpController {
     description: 'Prometheus text exposition format',
     content: { 'text/plain': { schema: { type: 'string' } } },
   })
-  async scrape(@Res({ passthrough: true }) response: Response): Promise<string> {
-    response.type(this.metrics.registry.contentType);
+  async scrape(@Res({ passthrough: true }) response: FastifyReply): Promise<string> {
+    void response.type(this.metrics.registry.contentType);
     return this.metrics.registry.metrics();
   }
 }
