@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MALLOC_TUNABLES } from '../infra/start/malloc-tunables';
 
 /**
  * No container engine runs where the tests run, so the image is checked as files: the
@@ -58,12 +59,20 @@ describe('the container image', () => {
     // `npm start` goes through infra/start/start.ts, which runs this same API entry when
     // KAFKA_BROKERS is unset (and every process of distributed mode when it is set); the image
     // is one process, the others run in containers of their own (docker-compose.yml).
-    expect(pkg.scripts.start).toBe('node dist/infra/start/start.js');
+    expect(pkg.scripts.start).toBe(
+      `GLIBC_TUNABLES=${MALLOC_TUNABLES} node dist/infra/start/start.js`,
+    );
     const launcher = read('infra/start/start.ts');
     expect(launcher).toContain(
       `import('../../${entry.replace(/^dist\//, '').replace(/\.js$/, '')}')`,
     );
     expect(existsSync(join(ROOT, sourceOf(entry)))).toBe(true);
+  });
+
+  it('starts node with the allocator settings `npm start` and the tests use', () => {
+    const env = runtime.filter((line) => /^ENV\s/.test(line)).join(' ');
+    expect(env).toContain(`GLIBC_TUNABLES=${MALLOC_TUNABLES}`);
+    expect(pkg.scripts['start:exercise']).toContain(`GLIBC_TUNABLES=${MALLOC_TUNABLES} node `);
   });
 
   it('runs on the Node.js major that .nvmrc names, one engines allows', () => {

@@ -3,6 +3,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MALLOC_TUNABLES } from '../../infra/start/malloc-tunables';
 import { REPO_ROOT } from './shared-scenarios';
 
 export const BUILT_API = join(REPO_ROOT, 'dist/apps/api/src/main.js');
@@ -39,7 +40,8 @@ export class ApiProcess {
     );
     const child = spawn(process.execPath, [BUILT_API], {
       cwd: REPO_ROOT,
-      env: { ...inherited, ...this.env },
+      // Started as `npm start` starts it: with its allocator settings, unless a test sets its own.
+      env: { GLIBC_TUNABLES: MALLOC_TUNABLES, ...inherited, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (chunk: Buffer) => {
