@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { holdConnection } from '@truceline/testing';
 import { newEvent } from './contract/contract-kit';
 import { runEventStoreContract } from './event-store.contract';
 import { SqlEventStore } from './sql-event-store';
@@ -49,17 +50,7 @@ describe('SqlEventStore on PGlite: appends of requests and of background work', 
 
   it("sends a request's append, queued behind a background append, before background work", async () => {
     const order: string[] = [];
-    let release!: () => void;
-    let begun!: () => void;
-    const started = new Promise<void>((resolve) => (begun = resolve));
-    const holding = sql.transaction(
-      () =>
-        new Promise<void>((resolve) => {
-          release = resolve;
-          begun();
-        }),
-    );
-    await started;
+    const { holding, release } = await holdConnection(sql);
     // A service's reaction goes first and starts the chain of groups; a request's append then
     // waits for it in the store's queue while background statements queue for the connection.
     const reaction = inBackground(() =>

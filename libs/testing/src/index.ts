@@ -2,3 +2,4 @@ export * from './incident-spec';
 export * from './postgres';
 export * from './generated-history';
 export * from './append-in-order';
+export * from './hold-connection';

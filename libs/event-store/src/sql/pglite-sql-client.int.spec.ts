@@ -1,3 +1,4 @@
+import { holdConnection } from '@truceline/testing';
 import { asRequest, inBackground, PgliteSqlClient } from './pglite-sql-client';
 import { isUniqueViolation } from './sql-client';
 
@@ -167,21 +168,3 @@ describe('PgliteSqlClient', () => {
     expect((await sql.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
   });
 });
-
-/** A transaction that holds the connection until `release` is called (once it has begun). */
-async function holdConnection(
-  sql: PgliteSqlClient,
-): Promise<{ holding: Promise<void>; release: () => void }> {
-  let release!: () => void;
-  let begun!: () => void;
-  const started = new Promise<void>((resolve) => (begun = resolve));
-  const holding = sql.transaction(
-    () =>
-      new Promise<void>((resolve) => {
-        release = resolve;
-        begun();
-      }),
-  );
-  await started;
-  return { holding, release: () => release() };
-}
