@@ -1,5 +1,4 @@
 import { availableParallelism } from 'node:os';
-import { Client } from 'pg';
 import {
   decodeIncidentFact,
   evolveIncident,
@@ -17,7 +16,7 @@ import {
   migrateProjection,
   PolicyRegistry,
 } from '@truceline/projections';
-import { insertGeneratedHistory } from '@truceline/testing';
+import { createDatabase, insertGeneratedHistory } from '@truceline/testing';
 import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
 import { postmasterOf } from './postgres-cpu';
 import { PhaseFigures, rawScan, REPLAY_INCIDENTS, timed } from './replay.bench';
@@ -73,13 +72,8 @@ async function readParts(
 async function main(): Promise<void> {
   const postgres = await startThrowawayPostgres();
   try {
-    const admin = new Client({ connectionString: postgres.url });
-    await admin.connect();
-    await admin.query('CREATE DATABASE bench_replay_floor');
-    await admin.end();
-    const url = new URL(postgres.url);
-    url.pathname = '/bench_replay_floor';
-    const sql = await openDatabase({ databaseUrl: url.toString(), poolSize: 4 });
+    const databaseUrl = await createDatabase(postgres.url, 'bench_replay_floor');
+    const sql = await openDatabase({ databaseUrl, poolSize: 4 });
     const store = new SqlEventStore(sql);
     try {
       await store.init();
@@ -87,9 +81,9 @@ async function main(): Promise<void> {
       await new PolicyRegistry(store).load();
       const head = await insertGeneratedHistory(sql, REPLAY_INCIDENTS);
       await sql.exec('VACUUM ANALYZE events');
-      await rawScan(url.toString(), async () => undefined); // warm the cache
+      await rawScan(databaseUrl, async () => undefined); // warm the cache
       const postmaster = await postmasterOf(sql);
-      const figures = await measure(sql, store, url.toString(), head, postmaster);
+      const figures = await measure(sql, store, databaseUrl, head, postmaster);
       report(figures);
     } finally {
       await store.close();

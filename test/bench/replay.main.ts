@@ -1,4 +1,4 @@
-import { Client } from 'pg';
+import { createDatabase } from '@truceline/testing';
 import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
 import { REPLAY_INCIDENTS, replayVsScan } from './replay.bench';
 
@@ -9,14 +9,8 @@ import { REPLAY_INCIDENTS, replayVsScan } from './replay.bench';
 async function main(): Promise<void> {
   const postgres = await startThrowawayPostgres();
   try {
-    const client = new Client({ connectionString: postgres.url });
-    await client.connect();
-    await client.query('CREATE DATABASE bench_replay');
-    await client.end();
-    const url = new URL(postgres.url);
-    url.pathname = '/bench_replay';
     const figures = await replayVsScan(
-      url.toString(),
+      await createDatabase(postgres.url, 'bench_replay'),
       REPLAY_INCIDENTS,
       Number(process.env.BENCH_RUNS ?? 3),
     );
