@@ -7,6 +7,7 @@ import { ApiOptions, AppModule } from './app.module';
 import { setupOpenApi } from './http/api-docs';
 import { answerFrameworkError } from './http/problem-details.filter';
 import {
+  answerClientError,
   bodyShapeGuard,
   installMethodGuard,
   mediaTypeGuard,
@@ -53,6 +54,7 @@ export async function createApp(
     // The request's id is its correlation id (X-Correlation-Id, or a new UUID).
     genReqId: correlationIdOfRaw,
     frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.register(runtime, config, options),

@@ -7,6 +7,8 @@ import type {
   HookHandlerDoneFunction,
 } from 'fastify';
 import FindMyWay, { HTTPMethod } from 'find-my-way';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 
 /** Deeper JSON is refused before any code walks it recursively (SPEC §6). */
 export const MAX_JSON_DEPTH = 32;
@@ -162,4 +164,30 @@ export function installMethodGuard(app: FastifyInstance, rules: RouterRules): vo
       ),
     );
   });
+}
+
+/**
+ * A request Node's parser refuses before any route sees it (headers too large, a request
+ * timeout, bytes that are not HTTP): answered as Node's own handler answers it, with
+ * `Connection: close`, then the socket closed. Fastify's default leaves that header out, so a
+ * keep-alive client read a complete answer, put the socket back in its pool, and sent its next
+ * request into a socket already closed ("other side closed").
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 431
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 408
+        : 400;
+  const title = STATUS_CODES[status] ?? 'Bad Request';
+  const body = JSON.stringify({ error: title, statusCode: status });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${title}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

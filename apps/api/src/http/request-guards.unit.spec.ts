@@ -1,4 +1,5 @@
-import { bodyShapeProblems, MAX_JSON_DEPTH } from './request-guards';
+import type { Socket } from 'node:net';
+import { answerClientError, bodyShapeProblems, MAX_JSON_DEPTH } from './request-guards';
 
 const nested = (levels: number): unknown =>
   JSON.parse('{"a":'.repeat(levels) + '1' + '}'.repeat(levels));
@@ -29,5 +30,26 @@ describe('bodyShapeProblems', () => {
     expect(bodyShapeProblems({ a: [1, { b: 'constructor' }] })).toEqual([]);
     expect(bodyShapeProblems(undefined)).toEqual([]);
     expect(bodyShapeProblems('text')).toEqual([]);
+  });
+});
+
+describe('answerClientError', () => {
+  it('answers headers too large with Connection: close, so no client reuses the socket', () => {
+    const written: string[] = [];
+    let destroyed = false;
+    const socket = {
+      destroyed: false,
+      writable: true,
+      write: (text: string) => written.push(text),
+      destroy: () => (destroyed = true),
+    } as unknown as Socket;
+    answerClientError(
+      Object.assign(new Error('too large'), { code: 'HPE_HEADER_OVERFLOW' }),
+      socket,
+    );
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    expect(written[0]).toContain('\r\nConnection: close\r\n');
+    expect(destroyed).toBe(true);
   });
 });
