@@ -39,8 +39,13 @@ export async function useExistingPostgres(url: string): Promise<TestPostgres> {
   };
 }
 
-/** initdb + start a private server on 127.0.0.1 in a fresh temporary directory. */
-export async function startThrowawayPostgres(): Promise<TestPostgres> {
+/**
+ * initdb + start a private server on 127.0.0.1 in a fresh temporary directory. `settings` are
+ * more `-c name=value` for the server (a bench's tracing: commit timestamps, statement counts).
+ */
+export async function startThrowawayPostgres(
+  options: { settings?: string[] } = {},
+): Promise<TestPostgres> {
   const bin = findBinaries() ?? installFromDebian();
   const asRoot = process.getuid?.() === 0;
   // initdb refuses to run as root: the server then belongs to the postgres OS user.
@@ -93,6 +98,7 @@ export async function startThrowawayPostgres(): Promise<TestPostgres> {
       '-c synchronous_commit=off',
       '-c full_page_writes=off',
       '-c max_connections=200',
+      ...(options.settings ?? []).map((setting) => `-c ${setting}`),
     ].join(' ');
     try {
       await run('pg_ctl', ['-D', data, '-l', log, '-w', '-t', '60', '-o', settings, 'start'], dir);

@@ -8,11 +8,21 @@ import { relayVsSendBatch } from './relay.bench';
  * The Kafka figures alone (`node dist/test/bench/kafka.main.js [relay|feed]`, both by default),
  * for profiling them with `node --cpu-prof`: a throwaway PostgreSQL and a local broker (or
  * KAFKA_BROKERS), then the relay figure (BENCH_RUNS, BENCH_RELAY_EVENTS) and the breach → ministry
- * feed latency (BENCH_FEED_RATE, BENCH_FEED_SECONDS).
+ * feed latency (BENCH_FEED_RATE, BENCH_FEED_SECONDS). BENCH_FEED_TRACE=1 starts that PostgreSQL
+ * keeping commit timestamps and loading pg_stat_statements, so the feed figure cuts each notice's
+ * latency at the feed entry's commit and lists the busiest statements (each costs the server a
+ * little: `npm run bench` runs without).
  */
 async function main(): Promise<void> {
   const which = process.argv[2] ?? 'both';
-  const [postgres, kafka] = await Promise.all([startThrowawayPostgres(), provideBenchKafka()]);
+  const settings =
+    process.env.BENCH_FEED_TRACE === '1'
+      ? ['track_commit_timestamp=on', 'shared_preload_libraries=pg_stat_statements']
+      : [];
+  const [postgres, kafka] = await Promise.all([
+    startThrowawayPostgres({ settings }),
+    provideBenchKafka(),
+  ]);
   const database = (name: string) => createDatabase(postgres.url, name);
   try {
     if (which !== 'feed') {
