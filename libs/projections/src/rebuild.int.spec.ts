@@ -133,6 +133,14 @@ describe('rebuilding the projections on PostgreSQL while the live runners apply'
       before,
     );
     expect(before.every((dump) => Object.values(dump)[0].length > 0)).toBe(true);
+    // The tables went live analyzed (autovacuum's own analyses are not last_analyze): the live
+    // runners' lookups by a page's keys take the indexes from their first page on.
+    const { rows: unanalyzed } = await sql.query<{ table: string }>(
+      `SELECT relname AS table FROM pg_stat_user_tables
+        WHERE schemaname = 'public' AND relname = ANY($1::text[]) AND last_analyze IS NULL`,
+      [PROJECTIONS.flatMap((definition) => [...definition.tables])],
+    );
+    expect(unanalyzed).toEqual([]);
     const { rows: leftovers } = await sql.query(
       "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'truceline_rebuild_%'",
     );
