@@ -38,6 +38,9 @@ export class PolicyRegistry {
   private readonly versions = new Map<number, AdoptedPolicy>();
   /** Revision of the last adoption read from the stream (-1 before any). */
   private revision = -1;
+  /** The read in flight, and the one that waits to start after it (see refresh). */
+  private reading: Promise<void> | null = null;
+  private nextRead: Promise<void> | null = null;
 
   /**
    * `exercise`: the process runs on the exercise clock, so a policy it adopts is drill data and
@@ -74,10 +77,37 @@ export class PolicyRegistry {
     await this.refresh();
   }
 
-  /** Reads adoptions this registry has not seen yet: another process may have adopted one. */
-  async refresh(): Promise<void> {
-    const events = await this.store.readStream(POLICY_STREAM, { fromRevision: this.revision + 1 });
-    events.forEach((e) => this.apply(e));
+  /**
+   * Reads adoptions this registry has not seen yet: another process may have adopted one. Every
+   * command calls it before deciding, so under load callers share reads: one arriving while a
+   * read is in flight (begun before it, so perhaps before an adoption it must see) waits for
+   * that read and for one more begun after it, which every caller arriving meanwhile shares. So
+   * each caller still sees every adoption committed before it called, and one read is in flight
+   * at a time instead of one per command.
+   */
+  refresh(): Promise<void> {
+    if (this.nextRead) return this.nextRead;
+    const inFlight = this.reading;
+    if (!inFlight) return this.read();
+    const next = inFlight
+      .catch(() => undefined)
+      .then(() => {
+        this.nextRead = null;
+        return this.read();
+      });
+    this.nextRead = next;
+    return next;
+  }
+
+  private read(): Promise<void> {
+    const read = this.store
+      .readStream(POLICY_STREAM, { fromRevision: this.revision + 1 })
+      .then((events) => events.forEach((e) => this.apply(e)))
+      .finally(() => {
+        if (this.reading === read) this.reading = null;
+      });
+    this.reading = read;
+    return read;
   }
 
   /** Keeps the registry current when a new version is adopted while running. */
