@@ -77,20 +77,22 @@ function incidentsOf(events: readonly StoredEvent[]): Set<string> {
  * The one fold of the view: applies events given in position order to the rows in `views`
  * (every incident the events touch that has a row must be there; rows are updated in place),
  * adding the ids of the rows it changes to `changed`. An event at or below a row's position was
- * applied already: skipped.
+ * applied already: skipped. With `only`, the events of other incidents are skipped too.
  */
 function foldViews(
   views: Map<string, ViewRow>,
   events: readonly StoredEvent[],
   policies: PolicyRegistry,
   changed: Set<string>,
+  only?: ReadonlySet<string>,
 ): void {
   for (const event of events) {
     // Policies adopted on the log are learnt in log order, before the events they govern.
     policies.apply(event);
     const incidentId = incidentIdOf(event.streamId);
-    const fact = incidentId ? decodeIncidentFact(event) : null;
-    if (!incidentId || !fact) continue;
+    if (!incidentId || (only && !only.has(incidentId))) continue;
+    const fact = decodeIncidentFact(event);
+    if (!fact) continue;
     const view = views.get(incidentId);
     if (!view) {
       const state = evolveIncident(initialIncidentState(), fact, policies.of);
@@ -148,14 +150,59 @@ function columnsOf(views: ReadonlyMap<string, ViewRow>, ids: readonly string[]):
 }
 
 /**
+ * The rows of a page written in one statement, without a transaction: a row whose fold began
+ * at its stream's first event (the whole incident is in the page) is inserted, or replaces a
+ * row behind it; a row folded on from the one this projection last wrote is updated only if
+ * the table still holds that one (its position unchanged). $13 is that position, null for the
+ * former. The rows written come back: any other was changed meanwhile (another process, a
+ * rebuild swapped in) or is ahead already, and is folded again from the table.
+ */
+const WRITE = `WITH r AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[], $5::text[],
+      $6::text[], $7::int[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[],
+      $11::boolean[], string_to_array($12::text, E'\\n'), $13::bigint[])
+      AS r(${VIEW_COLUMNS}, expected)
+  ),
+  inserted AS (
+    INSERT INTO incident_view (${VIEW_COLUMNS})
+    SELECT ${VIEW_COLUMNS} FROM r WHERE expected IS NULL
+    ON CONFLICT (incident_id) DO UPDATE SET position = EXCLUDED.position,
+      revision = EXCLUDED.revision, sector = EXCLUDED.sector, status = EXCLUDED.status,
+      tier = EXCLUDED.tier, first_violation_at = EXCLUDED.first_violation_at,
+      confirmed_at = EXCLUDED.confirmed_at, next_due_at = EXCLUDED.next_due_at,
+      exercise = EXCLUDED.exercise, state = EXCLUDED.state
+    WHERE incident_view.position < EXCLUDED.position
+    RETURNING incident_id
+  ),
+  updated AS (
+    UPDATE incident_view v SET position = r.position, revision = r.revision, sector = r.sector,
+      status = r.status, tier = r.tier, first_violation_at = r.first_violation_at,
+      confirmed_at = r.confirmed_at, next_due_at = r.next_due_at, exercise = r.exercise,
+      state = r.state
+    FROM r WHERE r.expected IS NOT NULL AND v.incident_id = r.incident_id
+      AND v.position = r.expected
+    RETURNING v.incident_id
+  )
+  SELECT incident_id FROM inserted UNION ALL SELECT incident_id FROM updated`;
+
+/** Rows a projection remembers having written (the most recently written kept). */
+const WRITTEN_RESIDENT = 4_096;
+
+/**
  * The incident read model behind GET /v1/incidents/{id}: the incident state folded from its
  * stream, one row per incident. Each row stores the global position it applied, so a
  * redelivered event is skipped (idempotent) and a projection never rejects a fact.
  *
- * A batch is applied in one transaction: the rows of the incidents it touches are read once
- * (locked), folded in memory, and written back in one statement, one row per incident.
+ * Commands wait for it (read-your-writes), so a page is written in one statement where it
+ * can be: an incident whose first event is in the page needs no row read, and one whose row
+ * this projection wrote last is folded on from what it wrote (see WRITE). The rest (an
+ * incident last written elsewhere or long ago, or changed meanwhile) go the safe way: their
+ * rows read once in a transaction (locked), folded in memory, written back in one statement.
  */
 export class IncidentProjection implements Projection {
+  /** The rows this projection wrote last, least recently written first. */
+  private readonly written = new Map<string, ViewRow>();
+
   constructor(
     private readonly sql: SqlClient,
     private readonly policies: PolicyRegistry,
@@ -166,12 +213,40 @@ export class IncidentProjection implements Projection {
   }
 
   async applyBatch(events: readonly StoredEvent[]): Promise<void> {
-    const ids = incidentsOf(events);
-    if (ids.size === 0) {
-      for (const event of events) this.policies.apply(event);
-      return;
+    const views = new Map<string, ViewRow>();
+    const expected = new Map<string, number | null>();
+    const rest = new Set<string>();
+    for (const event of events) {
+      const incidentId = incidentIdOf(event.streamId);
+      if (!incidentId || expected.has(incidentId) || rest.has(incidentId)) continue;
+      const known = this.written.get(incidentId);
+      if (event.revision === 0) expected.set(incidentId, null);
+      else if (known && known.position < event.position) {
+        expected.set(incidentId, known.position);
+        views.set(incidentId, { ...known });
+      } else rest.add(incidentId);
     }
-    await this.sql.transaction(async (tx) => {
+    const changed = new Set<string>();
+    foldViews(views, events, this.policies, changed, new Set(expected.keys()));
+    if (changed.size > 0) {
+      const ids = [...changed].sort();
+      const { rows } = await this.sql.query<{ incident_id: string }>(WRITE, [
+        ...columnsOf(views, ids),
+        ids.map((id) => expected.get(id) ?? null),
+      ]);
+      const stored = new Set(rows.map((row) => row.incident_id));
+      for (const id of ids) {
+        if (stored.has(id)) this.remember(id, views.get(id) as ViewRow);
+        else if (expected.get(id) !== null) rest.add(id);
+        else this.written.delete(id); // a row ahead of this page: read it when needed
+      }
+    }
+    if (rest.size > 0) await this.applyLocked(events, rest);
+  }
+
+  /** The safe way: the rows of `ids` read and locked, folded on, written back. */
+  private async applyLocked(events: readonly StoredEvent[], ids: Set<string>): Promise<void> {
+    const written = await this.sql.transaction(async (tx) => {
       const { rows } = await tx.query<StoredViewRow>(
         `SELECT incident_id, created_position, position, state FROM incident_view
           WHERE incident_id = ANY($1::text[]) ORDER BY incident_id FOR UPDATE`,
@@ -179,15 +254,24 @@ export class IncidentProjection implements Projection {
       );
       const views = new Map<string, ViewRow>(rows.map((row) => [row.incident_id, viewOf(row)]));
       const changed = new Set<string>();
-      foldViews(views, events, this.policies, changed);
-      if (changed.size === 0) return;
-      await tx.query(UPSERT, columnsOf(views, [...changed]));
+      foldViews(views, events, this.policies, changed, ids);
+      if (changed.size > 0) await tx.query(UPSERT, columnsOf(views, [...changed]));
+      return views;
     });
+    for (const [id, view] of written) this.remember(id, view);
+  }
+
+  private remember(incidentId: string, view: ViewRow): void {
+    this.written.delete(incidentId);
+    this.written.set(incidentId, view);
+    if (this.written.size > WRITTEN_RESIDENT)
+      this.written.delete(this.written.keys().next().value as string);
   }
 
   /** Drops the read model so it can be rebuilt from position 0. */
-  reset(): Promise<void> {
-    return resetProjection(this.sql, INCIDENTS);
+  async reset(): Promise<void> {
+    this.written.clear();
+    await resetProjection(this.sql, INCIDENTS);
   }
 }
 

@@ -1,0 +1,48 @@
+import { incidentIdOf } from '@truceline/domain';
+import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { insertGeneratedHistory } from '@truceline/testing';
+import { INCIDENTS } from './incident.projection';
+import { PolicyRegistry } from './policy.registry';
+import { migrateProjection } from './projection';
+
+const rowsOf = async (sql: SqlClient) =>
+  (
+    await sql.query<{ row: string }>(
+      'SELECT to_jsonb(t)::text AS row FROM incident_view t ORDER BY incident_id',
+    )
+  ).rows.map((r) => r.row);
+
+describe('IncidentProjection', () => {
+  it('folds again from the table a row another writer changed since this one wrote it', async () => {
+    const sql = await openDatabase({ inMemory: true });
+    const store = new SqlEventStore(sql);
+    try {
+      await store.init();
+      const policies = new PolicyRegistry(store);
+      await policies.load();
+      await insertGeneratedHistory(sql, 3);
+      const events = (await store.readAll()).filter((e) => incidentIdOf(e.streamId));
+      await migrateProjection(sql, INCIDENTS);
+
+      // The rows as one projection applying the whole log leaves them.
+      await INCIDENTS.create(sql, policies).applyBatch(events);
+      const expected = await rowsOf(sql);
+      await sql.exec('DELETE FROM incident_view');
+
+      // Two writers (two processes running the projection): each row is written by one, then
+      // moved on by the other, then by the first again, which must fold the last third onto
+      // the table's row, not onto its own last write as if the table still held that.
+      const one = INCIDENTS.create(sql, policies);
+      const other = INCIDENTS.create(sql, policies);
+      const thirds = [0, 1, 2, 3].map((i) => Math.round((events.length * i) / 3));
+      await one.applyBatch(events.slice(0, thirds[1]));
+      await other.applyBatch(events.slice(0, thirds[2]));
+      await one.applyBatch(events.slice(thirds[2], thirds[3]));
+
+      expect(await rowsOf(sql)).toEqual(expected);
+    } finally {
+      await store.close();
+      await sql.close();
+    }
+  });
+});
