@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signToken } from '@truceline/config';
+import { MALLOC_TUNABLES } from '../../infra/start/malloc-tunables';
 import { BUILT_API } from '../support/api-process';
 import { freePort } from '../support/free-port';
 import {
@@ -37,12 +38,16 @@ export interface EmbeddedHttpFigures {
   cpuPerSteadyGetMs: number;
   rssIdleMb: number;
   rssLoadedMb: number;
+  /** RSS after each round, once the API has settled: flat once memory is bounded. */
+  rssAfterRoundsMb: number[];
 }
 
 /**
  * The built API on the embedded store (a new data directory), as a process of its own:
  * RSS idle, then `runs` rounds of POST and GET offered at a steady STEADY_RATE, then POST and
- * GET at 64 connections as fast as it answers, then RSS after the load. `nodeArgs` go to the API's node (e.g. --cpu-prof).
+ * GET at 64 connections as fast as it answers, each round followed by the RSS once it has
+ * settled, then RSS after the load. Started with the C allocator's settings of `npm start`;
+ * `nodeArgs` go to the API's node (e.g. --cpu-prof).
  */
 export async function embeddedHttp(
   runs: number,
@@ -87,6 +92,7 @@ export async function embeddedHttp(
     const gets: LoadResult[] = [];
     const steadies: LoadResult[] = [];
     const steadyGets: LoadResult[] = [];
+    const rssAfterRoundsMb: number[] = [];
     const cpu: Record<'post' | 'steadyPost' | 'steadyGet', number[]> = {
       post: [],
       steadyPost: [],
@@ -103,6 +109,8 @@ export async function embeddedHttp(
       posts.push(loaded.result);
       cpu.post.push(loaded.cpu);
       gets.push(await get());
+      await settle(pid);
+      rssAfterRoundsMb.push(rssMb(pid));
     }
     const mid = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(runs / 2)];
     const rssLoadedMb = rssMb(pid);
@@ -116,6 +124,7 @@ export async function embeddedHttp(
       cpuPerSteadyGetMs: mid(cpu.steadyGet),
       rssIdleMb,
       rssLoadedMb,
+      rssAfterRoundsMb,
     };
   } finally {
     await api.stop();
@@ -156,6 +165,7 @@ async function startEmbeddedApi(
   );
   const api = spawn(process.execPath, [...nodeArgs, BUILT_API], {
     env: {
+      GLIBC_TUNABLES: MALLOC_TUNABLES,
       ...env,
       PORT: String(port),
       TRUCELINE_JWT_SECRET: JWT_SECRET,

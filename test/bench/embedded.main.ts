@@ -64,6 +64,7 @@ async function main(): Promise<void> {
     );
     console.log(`API CPU per POST at 64 connections: ${http.cpuPerPostMs.toFixed(1)} ms`);
     console.log(`API RSS: ${http.rssIdleMb} MB idle, ${http.rssLoadedMb} MB after load`);
+    console.log(`API RSS after each round, settled: ${http.rssAfterRoundsMb.join(', ')} MB`);
   }
 }
 
