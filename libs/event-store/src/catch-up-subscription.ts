@@ -40,9 +40,10 @@ export class CatchUpSubscription implements Subscription {
   private stopped = false;
   private running?: Promise<void>;
   private woken = false;
+  /** Ends the idle wait under way (set while idle waits). */
   private wakeIdle?: () => void;
-  private readonly stopSignal: Promise<void>;
-  private signalStop!: () => void;
+  /** Ends the wait under way, idle or backoff (stop). */
+  private endPause?: () => void;
   private readonly waiters = new Set<Waiter>();
 
   constructor(
@@ -55,7 +56,6 @@ export class CatchUpSubscription implements Subscription {
     this.subscriberId = options.subscriberId;
     this.batchSize = options.batchSize ?? 100;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
-    this.stopSignal = new Promise((resolve) => (this.signalStop = resolve));
   }
 
   /** Loads the durable checkpoint, then runs in the background until stop(). */
@@ -97,7 +97,7 @@ export class CatchUpSubscription implements Subscription {
   /** Resolves once the loop has ended; an event whose handler is running is finished first. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.signalStop();
+    this.endPause?.();
     await this.running;
     // What it handled is stored before stop resolves: a restart resumes right after it.
     this.record();
@@ -178,25 +178,31 @@ export class CatchUpSubscription implements Subscription {
   /** Waits for the poll interval, an append (wake) or stop, whichever comes first. */
   private async idle(): Promise<void> {
     if (this.woken) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.stopSignal,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.pollIntervalMs);
-        this.wakeIdle = resolve;
-      }),
-    ]);
-    clearTimeout(timer);
-    this.wakeIdle = undefined;
+    await this.pause(this.pollIntervalMs, true);
   }
 
   private async sleep(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.stopSignal,
-      new Promise((resolve) => (timer = setTimeout(resolve, ms))),
-    ]);
-    clearTimeout(timer);
+    await this.pause(ms, false);
+  }
+
+  /**
+   * Waits `ms`, or less if stopped (or woken, when `wakeable`). Not a race against a promise
+   * that lives as long as the subscription: every race adds a reaction to both promises, and the
+   * long-lived one would keep each of them (one per idle wait, thousands a minute under load).
+   */
+  private pause(ms: number, wakeable: boolean): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.endPause = undefined;
+        this.wakeIdle = undefined;
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      this.endPause = end;
+      if (wakeable) this.wakeIdle = end;
+    });
   }
 
   private record(): void {
