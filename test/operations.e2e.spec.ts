@@ -100,6 +100,23 @@ describe('operating the API', () => {
     expect(JSON.stringify(line)).not.toContain(operator().slice(0, 20));
   });
 
+  it('writes the line of a request whose URL cannot be decoded, answered before any hook', async () => {
+    const response = await fetch(`${system.baseUrl}/v1/incidents/%E0%A4%A`, {
+      headers: { 'x-correlation-id': 'undecodable-url-probe' },
+    });
+    expect(response.status).toBe(400);
+    await response.text();
+
+    const line = lines.find(
+      (entry) => (entry.req as { id?: string } | undefined)?.id === 'undecodable-url-probe',
+    );
+    expect(line).toMatchObject({
+      level: 'info',
+      req: { method: 'GET', url: '/v1/incidents/%E0%A4%A' },
+      res: { statusCode: 400 },
+    });
+  });
+
   it('answers readiness in the Terminus shape, naming the dependency that is down', async () => {
     const up = await fetch(`${system.baseUrl}/health/ready`);
     expect(up.status).toBe(200);

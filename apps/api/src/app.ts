@@ -48,12 +48,19 @@ export async function createApp(
   config: TrucelineConfig,
   options: ApiOptions = {},
 ): Promise<INestApplication> {
+  const logAccess = options.accessLog && accessLog(options.accessLog);
+  // Fastify answers a URL it cannot route (not decodable, a parameter over its length) before
+  // any hook runs: its access-log line is started here, as the hook does for the rest.
+  const answerUnroutable: typeof answerFrameworkError = (error, request, reply) => {
+    if (logAccess) logAccess(request, reply, () => undefined);
+    answerFrameworkError(error, request, reply);
+  };
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT,
     routerOptions: ROUTER_RULES,
     // The request's id is its correlation id (X-Correlation-Id, or a new UUID).
     genReqId: correlationIdOfRaw,
-    frameworkErrors: answerFrameworkError,
+    frameworkErrors: answerUnroutable,
     clientErrorHandler: answerClientError,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
@@ -79,7 +86,7 @@ export async function createApp(
   fastify.addHook('onRequest', metrics.started);
   fastify.addHook('onResponse', metrics.answered);
   fastify.addHook('onRequest', correlationIds);
-  if (options.accessLog) fastify.addHook('onRequest', accessLog(options.accessLog));
+  if (logAccess) fastify.addHook('onRequest', logAccess);
   installMethodGuard(fastify, ROUTER_RULES);
   // JSON only (else 415), with a limit: too large → 413, malformed or too deep → 400, as
   // problem+json. The shape is checked before any recursive code sees the body.
