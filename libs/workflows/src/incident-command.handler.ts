@@ -13,6 +13,7 @@ import {
   initialIncidentState,
   NewEvent,
   NotFoundError,
+  SCHEMA_VERSION,
   SectorConfirmation,
   StoredEvent,
 } from '@truceline/domain';
@@ -20,38 +21,15 @@ import { AppendResult, deterministicId, EventStore } from '@truceline/event-stor
 import { childTraceparent } from '@truceline/messaging';
 import { IncidentViews, PolicyRegistry } from '@truceline/projections';
 import { Clock } from './runtime.port';
+import { CommandEnvelope } from './command-envelope';
+import { verificationRequestWith, VERIFICATION_REQUESTED_WITH } from './verification.request';
 
 export interface LoadedIncident {
   state: IncidentState;
   events: StoredEvent[];
 }
 
-/** The fact a command answers: its id becomes the causation, its correlation and trace go on. */
-export interface CommandCause {
-  id: string;
-  correlationId?: string;
-  traceparent?: string;
-}
-
-/** Everything about a command that is not the command: who, when, and how it relates. */
-export interface CommandEnvelope {
-  actor: Actor;
-  /** occurredAt of the events, unless decide names another (already checked against the clock). */
-  occurredAt: string;
-  /** Id of the first event decide returns without one (HTTP: derived from the Idempotency-Key). */
-  eventId?: string;
-  /** `If-Match`: the revision the caller saw. A conflict is then the caller's; no retry. */
-  expectedRevision?: number;
-  correlationId?: string;
-  /** The caller's trace (HTTP `traceparent`) when the command has no cause of its own. */
-  traceparent?: string;
-  cause?: CommandCause;
-  /**
-   * The incident id was just drawn at random for this command: its stream cannot exist yet, so
-   * the first attempt does not read it (the append still checks 'no-stream').
-   */
-  newIncident?: boolean;
-}
+export type { CommandCause, CommandEnvelope } from './command-envelope';
 
 export interface ConflictRetry {
   /** Attempts in all, the first included: the one limit of every writer of an incident stream. */
@@ -122,7 +100,7 @@ export class IncidentCommandHandler {
         unborn: attempt === 1 && envelope.newIncident === true,
       });
       const known = envelope.eventId && history.find((e) => e.id === envelope.eventId);
-      if (known) return repeated(known);
+      if (known) return repeated(known, history);
       if (
         envelope.expectedRevision !== undefined &&
         state.status !== 'none' &&
@@ -133,8 +111,9 @@ export class IncidentCommandHandler {
           envelope.expectedRevision,
           state.revision,
         );
-      const events = await this.decide(command, state, envelope);
-      if (events.length === 0) return null;
+      const decided = await this.decide(command, state, envelope);
+      if (decided.length === 0) return null;
+      const events = [...decided, ...(await this.decidedWith(incidentId, state, decided))];
       try {
         return await this.store.append(incidentStreamId(incidentId), events, {
           expectedRevision: envelope.expectedRevision ?? state.revision ?? 'no-stream',
@@ -166,6 +145,39 @@ export class IncidentCommandHandler {
       if (error instanceof IllegalStateError || error instanceof NotFoundError) return null;
       throw error;
     }
+  }
+
+  /**
+   * The reactions decided with a command, in its append, instead of by a service once the
+   * command's events come back through the log: those every such event calls for, whatever
+   * else happens. A report's verification request (SPEC §5) is one: the verification service's
+   * rule, decided here as the service would (its actor, the report as its cause, the same id),
+   * so a report costs one append, not a second command through the log. A redelivered report
+   * finds the request there, and the rule asks for it once per incident.
+   */
+  private async decidedWith(
+    incidentId: string,
+    state: IncidentState,
+    decided: NewEvent[],
+  ): Promise<NewEvent[]> {
+    const report = decided.find((e) => VERIFICATION_REQUESTED_WITH.has(e.type));
+    if (!report) return [];
+    const streamId = incidentStreamId(incidentId);
+    const recordedAt = this.clock.now().toISOString();
+    let revision = state.revision ?? -1;
+    const after = decodeIncidentFacts(
+      decided.map((e) => ({
+        ...e,
+        streamId,
+        revision: ++revision,
+        position: 0,
+        recordedAt,
+        schemaVersion: SCHEMA_VERSION,
+      })),
+    ).reduce((s, fact) => evolveIncident(s, fact, this.policies.of), state);
+    return verificationRequestWith(report, after, (command, at, envelope) =>
+      this.decide(command, at, envelope),
+    );
   }
 
   private async decide(
@@ -226,11 +238,30 @@ export class IncidentCommandHandler {
   }
 }
 
-/** The answer to a command whose event is already stored: the original, appended nothing. */
-const repeated = (event: StoredEvent): AppendResult => ({
-  streamId: event.streamId,
-  nextExpectedRevision: event.revision,
-  position: event.position,
-  events: [event],
-  duplicate: true,
-});
+/**
+ * The answer to a command whose event is already stored: the original, appended nothing. The
+ * events stored by the same append follow it (the reactions decided with it, see decidedWith):
+ * the next revisions at the next positions, with the same recordedAt.
+ */
+const repeated = (event: StoredEvent, history: readonly StoredEvent[]): AppendResult => {
+  const events = [event];
+  for (let i = history.indexOf(event) + 1; i < history.length; i++) {
+    const last = events[events.length - 1];
+    const next = history[i];
+    if (
+      next.revision !== last.revision + 1 ||
+      next.position !== last.position + 1 ||
+      next.recordedAt !== event.recordedAt
+    )
+      break;
+    events.push(next);
+  }
+  const last = events[events.length - 1];
+  return {
+    streamId: event.streamId,
+    nextExpectedRevision: last.revision,
+    position: last.position,
+    events,
+    duplicate: true,
+  };
+};

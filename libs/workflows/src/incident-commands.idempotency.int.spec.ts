@@ -70,6 +70,37 @@ describe('Idempotency-Key on the command path', () => {
       [OPERATOR.id, key],
     );
 
+  it('appends a report with its verification request, and answers a retry after a crash alike', async () => {
+    const command = report();
+    const first = await execute(command, 'crash-after-append');
+
+    // The verification service's rule, decided with the report (no service runs here).
+    const events = (await runtime.queries.events(first.incidentId)) ?? [];
+    expect(
+      events.map((e) => [
+        e.type,
+        e.revision,
+        e.position,
+        e.metadata.actor.id,
+        e.metadata.causationId,
+      ]),
+    ).toEqual([
+      ['BreachReported', 0, first.position - 1, OPERATOR.id, null],
+      ['VerificationRequested', 1, first.position, 'verification-service', first.eventId],
+    ]);
+    expect(first).toMatchObject({ eventId: events[0].id, revision: 1 });
+
+    // The process died after the append, before the key kept its answer: the retry takes the
+    // key over, finds the report, and answers what the first request would have.
+    await runtime.sql.query(
+      `UPDATE idempotency_keys SET result = 'null'::jsonb, claimed_at = now() - interval '1 hour'
+        WHERE actor_id = $1 AND key = $2`,
+      [OPERATOR.id, 'crash-after-append'],
+    );
+    expect(await execute(command, 'crash-after-append')).toEqual(first);
+    expect(await runtime.queries.events(first.incidentId)).toHaveLength(2);
+  });
+
   it('compares keys exactly as sent: keys differing in case or spacing are different keys', async () => {
     const command = report();
     const results = await Promise.all(

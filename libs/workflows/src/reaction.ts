@@ -1,5 +1,5 @@
 import { StoredEvent } from '@truceline/domain';
-import { CommandCause } from './incident-command.handler';
+import { CommandCause } from './command-envelope';
 
 /**
  * The cause a service's command carries: the event it reacts to, whose correlation and trace
