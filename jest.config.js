@@ -18,11 +18,8 @@ const transform = {
 };
 const moduleNameMapper = { '^@truceline/(.*)$': '<rootDir>/libs/$1/src' };
 const common = {
-  // NestJS 12, jose, canonicalize and content-disposition (of @fastify/static, which serves the
-  // OpenAPI UI) ship ES modules only: let swc turn them into CommonJS for jest.
-  transformIgnorePatterns: [
-    '/node_modules/(?!(@nestjs|jose|canonicalize|@fastify/static/node_modules/content-disposition|content-disposition)/)',
-  ],
+  // NestJS 12, jose and canonicalize ship ES modules only: let swc turn them into CommonJS for jest.
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|jose|canonicalize)/)'],
   transform,
   moduleNameMapper,
   testEnvironment: 'node',
