@@ -8,7 +8,7 @@ import {
   POLICY_STREAM,
   StoredEvent,
 } from '@truceline/domain';
-import { createTable, SqlClient, TableDefinition } from '@truceline/event-store';
+import { CopyRows, createTable, SqlClient, TableDefinition } from '@truceline/event-store';
 import { parseState } from './incident.queries';
 import { PolicyRegistry } from './policy.registry';
 import {
@@ -35,6 +35,9 @@ const INSERT = `INSERT INTO incident_view (${VIEW_COLUMNS})
   FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[], $5::text[], $6::text[],
     $7::int[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::boolean[],
     string_to_array($12::text, E'\\n')) AS r(${VIEW_COLUMNS})`;
+
+/** The same rows as INSERT, loaded by COPY (copyRowsOf) where the client has it. */
+const COPY = `COPY incident_view (${VIEW_COLUMNS}) FROM STDIN`;
 
 const UPSERT = `${INSERT}
   ON CONFLICT (incident_id) DO UPDATE SET position = EXCLUDED.position,
@@ -105,8 +108,11 @@ function foldViews(
   }
 }
 
-/** The rows of `ids` as the parameters of INSERT and UPSERT. */
-function columnsOf(views: ReadonlyMap<string, ViewRow>, ids: readonly string[]): unknown[] {
+/** The rows of `ids` column by column: the statements' parameters (see parametersOf) or COPY's rows. */
+function columnsOf(
+  views: ReadonlyMap<string, ViewRow>,
+  ids: readonly string[],
+): [readonly string[], ...(readonly (string | number | boolean | null)[])[]] {
   const n = ids.length;
   const created = new Array<number>(n);
   const positions = new Array<number>(n);
@@ -145,8 +151,23 @@ function columnsOf(views: ReadonlyMap<string, ViewRow>, ids: readonly string[]):
     confirmations,
     nextDue,
     exercises,
-    states.join('\n'),
+    states,
   ];
+}
+
+/** Columns as the parameters of INSERT, UPSERT and WRITE: the states as one text, a line each. */
+function parametersOf(columns: ReturnType<typeof columnsOf>): unknown[] {
+  const states = columns[columns.length - 1];
+  return [...columns.slice(0, -1), states.join('\n')];
+}
+
+/** Columns as the rows of COPY, in its text format. */
+function copyRowsOf(columns: ReturnType<typeof columnsOf>): Buffer {
+  const rows = new CopyRows();
+  const last = columns.length - 1;
+  for (let i = 0; i < columns[0].length; i++)
+    for (let c = 0; c <= last; c++) rows.field(columns[c][i], c === last);
+  return rows.bytes();
 }
 
 /**
@@ -231,7 +252,7 @@ export class IncidentProjection implements Projection {
     if (changed.size > 0) {
       const ids = [...changed].sort();
       const { rows } = await this.sql.query<{ incident_id: string }>(WRITE, [
-        ...columnsOf(views, ids),
+        ...parametersOf(columnsOf(views, ids)),
         ids.map((id) => expected.get(id) ?? null),
       ]);
       const stored = new Set(rows.map((row) => row.incident_id));
@@ -255,7 +276,7 @@ export class IncidentProjection implements Projection {
       const views = new Map<string, ViewRow>(rows.map((row) => [row.incident_id, viewOf(row)]));
       const changed = new Set<string>();
       foldViews(views, events, this.policies, changed, ids);
-      if (changed.size > 0) await tx.query(UPSERT, columnsOf(views, [...changed]));
+      if (changed.size > 0) await tx.query(UPSERT, parametersOf(columnsOf(views, [...changed])));
       return views;
     });
     for (const [id, view] of written) this.remember(id, view);
@@ -354,8 +375,11 @@ export class IncidentViewLoader implements ProjectionLoader {
         // than the default pglz, and reads back faster too. Only these rows are concerned, not
         // the table's settings.
         if (this.lz4) await tx.query("SET LOCAL default_toast_compression = 'lz4'");
-        if (inserts) await tx.query(INSERT, inserts);
-        if (upserts) await tx.query(UPSERT, upserts);
+        // New rows by COPY where the client has it (PostgreSQL): the server parses a page of
+        // rows a quarter cheaper than from INSERT's arrays.
+        if (inserts && tx.copyFrom) await tx.copyFrom(COPY, copyRowsOf(inserts));
+        else if (inserts) await tx.query(INSERT, parametersOf(inserts));
+        if (upserts) await tx.query(UPSERT, parametersOf(upserts));
       });
     })();
     // Awaited by the next write or by finish; until then its failure must not go unhandled.

@@ -73,6 +73,10 @@ export function inSchema(sql: SqlClient, schemas: string | readonly string[]): S
     engine: sql.engine,
     query: (text, params) => transaction((tx) => tx.query(text, params)),
     exec: (script) => transaction((tx) => tx.exec(script)),
+    copyFrom: sql.copyFrom
+      ? (statement, rows) =>
+          transaction((tx) => (tx.copyFrom as NonNullable<SqlClient['copyFrom']>)(statement, rows))
+      : undefined,
     transaction,
     close: () => Promise.reject(new Error('a schema-scoped client is closed with its base client')),
   };

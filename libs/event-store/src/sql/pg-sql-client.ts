@@ -1,4 +1,4 @@
-import { Client, Pool } from 'pg';
+import { Client, Connection, Pool, PoolClient } from 'pg';
 import { QueryOptions, SqlClient, TransactionClient } from './sql-client';
 
 export interface PgSqlClientOptions {
@@ -60,6 +60,19 @@ export class PgSqlClient implements SqlClient {
     await this.pool.query(script);
   }
 
+  async copyFrom(statement: string, rows: Buffer): Promise<void> {
+    const connection = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await copyIn(connection, statement, rows);
+    } catch (error) {
+      broken = error as Error;
+      throw error;
+    } finally {
+      connection.release(broken);
+    }
+  }
+
   async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
     const connection = await this.pool.connect();
     const tx = new TransactionClient(this.engine, {
@@ -69,6 +82,7 @@ export class PgSqlClient implements SqlClient {
       exec: async (script: string) => {
         await connection.query(script);
       },
+      copyFrom: (statement: string, rows: Buffer) => copyIn(connection, statement, rows),
     });
     let broken: Error | undefined;
     try {
@@ -96,6 +110,41 @@ export class PgSqlClient implements SqlClient {
     await this.listener?.close();
     await this.pool.end();
   }
+}
+
+/** What pg's connection offers for COPY FROM STDIN (not in its type declarations). */
+interface CopyWire {
+  sendCopyFromChunk(chunk: Buffer): void;
+  endCopyFrom(): void;
+}
+
+/**
+ * `COPY … FROM STDIN` on `connection`, `rows` sent as one message once the server asks for
+ * them. Settles on the server's error, else once the connection is ready for the next statement.
+ */
+function copyIn(connection: PoolClient, statement: string, rows: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let failure: Error | null = null;
+    connection.query({
+      submit: (wire: Connection) => wire.query(statement),
+      handleCopyInResponse: (wire: Connection) => {
+        const copy = wire as unknown as CopyWire;
+        copy.sendCopyFromChunk(rows);
+        copy.endCopyFrom();
+      },
+      handleError: (error: Error) => {
+        failure ??= error;
+        reject(error);
+      },
+      handleReadyForQuery: () => (failure ? reject(failure) : resolve()),
+      handleCommandComplete: () => undefined,
+      handleRowDescription: () => undefined,
+      handleDataRow: () => undefined,
+      handleEmptyQuery: () => undefined,
+      handlePortalSuspended: () => undefined,
+      handleCopyData: () => undefined,
+    });
+  });
 }
 
 type Callback = (payload: string) => void;

@@ -19,6 +19,11 @@ export interface SqlClient {
    */
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
   /**
+   * `COPY … FROM STDIN` given its rows in COPY's text format (CopyRows), on PostgreSQL only: a
+   * bulk load costs the server about a quarter less than an INSERT of the same rows from arrays.
+   */
+  copyFrom?(statement: string, rows: Buffer): Promise<void>;
+  /**
    * LISTEN on a channel (PostgreSQL only: other processes' NOTIFYs reach this one).
    * Resolves to the function that stops listening.
    */
@@ -39,17 +44,82 @@ export interface QueryOptions {
 export interface Statements {
   query<T>(text: string, params?: unknown[], options?: QueryOptions): Promise<{ rows: T[] }>;
   exec(script: string): Promise<void>;
+  copyFrom?(statement: string, rows: Buffer): Promise<void>;
+}
+
+const COPY_ESCAPES: Record<string, string> = {
+  '\\': '\\\\',
+  '\t': '\\t',
+  '\n': '\\n',
+  '\r': '\\r',
+};
+
+/** A value as a field of COPY's text format: null as \N, a backslash, tab or line break escaped. */
+function copyText(value: string | number | boolean | null): string {
+  if (value === null) return '\\N';
+  if (typeof value !== 'string') return String(value);
+  // indexOf runs several times faster than a regular expression over a long text (a JSON state).
+  if (
+    value.indexOf('\\') < 0 &&
+    value.indexOf('\t') < 0 &&
+    value.indexOf('\n') < 0 &&
+    value.indexOf('\r') < 0
+  )
+    return value;
+  return value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]);
+}
+
+/**
+ * Rows in COPY's text format for copyFrom, each field written straight into one buffer as UTF-8:
+ * building the text as strings first (a string per row, then one for all) cost twice as much.
+ */
+export class CopyRows {
+  private buffer = Buffer.allocUnsafe(1 << 16);
+  private length = 0;
+
+  /** Appends a field; `last` ends its row. */
+  field(value: string | number | boolean | null, last = false): this {
+    const text = copyText(value);
+    // UTF-8 takes at most three bytes for each UTF-16 unit, plus the separator.
+    const room = text.length * 3 + 1;
+    if (this.length + room > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + room));
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    this.length += this.buffer.write(text, this.length);
+    this.buffer[this.length++] = last ? 0x0a : 0x09;
+    return this;
+  }
+
+  /** Appends a whole row. */
+  row(...values: (string | number | boolean | null)[]): this {
+    values.forEach((value, i) => this.field(value, i === values.length - 1));
+    return this;
+  }
+
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
 }
 
 /** The client handed to a transaction's callback: every statement runs on its connection. */
 export class TransactionClient implements SqlClient {
   private savepoints = 0;
   private closed = false;
+  readonly copyFrom?: (statement: string, rows: Buffer) => Promise<void>;
 
   constructor(
     readonly engine: SqlClient['engine'],
     private readonly statements: Statements,
-  ) {}
+  ) {
+    const copy = statements.copyFrom;
+    if (copy)
+      this.copyFrom = (statement, rows) => {
+        this.assertOpen();
+        return copy(statement, rows);
+      };
+  }
 
   query<T = Record<string, unknown>>(
     text: string,
