@@ -795,6 +795,14 @@ describe(createApp.name, () => {
       );
     });
 
+    it('counts a request whose URL cannot be routed, answered before any hook', async () => {
+      const unroutable = await call('GET', '/v1/incidents/%E0%A4%A', { token: operator });
+      expect(unroutable.status).toBe(400);
+
+      const text = await (await call('GET', '/metrics')).text();
+      expect(text).toMatch(/http_requests_total\{method="GET",route="unmatched",status="400"\} 1/);
+    });
+
     it('serves the OpenAPI document with every path', async () => {
       const document = (await (await call('GET', '/docs-json')).json()) as {
         info: unknown;

@@ -50,9 +50,12 @@ export async function createApp(
 ): Promise<INestApplication> {
   const logAccess = options.accessLog && accessLog(options.accessLog);
   // Fastify answers a URL it cannot route (not decodable, a parameter over its length) before
-  // any hook runs: its access-log line is started here, as the hook does for the rest.
+  // any hook runs: its access-log line and its metrics are started here, as the hooks do for
+  // the rest. The metrics exist once the app does, which is before any request.
+  const late: { metrics?: HttpMetrics } = {};
   const answerUnroutable: typeof answerFrameworkError = (error, request, reply) => {
     if (logAccess) logAccess(request, reply, () => undefined);
+    late.metrics?.startedOutsideHooks(request, reply);
     answerFrameworkError(error, request, reply);
   };
   const adapter = new FastifyAdapter({
@@ -83,6 +86,7 @@ export async function createApp(
   // Hooks, not middleware: they run in this order for every request, 404s and errors included.
   const fastify = adapter.getInstance();
   const metrics = app.get(HttpMetrics);
+  late.metrics = metrics;
   fastify.addHook('onRequest', metrics.started);
   fastify.addHook('onResponse', metrics.answered);
   fastify.addHook('onRequest', correlationIds);

@@ -61,9 +61,18 @@ export class HttpMetrics {
     done();
   };
 
+  /**
+   * For a request Fastify answers before any hook runs (a URL it cannot route): started now,
+   * recorded when its response is done, since no `onResponse` hook will run for it.
+   */
+  startedOutsideHooks(request: FastifyRequest, reply: FastifyReply): void {
+    (request as Timed)[STARTED] = performance.now();
+    reply.raw.once('close', () => this.record(request as Timed, reply.raw.statusCode));
+  }
+
   private record(request: Timed, statusCode: number): void {
     // The route's template as registered (`/v1/incidents/:id`); none for a 404.
-    const template = request.is404 ? undefined : request.routeOptions.url;
+    const template = request.is404 ? undefined : request.routeOptions?.url;
     const route = template ?? 'unmatched';
     const status = String(statusCode);
     const key = `${request.method} ${status} ${route}`;
