@@ -8,7 +8,9 @@ describe(drive.name, () => {
       await new Promise((resolve) => setTimeout(resolve, 1));
       return 10;
     });
-    expect(calls).toBeGreaterThan(8);
+    // Every writer calls at least once, however slow the machine; that alone shows the lost
+    // counts of `events += await once()` (eight calls counted as one).
+    expect(calls).toBeGreaterThanOrEqual(8);
     expect(result.count).toBe(calls * 10);
   });
 });
