@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Actor, EventMetadata, incidentIdOf, ROLES, StoredEvent } from '@truceline/domain';
 
 /** Every stored event, keyed by incident (SPEC §7). */
@@ -254,4 +254,4 @@ class HeaderReader {
 const text = (value: Buffer | string): string =>
   typeof value === 'string' ? value : value.toString('utf8');
 
-const sha256Hex = (value: string): string => createHash('sha256').update(value).digest('hex');
+const sha256Hex = (value: string): string => hash('sha256', value, 'hex');

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** The parts of a W3C Trace Context `traceparent` header (version 00). */
 export interface TraceContext {
@@ -43,6 +43,6 @@ export function childTraceparent(parent: string | undefined, spanSeed: string): 
 }
 
 function spanIdOf(seed: string): string {
-  const hex = createHash('sha256').update(seed).digest('hex').slice(0, 16);
+  const hex = hash('sha256', seed, 'hex').slice(0, 16);
   return hex === ZERO_SPAN ? '0000000000000001' : hex;
 }
