@@ -2,6 +2,8 @@ import { holdConnection } from '@truceline/testing';
 import { asRequest, inBackground, PgliteSqlClient } from './pglite-sql-client';
 import { isUniqueViolation } from './sql-client';
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 describe('PgliteSqlClient', () => {
   let sql: PgliteSqlClient;
 
@@ -136,6 +138,42 @@ describe('PgliteSqlClient', () => {
     release();
     await Promise.all([holding, ...queued]);
     expect(order.indexOf('background')).toBeLessThanOrEqual(4);
+  });
+
+  it('lets requests have three times as long as a long background turn before the next', async () => {
+    const order: string[] = [];
+    // A page of a projection: a background transaction holding the connection for a while.
+    const { holding, release } = await inBackground(() => holdConnection(sql));
+    const queued = [
+      inBackground(() => sql.query('SELECT 1')).then(() => order.push('background')),
+      ...Array.from({ length: 10 }, (_, i) =>
+        sql.query('SELECT 1').then(() => order.push(`request ${i + 1}`)),
+      ),
+    ];
+    await sleep(30);
+    release();
+    await Promise.all([holding, ...queued]);
+    // Ten requests of a fraction of a millisecond each take far less than the 90 ms they are
+    // owed: counted in turns alone, the background statement went after the fourth.
+    expect(order.indexOf('background')).toBe(10);
+  });
+
+  it('still gives background work its turn among long requests after a long background turn', async () => {
+    const order: string[] = [];
+    const { holding, release } = await inBackground(() => holdConnection(sql));
+    const queued = [
+      inBackground(() => sql.query('SELECT 1')).then(() => order.push('background')),
+      ...Array.from({ length: 30 }, (_, i) =>
+        sql.transaction(() => sleep(10)).then(() => order.push(`request ${i + 1}`)),
+      ),
+    ];
+    await sleep(20);
+    release();
+    await Promise.all([holding, ...queued]);
+    // Owed three times the background turn (60 ms and some), ten-millisecond requests have had
+    // it after six or seven of them (more only if the background turn ran long under load).
+    expect(order.indexOf('background')).toBeGreaterThanOrEqual(4);
+    expect(order.indexOf('background')).toBeLessThan(30);
   });
 
   it("gives work marked as a request inside background work a request's turn", async () => {
