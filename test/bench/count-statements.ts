@@ -12,7 +12,7 @@ import { Client } from 'pg';
  */
 const counts = new Map<string, number>();
 
-const kindOf = (text: string): string => {
+const classify = (text: string): string => {
   const sql = text.replace(/\s+/g, ' ').trim();
   if (/^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)/i.test(sql)) return sql.split(' ')[0];
   if (/truceline_append_/.test(sql)) return 'append';
@@ -22,6 +22,21 @@ const kindOf = (text: string): string => {
   if (/FROM events WHERE stream_id/.test(sql)) return 'stream read';
   const table = /(?:FROM|INTO|UPDATE)\s+([a-z_]+)/i.exec(sql)?.[1] ?? '?';
   return `${sql.split(' ')[0].toUpperCase()} ${table}`;
+};
+
+/**
+ * The kind of each distinct text, classified once: the process sends a few dozen texts, and
+ * normalising a long statement's whitespace on every call was the counter's own cost in the
+ * profiles it cuts (0.7-1.1% of the API's busy time under load).
+ */
+const kinds = new Map<string, string>();
+const kindOf = (text: string): string => {
+  let kind = kinds.get(text);
+  if (kind === undefined) {
+    kind = classify(text);
+    if (kinds.size < 10_000) kinds.set(text, kind);
+  }
+  return kind;
 };
 
 type Query = (this: Client, ...args: unknown[]) => unknown;
