@@ -22,11 +22,21 @@ import { LoadResult } from './load';
  * BENCH_CPU_PROF=<dir> writes there the API's CPU profile of each measured run (api-NN.cpuprofile,
  * numbered in the order of the runs printed, the sequential POSTs first);
  * BENCH_RATE=<n> adds a run at a fixed n POSTs per second (latency at a given load).
+ * BENCH_WARMUP_SECONDS (default 10) of POSTs go to each server, unmeasured, before the runs.
  */
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const FIXED_RATE = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined;
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+/**
+ * V8 optimises the API's code on helper threads during its first seconds of load. In one API
+ * process after the seeds, six closed-loop runs of 6 s back to back (2 December 14:14 and 14:18,
+ * load average 8-10) cost 3.15, 2.90, 1.68, 1.79, 1.58, 1.66 ms of CPU a POST, and on the
+ * previous main 5.42, 4.45, 4.01, 2.47, 2.15, 2.08: the threads other than the main one fell
+ * from 1.3-2.4 to 0.25-0.35 ms a POST. Without a warm-up the first measured runs count that
+ * compiling, which a server that has run for a while no longer pays.
+ */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
 /** The server's processes: the postmaster and its children (backends, writers, autovacuum). */
 function serverCpu(postmaster: number): number {
   let total = cpuOf(postmaster);
@@ -188,6 +198,12 @@ async function main(): Promise<void> {
       method: 'GET' as const,
       path: path(n),
     });
+    if (WARMUP_SECONDS > 0) {
+      await cannon(apiUrl, WARMUP_SECONDS, postAt('/v1/incidents'), auth);
+      await settle(apiPid);
+      await cannon(bareUrl, WARMUP_SECONDS, postAt('/x'), {});
+      await settle(barePid);
+    }
     await cannon(
       apiUrl,
       1,
