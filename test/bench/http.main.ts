@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { ApiProcess } from '../support/api-process';
 import { freePort } from '../support/free-port';
 import { cannon, cpuOf, JWT_SECRET, report, settle, untilAnswering } from './http.bench';
 import { LoadResult } from './load';
+import { postgresCpu } from './postgres-cpu';
 
 /**
  * The HTTP figures on PostgreSQL alone (`node dist/test/bench/http.main.js`), for iterating on
@@ -37,22 +38,6 @@ const CPU_PROF = process.env.BENCH_CPU_PROF;
  * compiling, which a server that has run for a while no longer pays.
  */
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
-/** The server's processes: the postmaster and its children (backends, writers, autovacuum). */
-function serverCpu(postmaster: number): number {
-  let total = cpuOf(postmaster);
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === postmaster) total += cpuOf(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
-}
-
 interface Sample {
   cpuMicros: number;
   statements: Record<string, number>;
@@ -149,13 +134,13 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const SEQUENTIAL = 100;
     let before = await sample();
-    let server = serverCpu(postmaster);
+    let server = await postgresCpu(postmaster);
     for (let i = 0; i < SEQUENTIAL; i++) await post(apiUrl, '/v1/incidents', i);
     await new Promise((resolve) => setTimeout(resolve, 1000)); // the services' reactions settle
     const after = await sample();
     const sequential = {
       ...perRequest(before, after, SEQUENTIAL),
-      pgCpuMs: Number(((serverCpu(postmaster) - server) / SEQUENTIAL / 1000).toFixed(2)),
+      pgCpuMs: Number((((await postgresCpu(postmaster)) - server) / SEQUENTIAL / 1000).toFixed(2)),
     };
     console.log(`sequential POST, per request: ${JSON.stringify(sequential)}`);
 
@@ -168,7 +153,7 @@ async function main(): Promise<void> {
     ) => {
       before = counted ? await sample() : { cpuMicros: 0, statements: {} };
       const cpu = cpuOf(pid);
-      server = serverCpu(postmaster);
+      server = await postgresCpu(postmaster);
       const load = loadavg()[0];
       const result = await run();
       const settledMs = await settle(pid);
@@ -180,7 +165,7 @@ async function main(): Promise<void> {
         p99: result.p99,
         failed: result.failed,
         processCpuMs: Number(((cpuOf(pid) - cpu) / requests / 1000).toFixed(3)),
-        pgCpuMs: Number(((serverCpu(postmaster) - server) / requests / 1000).toFixed(3)),
+        pgCpuMs: Number((((await postgresCpu(postmaster)) - server) / requests / 1000).toFixed(3)),
         load: Number(load.toFixed(1)),
         settledMs,
         ...(counted && { statements: perRequest(before, await sample(), requests).byKind }),
