@@ -118,6 +118,25 @@ describe('what the subscriptions of a process share', () => {
       expect(await pageThrough((o) => sut.follow(o), head, 3)).toEqual(expected);
       expect(await pageThrough((o) => sut.readAll(o), head, 5)).toEqual(expected);
     });
+    it('pages a reader behind its window from what its read of the store brought', async () => {
+      const head = await store.headPosition();
+      const stream = streamName('behind');
+      for (let i = 0; i < 4; i++) {
+        await store.append(stream, newEvents(5), {
+          expectedRevision: i === 0 ? 'no-stream' : i * 5 - 1,
+        });
+      }
+      const expected = (await store.readAll({ after: head })).map((e) => e.position);
+      const source = countedReads(store);
+      const sut = new SharedLogReader(source, { window: 4, pageSize: 10 });
+
+      // The others at the tail; then a reader far behind, paging 2 at a time: its reads of
+      // the store bring 10 events each, and its next four pages come from what they brought.
+      expect(await pageThrough((o) => sut.follow(o), expected[15], 4)).toEqual(expected.slice(16));
+      const atTail = source.reads.length;
+      expect(await pageThrough((o) => sut.follow(o), head, 2)).toEqual(expected);
+      expect(source.reads.length - atTail).toBe(2);
+    });
   });
 
   describe(CheckpointWriter.name, () => {

@@ -4,11 +4,18 @@ import { EventStore, ReadAllOptions } from './event-store.port';
 export interface SharedLogReaderOptions {
   /** Events kept for readers that come later to a page others read (default 2,000). */
   window?: number;
-  /** Events asked of the store per read at the tail, whatever a reader's own limit (default 500). */
+  /** Events asked of the store per read, whatever a reader's own limit (default 500). */
   pageSize?: number;
   /** How long an empty answer at the tail is reused when nothing woke the reader (default 50 ms). */
   emptyReuseMs?: number;
 }
+
+/**
+ * Answers read behind the window kept aside (see SharedLogReader): enough for the readers that
+ * lag while the others follow the tail (the feeds' projection, the sealer), at most this many
+ * pages of events held besides the window.
+ */
+const BEHIND_KEPT = 2;
 
 /**
  * One read of the log shared by every reader of a process: the subscriptions of the
@@ -20,7 +27,9 @@ export interface SharedLogReaderOptions {
  * readers asking for the same page meanwhile wait for that one read. Every reader still pages
  * at its own pace, keeps its own checkpoint and retries on its own: a slow or failing one holds
  * up nobody, and one that falls behind the window reads from the store for itself until it
- * catches up.
+ * catches up. What such a read brings (a full page, more than the reader asked for) is kept
+ * aside, apart from the window (the last BEHIND_KEPT of them): the reader's next pages come
+ * from it instead of a read of the store each.
  *
  * Why it never skips: every answer of the store to `after` is a gap-free prefix of the log after
  * `after` — every event that will ever hold a position in (after, last] (see SqlEventStore). The
@@ -50,6 +59,11 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
   /** Bumped by every wake: an empty answer read before it may be stale. */
   private generation = 0;
   private empty?: { after: number; generation: number; at: number };
+  /**
+   * Answers of the store to reads behind the window, each every event in (from, to], the
+   * latest first.
+   */
+  private behind: { from: number; to: number; events: StoredEvent[] }[] = [];
 
   constructor(
     private readonly store: Pick<EventStore, 'readAll'>,
@@ -89,7 +103,9 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
     const after = options.after ?? 0;
     if (limit <= 0) return [];
     for (;;) {
-      if (this.from <= after && after < this.to) return this.slice(after, limit);
+      if (this.from <= after && after < this.to) return slice(this.events, after, limit);
+      const aside = this.behind.find((kept) => kept.from <= after && after < kept.to);
+      if (aside) return slice(aside.events, after, limit);
       const empty = this.empty;
       if (
         reuseEmpty &&
@@ -125,19 +141,6 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
     return events.length > limit ? events.slice(0, limit) : events;
   }
 
-  /** Events after `after` (which the window covers), at most `limit`. */
-  private slice(after: number, limit: number): StoredEvent[] {
-    // The first event past `after`: positions increase along the window.
-    let low = 0;
-    let high = this.events.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (this.events[middle].position <= after) low = middle + 1;
-      else high = middle;
-    }
-    return this.events.slice(low, low + limit);
-  }
-
   /** Joins a store's answer to the window when the two meet; else it replaces a window behind it. */
   private keep(after: number, events: StoredEvent[], generation: number, asked: number): void {
     const last = events.length > 0 ? events[events.length - 1].position : after;
@@ -145,6 +148,11 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
     // a wake, so the subscriptions finishing it need not each ask for the next.
     if (events.length < asked) this.empty = { after: last, generation, at: Date.now() };
     if (events.length === 0) return;
+    if (after < this.from) {
+      // A reader behind the window: its next pages are in this answer, which the window, kept
+      // at the tail, would not hold (or would drop again at once).
+      this.behind = [{ from: after, to: last, events }, ...this.behind].slice(0, BEHIND_KEPT);
+    }
     if (this.from < 0 || after > this.to) {
       // No window yet, or this answer lies ahead of it: the tail is where readers go next.
       this.events = events;
@@ -167,4 +175,17 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
       this.events = this.events.slice(excess);
     }
   }
+}
+
+/** The events of `events` (gap-free, in position order) after `after`, at most `limit`. */
+function slice(events: StoredEvent[], after: number, limit: number): StoredEvent[] {
+  // The first event past `after`: positions increase along the list.
+  let low = 0;
+  let high = events.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (events[middle].position <= after) low = middle + 1;
+    else high = middle;
+  }
+  return events.slice(low, low + limit);
 }
