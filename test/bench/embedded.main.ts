@@ -62,7 +62,9 @@ async function main(): Promise<void> {
       `GET /v1/incidents/{id}, embedded, offered ${STEADY_RATE}/s: ${fmt(http.steadyGet)}, ` +
         `API CPU ${http.cpuPerSteadyGetMs.toFixed(1)} ms per GET`,
     );
-    console.log(`API CPU per POST at 64 connections: ${http.cpuPerPostMs.toFixed(1)} ms`);
+    console.log(
+      `API CPU per POST at 64 connections, the run and its settling: ${http.cpuPerPostMs.toFixed(1)} ms`,
+    );
     console.log(`API RSS: ${http.rssIdleMb} MB idle, ${http.rssLoadedMb} MB after load`);
     console.log(`API RSS after each round, settled: ${http.rssAfterRoundsMb.join(', ')} MB`);
   }
