@@ -35,6 +35,22 @@ async function pageThrough(
   }
 }
 
+/** `steps` appends of `size` events to a new stream; the positions they took, in order. */
+async function appendInSteps(
+  store: SqlEventStore,
+  stream: string,
+  steps: number,
+  size: number,
+): Promise<number[]> {
+  const head = await store.headPosition();
+  for (let i = 0; i < steps; i++) {
+    await store.append(stream, newEvents(size), {
+      expectedRevision: i === 0 ? 'no-stream' : i * size - 1,
+    });
+  }
+  return (await store.readAll({ after: head })).map((e) => e.position);
+}
+
 describe('what the subscriptions of a process share', () => {
   let sql: SqlClient;
   let store: SqlEventStore;
@@ -104,13 +120,7 @@ describe('what the subscriptions of a process share', () => {
       const source = countedReads(store);
       const sut = new SharedLogReader(source, { window: 5, pageSize: 4 });
       const head = await store.headPosition();
-      const stream = streamName('window');
-      for (let i = 0; i < 4; i++) {
-        await store.append(stream, newEvents(3), {
-          expectedRevision: i === 0 ? 'no-stream' : i * 3 - 1,
-        });
-      }
-      const expected = (await store.readAll({ after: head })).map((e) => e.position);
+      const expected = await appendInSteps(store, streamName('window'), 4, 3);
       expect(expected).toHaveLength(12);
 
       // One reader takes the tail first; then two from the start, at different page sizes.
@@ -120,13 +130,7 @@ describe('what the subscriptions of a process share', () => {
     });
     it('pages a reader behind its window from what its read of the store brought', async () => {
       const head = await store.headPosition();
-      const stream = streamName('behind');
-      for (let i = 0; i < 4; i++) {
-        await store.append(stream, newEvents(5), {
-          expectedRevision: i === 0 ? 'no-stream' : i * 5 - 1,
-        });
-      }
-      const expected = (await store.readAll({ after: head })).map((e) => e.position);
+      const expected = await appendInSteps(store, streamName('behind'), 4, 5);
       const source = countedReads(store);
       const sut = new SharedLogReader(source, { window: 4, pageSize: 10 });
 
