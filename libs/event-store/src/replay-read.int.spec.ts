@@ -67,16 +67,17 @@ describe('readAllForReplay', () => {
   });
 
   /**
-   * settledPosition(until) once it reaches `expected`, or its last answer after a few seconds:
-   * the horizon it reads is the whole server's, and a transaction another test holds open in
-   * its own database keeps it back until that transaction ends.
+   * settledPosition(until) once it reaches `expected`, or its last answer after 30 s: the
+   * horizon it reads is the whole server's, and a transaction another test holds open in its
+   * own database keeps it back until that transaction ends. On a slow machine, with the other
+   * suites running beside this one, 10 s was once not enough (it answered 0 for all of them).
    */
   async function settledOnceOthersEnd(
     store: SqlEventStore,
     until: number,
     expected: number,
   ): Promise<number> {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     for (;;) {
       const settled = await store.settledPosition(until);
       if (settled === expected || Date.now() > deadline) return settled;
@@ -136,7 +137,7 @@ describe('readAllForReplay', () => {
       await sql.close();
       await database.drop();
     }
-  });
+  }, 150_000); // three waits for other tests' transactions, 30 s at most each
 
   it('reads on PGlite the very events readAll reads', async () => {
     const sql = await openDatabase({ inMemory: true });
