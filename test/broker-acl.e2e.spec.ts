@@ -1,5 +1,5 @@
 import { readScenarioFile, runScenario } from '@truceline/scenarios';
-import { createTestDatabase, TestDatabase } from '@truceline/testing';
+import { createTestDatabase, TEST_CONSUMER, TestDatabase } from '@truceline/testing';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -92,7 +92,7 @@ async function consume(
   groupId: string,
   count: number,
 ): Promise<KafkaMessage[]> {
-  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+  const consumer = kafka.consumer({ ...TEST_CONSUMER, groupId, allowAutoTopicCreation: false });
   const messages: KafkaMessage[] = [];
   try {
     await consumer.connect();

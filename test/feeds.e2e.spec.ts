@@ -5,6 +5,7 @@ import { createKafka, FeedRelay, parseBrokers } from '@truceline/messaging';
 import { FeedEntry, FeedProjection, PolicyRegistry } from '@truceline/projections';
 import { readScenarioFile, runScenario } from '@truceline/scenarios';
 import { CheckpointView } from '@truceline/ledger';
+import { TEST_CONSUMER } from '@truceline/testing';
 import { CloudEvent, Kafka as CloudEventsKafka } from 'cloudevents';
 import { IHeaders, Kafka } from 'kafkajs';
 import { InProcessSystem, startInProcessSystem } from './support/in-process-system';
@@ -197,7 +198,7 @@ describe('partner feeds after the seed scenario', () => {
 
 /** Reads a topic from the beginning until `count` messages arrived, and a little longer. */
 async function consumeIds(kafka: Kafka, topic: string, count: number) {
-  const consumer = kafka.consumer({ groupId: `feeds-e2e-${randomUUID()}` });
+  const consumer = kafka.consumer({ ...TEST_CONSUMER, groupId: `feeds-e2e-${randomUUID()}` });
   const received: { id: string; seq: string; key: string; event: CloudEvent<unknown> }[] = [];
   await consumer.connect();
   try {

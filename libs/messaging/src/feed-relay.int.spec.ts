@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { incidentStreamId } from '@truceline/domain';
-import { trafficReport } from '@truceline/testing';
+import { TEST_CONSUMER, trafficReport } from '@truceline/testing';
 import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import {
   FEEDS,
@@ -181,7 +181,7 @@ describe(FeedRelay.name, () => {
 
 /** Every ce_id on the topic, read from the beginning until `count` arrived and a little longer. */
 async function consume(kafka: Kafka, topic: string, count: number): Promise<string[]> {
-  const consumer = kafka.consumer({ groupId: `feed-relay-spec-${randomUUID()}` });
+  const consumer = kafka.consumer({ ...TEST_CONSUMER, groupId: `feed-relay-spec-${randomUUID()}` });
   const ids: string[] = [];
   await consumer.connect();
   try {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { incidentIdOf, NewEvent, StoredEvent } from '@truceline/domain';
 import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
-import { createTestDatabase, TestDatabase } from '@truceline/testing';
+import { createTestDatabase, TEST_CONSUMER, TestDatabase } from '@truceline/testing';
 import { CloudEvent, Kafka as CloudEventsKafka } from 'cloudevents';
 import { IHeaders, Kafka } from 'kafkajs';
 import { fromKafkaMessage } from './cloud-event';
@@ -117,7 +117,7 @@ describe.each<Engine>(['PGlite', 'PostgreSQL'])(`${EventRelay.name} on %s`, (eng
    * a little longer, so a duplicate or a stray message would be seen too.
    */
   async function consume(topic: string, count: number): Promise<Received[]> {
-    const consumer = kafka.consumer({ groupId: `relay-spec-${randomUUID()}` });
+    const consumer = kafka.consumer({ ...TEST_CONSUMER, groupId: `relay-spec-${randomUUID()}` });
     const received: Received[] = [];
     await consumer.connect();
     try {

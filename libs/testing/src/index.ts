@@ -3,3 +3,4 @@ export * from './postgres';
 export * from './generated-history';
 export * from './append-in-order';
 export * from './hold-connection';
+export * from './kafka-consumer';
