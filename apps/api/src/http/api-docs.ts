@@ -133,17 +133,21 @@ export const CommandEndpoint = (summary: string, { opensIncident = false } = {})
   );
 
 export function setupOpenApi(app: INestApplication): void {
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Truceline API')
-      .setDescription('Breach reports, verification, escalation tiers and obligations (SPEC §6)')
-      .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-      .build(),
-    { extraModels: [WebhookNotice] },
-  );
-  SwaggerModule.setup('docs', app, withWebhooks(closeRequestBodies(document)));
+  // Built on the first request for it, once: scanning every controller takes seconds of CPU,
+  // which each start of the app spent for a document most instances never serve.
+  SwaggerModule.setup('docs', app, () => {
+    const document = SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Truceline API')
+        .setDescription('Breach reports, verification, escalation tiers and obligations (SPEC §6)')
+        .setVersion('1')
+        .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+        .build(),
+      { extraModels: [WebhookNotice] },
+    );
+    return withWebhooks(closeRequestBodies(document));
+  });
 }
 
 /**
