@@ -27,9 +27,13 @@ export interface HttpFigures {
 
 const TICKS_PER_SECOND = 100;
 
-/** CPU time of a process (user + system), in microseconds. */
-export const cpuOf = (pid: number): number => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/**
+ * CPU time of a process (user + system), in microseconds; with `thread`, of that thread of it
+ * only (the main thread's id is the process's).
+ */
+export const cpuOf = (pid: number, thread?: number): number => {
+  const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
+  const stat = readFileSync(path, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND;
 };

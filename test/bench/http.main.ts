@@ -18,8 +18,9 @@ import { postgresCpu } from './postgres-cpu';
  * the command path: the built API and the bare server run side by side on one throwaway
  * PostgreSQL and are loaded in turn (API, bare, API, bare…), BENCH_RUNS times (default 3) for
  * BENCH_SECONDS each (default 5). Besides the rates it prints, per request, the CPU time of the
- * API process, of the bare server and of the PostgreSQL server, and the statements the API sent
- * (counted in the API process by count-statements.js), sequentially and under load.
+ * API process (and of its main thread alone), of the bare server and of the PostgreSQL server,
+ * and the statements the API sent (counted in the API process by count-statements.js),
+ * sequentially and under load.
  * BENCH_CPU_PROF=<dir> writes there the API's CPU profile of each measured run (api-NN.cpuprofile,
  * numbered in the order of the runs printed, the sequential POSTs first);
  * BENCH_RATE=<n> adds a run at a fixed n POSTs per second (latency at a given load).
@@ -153,6 +154,7 @@ async function main(): Promise<void> {
     ) => {
       before = counted ? await sample() : { cpuMicros: 0, statements: {} };
       const cpu = cpuOf(pid);
+      const mainCpu = cpuOf(pid, pid);
       server = await postgresCpu(postmaster);
       const load = loadavg()[0];
       const result = await run();
@@ -165,6 +167,8 @@ async function main(): Promise<void> {
         p99: result.p99,
         failed: result.failed,
         processCpuMs: Number(((cpuOf(pid) - cpu) / requests / 1000).toFixed(3)),
+        // The thread that serves every request: what bounds the rate when it is saturated.
+        mainCpuMs: Number(((cpuOf(pid, pid) - mainCpu) / requests / 1000).toFixed(3)),
         pgCpuMs: Number((((await postgresCpu(postmaster)) - server) / requests / 1000).toFixed(3)),
         load: Number(load.toFixed(1)),
         settledMs,
