@@ -1,5 +1,6 @@
 import { ValidationPipe } from '@nestjs/common';
 import { ValidationError } from '@truceline/domain';
+import { getMetadataStorage } from 'class-validator';
 import type { ValidationError as FieldFailure } from 'class-validator';
 
 export interface FieldError {
@@ -26,12 +27,60 @@ export function validationException(failures: FieldFailure[]): ValidationError {
   return new ValidationError(`invalid request: ${fields.join(', ')}`, errors);
 }
 
+type Storage = ReturnType<typeof getMetadataStorage>;
+type Lookup = Storage['getTargetValidationMetadatas'];
+type Metadatas = ReturnType<Lookup>;
+const remembering = new WeakSet<Storage>();
+
+/**
+ * class-validator finds a class's rules anew on every object it validates (a POST's body and
+ * each nested object in it): it tests the class against every class that has rules, for the
+ * ones it inherits from, and groups the rules by property. The rules of a class only change
+ * when a decorator adds one, so each class's rules are kept, with their grouping, until then.
+ * Only lookups without groups are kept (the pipe never passes any); the rest go through as they
+ * were. The lists are never changed by class-validator after it hands them out.
+ */
+export function rememberValidationRules(storage: Storage = getMetadataStorage()): void {
+  if (remembering.has(storage)) return;
+  remembering.add(storage);
+  const lookup: Lookup = storage.getTargetValidationMetadatas.bind(storage);
+  const group = storage.groupByPropertyName.bind(storage);
+  const add = storage.addValidationMetadata.bind(storage);
+  let rules = new Map<string, Map<unknown, Metadatas>>();
+  let grouped = new WeakMap<Metadatas, ReturnType<Storage['groupByPropertyName']>>();
+  const forget = () => {
+    rules = new Map();
+    grouped = new WeakMap();
+  };
+  // A schema's rules come through here too.
+  storage.addValidationMetadata = (metadata) => {
+    forget();
+    add(metadata);
+  };
+  storage.getTargetValidationMetadatas = (target, schema, always, strictGroups, groups) => {
+    if (groups && groups.length > 0) return lookup(target, schema, always, strictGroups, groups);
+    const key = `${schema} ${always} ${strictGroups}`;
+    let byTarget = rules.get(key);
+    if (!byTarget) rules.set(key, (byTarget = new Map()));
+    let found = byTarget.get(target);
+    if (!found)
+      byTarget.set(target, (found = lookup(target, schema, always, strictGroups, groups)));
+    return found;
+  };
+  storage.groupByPropertyName = (metadatas) => {
+    let found = grouped.get(metadatas);
+    if (!found) grouped.set(metadatas, (found = group(metadatas)));
+    return found;
+  };
+}
+
 /**
  * Bodies and queries are validated against their DTO; unknown fields are refused rather than
  * dropped (SPEC §6), so a misspelt optional field is reported instead of silently ignored.
  */
-export const createValidationPipe = () =>
-  new ValidationPipe({
+export const createValidationPipe = () => {
+  rememberValidationRules();
+  return new ValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
@@ -39,3 +88,4 @@ export const createValidationPipe = () =>
     validationError: { target: false, value: false },
     exceptionFactory: validationException,
   });
+};

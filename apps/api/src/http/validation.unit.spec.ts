@@ -1,5 +1,6 @@
 import { ArgumentMetadata } from '@nestjs/common';
 import { ValidationError } from '@truceline/domain';
+import { IsInt, IsString, MaxLength } from 'class-validator';
 import { SubmitFindingDto } from '../incidents/verification.http.controller';
 import { ActivateWesternResponseDto } from '../incidents/measures.http.controller';
 import { RecordDecisionDto } from '../incidents/decisions.http.controller';
@@ -129,6 +130,24 @@ describe(createValidationPipe.name, () => {
 
     expect(await fieldErrorsOf(value, body(RecordDecisionDto))).toEqual([
       { field: 'releasableTo', message: expect.stringContaining('partner code') },
+    ]);
+  });
+
+  it('applies a rule added to a class after the class was validated (rules kept per class)', async () => {
+    class Late {
+      @IsString()
+      name!: string;
+    }
+    class LateChild extends Late {}
+    await expect(sut.transform({ name: 'a' }, body(LateChild))).resolves.toBeDefined();
+
+    // As a decorator does when a class is defined: a rule on the parent, and one of its own.
+    IsInt()(Late.prototype, 'count');
+    MaxLength(3)(LateChild.prototype, 'name');
+
+    expect(await fieldErrorsOf({ name: 'abcd', count: 'x' }, body(LateChild))).toEqual([
+      { field: 'name', message: expect.stringContaining('3') },
+      { field: 'count', message: expect.stringContaining('integer') },
     ]);
   });
 });

@@ -17,7 +17,23 @@ export abstract class CommandBody {
  */
 export function dataOf<T extends CommandBody>(body: T): Omit<T, 'occurredAt'> {
   const { occurredAt: _occurredAt, ...data } = body;
-  return JSON.parse(JSON.stringify(data)) as Omit<T, 'occurredAt'>;
+  return plain(data) as Omit<T, 'occurredAt'>;
+}
+
+/**
+ * What `JSON.parse(JSON.stringify(value))` gives for a body parsed from JSON and validated
+ * (strings, finite numbers, booleans, null, arrays, the DTOs' instances), copied directly: the
+ * round trip through text cost as much as a tenth of the pipe's validation a POST.
+ */
+function plain(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map((item) => (item === undefined ? null : plain(item)));
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== undefined) copy[key] = plain(item);
+  }
+  return copy;
 }
 
 export const withOccurredAt = (context: CommandContext, body: CommandBody): CommandContext =>
