@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
 import {
   evolveIncident,
   FEED_PARTNERS,
@@ -398,17 +399,18 @@ export class FeedProjection implements Projection {
       const partners = FEED_PARTNERS(this.policies.of(event.metadata.policyVersion));
       // The event to each partner it is released to (a task answer is judged against the
       // state that knows the task; a request, by its own list), as redacted for them: one
-      // entry per distinct redaction, in the order of the partners.
-      const released = new Map<string, { data: unknown; partners: string[] }>();
+      // entry per distinct redaction, in the order of the partners. Redactions are compared
+      // as values: printing each to compare them cost twice as much (a report's redaction is
+      // a new object for every partner).
+      const released: { data: unknown; partners: string[] }[] = [];
       for (const partner of partners) {
         if (!isReleasable(event, partner, after)) continue;
         const data = redactFor(event, partner);
-        const key = data === event.data ? '' : JSON.stringify(data);
-        const same = released.get(key);
+        const same = released.find((r) => r.data === data || isDeepStrictEqual(r.data, data));
         if (same) same.partners.push(partner);
-        else released.set(key, { data, partners: [partner] });
+        else released.push({ data, partners: [partner] });
       }
-      for (const { data, partners: to } of released.values())
+      for (const { data, partners: to } of released)
         planned.push({
           ...row,
           id: event.id,
