@@ -293,8 +293,8 @@ export class SqlEventStore implements EventStore {
         ids,
         types,
         occurredAt,
-        data,
-        metadata,
+        jsonArrayLiteral(data),
+        jsonArrayLiteral(metadata),
         SCHEMA_VERSION,
       ],
       { prepare: true },
@@ -663,6 +663,15 @@ const deferred = (): Deferred => {
 const APPEND = `SELECT * FROM truceline_append_columns($1::text[], $2::text[],
   $3::timestamptz[], $4::integer[], $5::integer[], $6::uuid[], $7::text[], $8::timestamptz[],
   $9::jsonb[], $10::jsonb[], $11)`;
+
+/**
+ * JSON texts as one PostgreSQL array literal (`{"…","…"}`), for a `jsonb[]` parameter. A JSON
+ * text holds no raw control character, so JSON's own quoting of it as a string (`"` and `\`
+ * escaped with a backslash) is the array element's quoting; pg quoted each element with two
+ * regular expressions, a hundredth of the API's main thread under a load of POSTs.
+ */
+const jsonArrayLiteral = (texts: readonly string[]): string =>
+  `{${texts.map((text) => JSON.stringify(text)).join(',')}}`;
 
 /** Bounds of one group: a statement of a few megabytes at most. */
 const GROUP_MAX_APPENDS = 64;

@@ -7,7 +7,12 @@ export function appendContract({ sut }: ContractContext): void {
   describe('append and read', () => {
     it('stores the envelope and reads it back by stream and from the global log', async () => {
       const stream = streamName('envelope');
-      const first = newEvent({ list: [1, 'two', null], nested: { text: 'Київ ü' }, n: 1.5 });
+      const first = newEvent({
+        list: [1, 'two', null],
+        // What the data's quoting in the statement must carry through (see jsonArrayLiteral).
+        nested: { text: 'Київ ü', quoted: 'a "b" \\c\\ {d,e}\n\tf 🙂 \u2028 NULL' },
+        n: 1.5,
+      });
       first.occurredAt = '2026-03-02T06:00:00+02:00';
       const second = newEvent({}, 'OtherThingHappened');
       const head = await sut().headPosition();
