@@ -11,6 +11,7 @@ import {
 } from '@truceline/domain';
 import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { createKafka, ensureTopics, EVENTS_TOPIC, feedTopic } from '@truceline/messaging';
+import { feedEntriesSql } from '@truceline/projections';
 import { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { freePort } from '../support/free-port';
 import { ensureBuiltEntries, ProcessGroup } from '../support/process-group';
@@ -253,7 +254,7 @@ function watchStages(
                 (SELECT max(position) FROM events)
                   - coalesce((SELECT max(position) FROM partner_feed_position), 0) AS projection,
                 coalesce((SELECT sum(h.head - coalesce(c.position, 0))
-                   FROM (SELECT p, (SELECT max(seq) FROM partner_feed_entries WHERE partner = p) AS head
+                   FROM (SELECT p, (SELECT first_seq + cardinality(items) - 1 FROM partner_feed_runs WHERE partner = p ORDER BY first_seq DESC LIMIT 1) AS head
                            FROM unnest($1::text[]) AS p) h
                    LEFT JOIN checkpoints c
                      ON c.subscriber_id = 'relay:truceline.feed.' || lower(h.p) || '.v1'), 0) AS relay`,
@@ -371,9 +372,9 @@ async function stageLatencies(sql: SqlClient, trace: Map<string, Trace>): Promis
     }>(
       `SELECT substr(e.stream_id, 10) AS incident,
               extract(epoch FROM pg_xact_commit_timestamp(e.xmin)) * 1000 AS appended,
-              extract(epoch FROM pg_xact_commit_timestamp(f.xmin)) * 1000 AS projected
+              extract(epoch FROM pg_xact_commit_timestamp(i.xmin)) * 1000 AS projected
          FROM events e
-         LEFT JOIN (partner_feed_entries f JOIN partner_feed_items i ON i.item = f.item)
+         LEFT JOIN ((${feedEntriesSql()}) f JOIN partner_feed_items i ON i.item = f.item)
            ON f.partner = $1 AND i.type = 'IncidentTierChanged' AND i.position = e.position
         WHERE e.type = 'BreachConfirmed'`,
       [MINISTRY],
@@ -631,8 +632,9 @@ async function publishedAlready(sql: SqlClient): Promise<void> {
   }
   await sql.query(
     `INSERT INTO checkpoints (subscriber_id, position, updated_at)
-       SELECT 'relay:truceline.feed.' || lower(partner) || '.v1', max(seq), now()
-         FROM partner_feed_entries GROUP BY partner
+       SELECT 'relay:truceline.feed.' || lower(partner) || '.v1',
+              max(first_seq + cardinality(items) - 1), now()
+         FROM partner_feed_runs GROUP BY partner
        UNION ALL
        SELECT $1, max(position), now() FROM events
      ON CONFLICT (subscriber_id) DO UPDATE SET position = EXCLUDED.position`,
@@ -655,7 +657,7 @@ async function relayedEverything(sql: SqlClient, timeoutMs: number): Promise<voi
          + (SELECT max(position) FROM events)
            - coalesce((SELECT position FROM checkpoints WHERE subscriber_id = $1), 0)
          + coalesce((SELECT sum(head - coalesce(c.position, 0))
-              FROM (SELECT p, (SELECT max(seq) FROM partner_feed_entries WHERE partner = p) AS head
+              FROM (SELECT p, (SELECT first_seq + cardinality(items) - 1 FROM partner_feed_runs WHERE partner = p ORDER BY first_seq DESC LIMIT 1) AS head
                       FROM unnest($2::text[]) AS p) h
               LEFT JOIN checkpoints c ON c.subscriber_id = 'relay:truceline.feed.' || lower(h.p) || '.v1'
               WHERE head IS NOT NULL), 0) AS behind`,

@@ -1,5 +1,11 @@
 import { SqlClient } from '@truceline/event-store';
-import { PROJECTIONS } from '@truceline/projections';
+import { feedEntriesSql, PROJECTIONS } from '@truceline/projections';
+
+/**
+ * The feeds' runs hold the same entries however the batches that wrote them were cut (a live
+ * projector's pages, a rebuild's): they are compared entry by entry.
+ */
+const AS_COMPARED: Record<string, string> = { partner_feed_runs: feedEntriesSql() };
 
 /** Every row of every projection's tables, in a stable order: what "identical" compares. */
 export async function readModelRows(sql: SqlClient): Promise<Record<string, string[]>> {
@@ -7,7 +13,7 @@ export async function readModelRows(sql: SqlClient): Promise<Record<string, stri
   for (const definition of PROJECTIONS)
     for (const table of definition.tables) {
       const { rows } = await sql.query<{ row: string }>(
-        `SELECT to_jsonb(t)::text AS row FROM ${table} t ORDER BY 1`,
+        `SELECT to_jsonb(t)::text AS row FROM (${AS_COMPARED[table] ?? `TABLE ${table}`}) t ORDER BY 1`,
       );
       dump[table] = rows.map((r) => r.row);
     }
@@ -25,8 +31,9 @@ export async function sideEffects(sql: SqlClient): Promise<Record<string, unknow
     'SELECT type, count(*) AS n FROM events GROUP BY type ORDER BY type',
   );
   const { rows: feedIds } = await sql.query<{ ids: string }>(
-    `SELECT md5(coalesce(string_agg(partner || ':' || event_id, ',' ORDER BY partner, seq), '')) AS ids
-       FROM partner_feed_entries`,
+    `SELECT md5(coalesce(string_agg(f.partner || ':' || i.event_id, ',' ORDER BY f.partner, f.seq), ''))
+              AS ids
+       FROM (${feedEntriesSql()}) f JOIN partner_feed_items i ON i.item = f.item`,
   );
   return {
     events: await count('SELECT count(*) AS n FROM events'),

@@ -14,7 +14,7 @@ async function snapshot(store: OpenDatabaseOptions): Promise<Record<string, unkn
     return {
       head: (await rows('SELECT max(position) AS head, count(*)::int AS n FROM events'))[0],
       incidentView: await rows('SELECT * FROM incident_view ORDER BY incident_id'),
-      feeds: await rows('SELECT * FROM partner_feed_entries ORDER BY partner, seq'),
+      feeds: await rows('SELECT * FROM partner_feed_runs ORDER BY partner, first_seq'),
       feedItems: await rows('SELECT * FROM partner_feed_items ORDER BY item'),
       clock: await rows('SELECT now FROM exercise_clock'),
     };

@@ -30,3 +30,43 @@ export async function lockFeedPosition(tx: SqlClient, name: string): Promise<num
   );
   return Number(rows[0].position);
 }
+
+/**
+ * The partners' feeds are stored as runs of seqs (partner_feed_runs: the entry at
+ * `first_seq + k - 1` is `items[k]`). These are the statements' parts that read them.
+ */
+
+/** The last seq of the partner the SQL expression `partner` names, null while its feed is empty. */
+export const feedHeadSql = (partner: string): string =>
+  `(SELECT first_seq + cardinality(items) - 1 FROM partner_feed_runs
+     WHERE partner = ${partner} ORDER BY first_seq DESC LIMIT 1)`;
+
+/**
+ * A query of the runs (first_seq, items) holding a partner's entries after `after` up to
+ * `after + limit`, in seq order (each argument an SQL expression): from the run holding
+ * `after + 1` (one index probe) to the last starting within the range, however long the feed.
+ */
+export const feedRunsAfterSql = (partner: string, after: string, limit: string): string =>
+  `SELECT first_seq, items FROM partner_feed_runs
+    WHERE partner = ${partner}
+      AND first_seq >= coalesce((SELECT max(first_seq) FROM partner_feed_runs
+                                  WHERE partner = ${partner} AND first_seq <= ${after} + 1), 0)
+      AND first_seq <= ${after} + ${limit}
+    ORDER BY first_seq`;
+
+/** A query of a partner's entries (seq, item) with seq > `after`, in seq order, at most `limit`. */
+export const feedEntriesAfterSql = (partner: string, after: string, limit: string): string =>
+  `SELECT r.first_seq + o.k - 1 AS seq, o.item
+     FROM (${feedRunsAfterSql(partner, after, limit)}) r
+     CROSS JOIN LATERAL unnest(r.items) WITH ORDINALITY AS o(item, k)
+    WHERE r.first_seq + o.k - 1 > ${after}
+    ORDER BY 1 LIMIT ${limit}`;
+
+/**
+ * Every entry of every feed as rows (partner, seq, item), for checks and reports that read whole
+ * feeds (a subquery: `FROM (${feedEntriesSql()}) f`); `runs` names the table, schema-qualified
+ * for a rebuild's.
+ */
+export const feedEntriesSql = (runs = 'partner_feed_runs'): string =>
+  `SELECT r.partner, r.first_seq + o.k - 1 AS seq, o.item
+     FROM ${runs} r CROSS JOIN LATERAL unnest(r.items) WITH ORDINALITY AS o(item, k)`;

@@ -14,6 +14,7 @@ import {
 } from '@truceline/ledger';
 import { createTestDatabase, TestDatabase, trafficReport } from '@truceline/testing';
 import { FeedProjection } from './feed.projection';
+import { feedEntriesSql } from './feed.entries';
 import { FeedEntry, FeedQueries } from './feed.queries';
 import { logCheckpointNoticeId } from './feed.log-notices';
 import { PolicyRegistry } from './policy.registry';
@@ -62,9 +63,9 @@ describe.each([
   const feedRows = async () =>
     (
       await sql.query(
-        `SELECT f.partner, f.seq, f.event_id, i.incident_id, i.type, i.occurred_at, i.recorded_at,
+        `SELECT f.partner, f.seq, i.event_id, i.incident_id, i.type, i.occurred_at, i.recorded_at,
                 i.position, i.data, i.exercise
-           FROM partner_feed_entries f JOIN partner_feed_items i ON i.item = f.item
+           FROM (${feedEntriesSql()}) f JOIN partner_feed_items i ON i.item = f.item
           ORDER BY f.partner, f.seq`,
       )
     ).rows;
@@ -233,7 +234,7 @@ describe.each([
     const { rows } = await sql.query<{ partner: string; notices: string; checkpoints: string }>(
       `SELECT partner, count(*) AS notices,
               (SELECT count(*) FROM ledger_checkpoints) AS checkpoints
-         FROM partner_feed_entries f JOIN partner_feed_items i ON i.item = f.item
+         FROM (${feedEntriesSql()}) f JOIN partner_feed_items i ON i.item = f.item
         WHERE i.type = $1 GROUP BY partner ORDER BY partner`,
       [LOG_CHECKPOINT],
     );

@@ -21,7 +21,7 @@ import {
   TableDefinition,
 } from '@truceline/event-store';
 import type { StoredCheckpoint } from '@truceline/ledger';
-import { FeedRow, lockFeedPosition } from './feed.entries';
+import { FeedRow, feedHeadSql, lockFeedPosition } from './feed.entries';
 import {
   feedRowOf,
   LOG_NOTICES,
@@ -30,6 +30,7 @@ import {
   logNoticesPlaced,
   recordLogNotice,
 } from './feed.log-notices';
+import { MAX_FEED_PAGE } from './feed.queries';
 import { PolicyRegistry } from './policy.registry';
 import { checkpointOf, Projection, ProjectionDefinition, resetProjection } from './projection';
 
@@ -78,12 +79,11 @@ const FEED_ITEMS: TableDefinition = {
 };
 
 /**
- * Every partner's feed, `seq` gap-free per partner: which item is its entry at each seq. A
- * BreachConfirmed gives each of ten partners the event and a tier notice: twenty of these narrow
- * rows and two items, where a row per entry per partner with its own copy cost the server about
- * four times as much to write.
+ * Version 3's feeds: a row per entry per partner pointing at its item. A BreachConfirmed gave
+ * each of ten partners the event and a tier notice, twenty rows and their index entries, the
+ * largest part of a page's write. Kept as the migrations created it; version 4 drops it.
  */
-const FEED_ENTRIES: TableDefinition = {
+const FEED_ENTRIES_V3: TableDefinition = {
   name: 'partner_feed_entries',
   columns: {
     partner: 'text NOT NULL',
@@ -94,8 +94,24 @@ const FEED_ENTRIES: TableDefinition = {
   constraints: ['PRIMARY KEY (partner, seq)'],
 };
 
+/**
+ * Every partner's feed, `seq` gap-free per partner, as runs of consecutive seqs: the entry at
+ * `first_seq + k - 1` is item `items[k]`, and a partner's runs follow one another without gap or
+ * overlap. A page of the projector writes one run per partner (up to FEED_RUN_LENGTH entries):
+ * ten rows for a hundred breaches, where a row per entry was two thousand.
+ */
+const FEED_RUNS: TableDefinition = {
+  name: 'partner_feed_runs',
+  columns: {
+    partner: 'text NOT NULL',
+    first_seq: 'bigint NOT NULL',
+    items: 'bigint[] NOT NULL',
+  },
+  constraints: ['PRIMARY KEY (partner, first_seq)'],
+};
+
 const TABLES: readonly TableDefinition[] = [
-  FEED_ENTRIES,
+  FEED_RUNS,
   FEED_ITEMS,
   // The projector's own fold of each incident: the incident view may lag behind it.
   {
@@ -120,16 +136,18 @@ const MIGRATIONS = [
     'ON partner_feed_log_notices (after_position, tree_size)',
   // Version 3: each entry stored once (items), the feeds as narrow rows pointing at them. The
   // index finds an entry by its id (a partner's receipt, the proofs, skipping a repeat).
-  [FEED_ENTRIES, FEED_ITEMS].map(createTable).join(';\n') +
+  [FEED_ENTRIES_V3, FEED_ITEMS].map(createTable).join(';\n') +
     ';\nCREATE INDEX IF NOT EXISTS partner_feed_items_event ON partner_feed_items (event_id)' +
     ';\nDROP TABLE IF EXISTS partner_feed',
+  // Version 4: each partner's feed as runs of seqs.
+  createTable(FEED_RUNS) + ';\nDROP TABLE IF EXISTS partner_feed_entries',
 ];
 
 /** The partner feeds, declared once. */
 export const FEEDS: ProjectionDefinition<FeedProjection> = {
   name: 'feeds',
   // Bump when the fold or a table changes: a new version is rebuilt from the log.
-  version: 3,
+  version: 4,
   tables: TABLES.map((table) => table.name),
   migrations: MIGRATIONS,
   create: (sql, policies) => new FeedProjection(sql, policies),
@@ -220,20 +238,26 @@ interface Written {
 }
 
 /**
- * CTEs writing planned entries from parameter `$at` (the items as JSON): each item, and a feed
- * row for each of its partners, unnested on the server from the item's own partners and seqs.
- * Sent as four arrays of twenty elements a breach, the rows cost Node more to print than the
- * items did, and the server more to parse.
+ * The longest run of seqs a feed row holds: a reader detoasts a whole run to read any entry of
+ * it, so a rebuild's pages of thousands of events are cut into runs of a reader's page at most.
+ */
+const FEED_RUN_LENGTH = MAX_FEED_PAGE;
+
+/**
+ * CTEs writing planned entries from parameter `$at` (the items as JSON): each item, and each
+ * partner's run of seqs, gathered on the server from the items' own partners and seqs. The seqs a
+ * write gives a partner are consecutive (plan), so each group below is one run.
  */
 const writeEntries = (at: number): string =>
   `planned AS MATERIALIZED (
      SELECT * FROM jsonb_to_recordset($${at}::jsonb) AS r(${ITEM_ROW})
    ), items AS (
      INSERT INTO partner_feed_items SELECT * FROM planned
-   ), entries AS (
-     INSERT INTO partner_feed_entries (partner, seq, event_id, item)
-     SELECT f.partner, f.seq, p.event_id, p.item
+   ), runs AS (
+     INSERT INTO partner_feed_runs (partner, first_seq, items)
+     SELECT f.partner, min(f.seq), array_agg(p.item ORDER BY f.seq)
        FROM planned p CROSS JOIN LATERAL unnest(p.partners, p.seqs) AS f(partner, seq)
+      GROUP BY f.partner, (f.seq - 1) / ${FEED_RUN_LENGTH}
    )`;
 
 /**
@@ -247,8 +271,8 @@ const writeEntries = (at: number): string =>
  * A batch is applied in one transaction: the position row is locked once, the incidents'
  * folds and the partners' last seq are read once, and the entries are written in one statement.
  * Each entry is stored once (partner_feed_items) with the partners it went to, and each partner's
- * feed as narrow rows pointing at it (partner_feed_entries): an event and its notices go to
- * every partner alike, so most entries are the same for all ten.
+ * feed as runs of seqs pointing at them (partner_feed_runs), a run per partner per batch: an
+ * event and its notices go to every partner alike, so most entries are the same for all ten.
  *
  * Each signed checkpoint of the log goes to every partner as a LogCheckpoint notice (SPEC §10),
  * published by the sealer in the transaction that stores the checkpoint, after the entries of
@@ -432,11 +456,12 @@ export class FeedProjection implements Projection {
 
   /**
    * Plans the entries given, in their order, each partner's next seqs after its last: the items
-   * to write, each with the partners and seqs of its feed rows (writeEntries), and the partners
-   * whose feeds grow. An entry a partner's feed already holds (its id there: a LogCheckpoint
-   * notice the sealer put in first, a tier reached again) is skipped for that partner without
-   * taking a seq, so seq stays gap-free and an id appears once in a feed. Every writer holds the
-   * feeds' position row (lockFeedPosition), so what is read here stays true until the commit.
+   * to write, each with the partners and seqs it takes in their feeds (writeEntries), and the
+   * partners whose feeds grow. An entry a partner's feed already holds (its id there: a
+   * LogCheckpoint notice the sealer put in first, a tier reached again) is skipped for that
+   * partner without taking a seq, so seq stays gap-free and an id appears once in a feed. Every
+   * writer holds the feeds' position row (lockFeedPosition), so what is read here stays true
+   * until the commit.
    */
   private async plan(tx: SqlClient, planned: readonly Planned[]): Promise<Written> {
     const items: ItemRecord[] = [];
@@ -493,7 +518,7 @@ export class FeedProjection implements Projection {
       holders: string[] | null;
     }>(
       `SELECT p AS partner,
-              (SELECT max(seq) FROM partner_feed_entries WHERE partner = p) AS head,
+              ${feedHeadSql('p')} AS head,
               NULL::uuid AS event_id, NULL::text[] AS holders
          FROM unnest($1::text[]) AS p
        UNION ALL

@@ -1,5 +1,5 @@
 import { SqlClient } from '@truceline/event-store';
-import type { FeedRow } from './feed.entries';
+import { FeedRow, feedEntriesAfterSql, feedHeadSql, feedRunsAfterSql } from './feed.entries';
 
 /** One entry of a partner's feed: an event released to it (redacted) or a derived notice. */
 export interface FeedEntry extends FeedRow {
@@ -64,8 +64,9 @@ export class FeedQueries {
     const capped = Math.min(Math.max(Math.trunc(limit) || 1, 1), MAX_FEED_PAGE);
     const { rows } = await this.sql.query<StoredFeedRow>(
       `SELECT f.seq, ${COLUMNS}
-         FROM partner_feed_entries f JOIN partner_feed_items i ON i.item = f.item
-        WHERE f.partner = $1 AND f.seq > $2 ORDER BY f.seq LIMIT $3`,
+         FROM (${feedEntriesAfterSql('$1::text', '$2::bigint', '$3::int')}) f
+         JOIN partner_feed_items i ON i.item = f.item
+        ORDER BY f.seq`,
       [partner.toUpperCase(), Math.max(0, Math.trunc(after) || 0), capped],
     );
     return rows.map(toEntry);
@@ -84,7 +85,7 @@ export class FeedQueries {
   /** The partner's last seq (0 when its feed is empty). */
   async head(partner: string): Promise<number> {
     const { rows } = await this.sql.query<{ head: string | number | null }>(
-      'SELECT MAX(seq) AS head FROM partner_feed_entries WHERE partner = $1',
+      `SELECT ${feedHeadSql('$1::text')} AS head`,
       [partner.toUpperCase()],
     );
     return Number(rows[0]?.head ?? 0);
@@ -99,14 +100,13 @@ export class FeedQueries {
   async heads(): Promise<Map<string, number>> {
     const { rows } = await this.sql.query<{ partner: string; head: string | number }>(
       `WITH RECURSIVE partners AS (
-         (SELECT partner FROM partner_feed_entries ORDER BY partner LIMIT 1)
+         (SELECT partner FROM partner_feed_runs ORDER BY partner LIMIT 1)
          UNION ALL
-         SELECT (SELECT f.partner FROM partner_feed_entries f WHERE f.partner > p.partner
+         SELECT (SELECT f.partner FROM partner_feed_runs f WHERE f.partner > p.partner
                   ORDER BY f.partner LIMIT 1)
            FROM partners p WHERE p.partner IS NOT NULL
        )
-       SELECT partner,
-              (SELECT max(seq) FROM partner_feed_entries f WHERE f.partner = partners.partner) AS head
+       SELECT partner, ${feedHeadSql('partners.partner')} AS head
          FROM partners WHERE partner IS NOT NULL`,
     );
     return new Map(rows.map((r) => [r.partner, Number(r.head)]));
@@ -126,22 +126,33 @@ export class FeedQueries {
     const pages = new Map<string, FeedEntry[]>();
     if (cursors.length === 0) return pages;
     const capped = Math.min(Math.max(Math.trunc(limit) || 1, 1), MAX_FEED_PAGE);
-    // The pages as (partner, seq, item), then each item once: an entry most partners share is
-    // read, printed and parsed once, not once per partner.
-    const { rows: at } = await this.sql.query<{ partner: string; seq: string; item: string }>(
-      `SELECT c.partner, f.seq, f.item
+    // The runs holding the pages, cut into (partner, seq, item) here, then each item once: an
+    // entry most partners share is read, printed and parsed once, not once per partner.
+    const { rows: runs } = await this.sql.query<{
+      partner: string;
+      after: string;
+      first_seq: string;
+      items: string[];
+    }>(
+      `SELECT c.partner, c.after, r.first_seq, r.items
          FROM unnest($1::text[], $2::bigint[]) AS c(partner, after)
-         CROSS JOIN LATERAL (
-           SELECT seq, item FROM partner_feed_entries
-            WHERE partner = c.partner AND seq > c.after ORDER BY seq LIMIT $3
-         ) f
-        ORDER BY c.partner, f.seq`,
+         CROSS JOIN LATERAL (${feedRunsAfterSql('c.partner', 'c.after', '$3::int')}) r
+        ORDER BY c.partner, r.first_seq`,
       [
         cursors.map(([partner]) => partner.toUpperCase()),
         cursors.map(([, after]) => Math.max(0, Math.trunc(after) || 0)),
         capped,
       ],
     );
+    const at: { partner: string; seq: number; item: string }[] = [];
+    for (const run of runs) {
+      const after = Number(run.after);
+      const first = Number(run.first_seq);
+      const from = Math.max(after + 1 - first, 0);
+      const to = Math.min(after + capped + 1 - first, run.items.length);
+      for (let k = from; k < to; k++)
+        at.push({ partner: run.partner, seq: first + k, item: run.items[k] });
+    }
     if (at.length === 0) return pages;
     const { rows: items } = await this.sql.query<
       Omit<StoredFeedRow, 'seq'> & {
@@ -172,7 +183,7 @@ export class FeedQueries {
     for (const row of at) {
       const item = byItem.get(String(row.item));
       if (!item) throw new Error(`feed item ${row.item} of ${row.partner} is missing`);
-      const entry: FeedEntry = { seq: Number(row.seq), ...item };
+      const entry: FeedEntry = { seq: row.seq, ...item };
       const page = pages.get(row.partner);
       if (page) page.push(entry);
       else pages.set(row.partner, [entry]);

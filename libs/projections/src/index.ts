@@ -7,6 +7,7 @@ export * from './incident.queries';
 export * from './feed.projection';
 export * from './feed.queries';
 export * from './feed.log-notices';
+export { feedEntriesSql } from './feed.entries';
 export * from './audit/incident-audit';
 export * from './audit/event-summary';
 export * from './what-if/what-if.fold';

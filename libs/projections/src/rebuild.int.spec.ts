@@ -7,6 +7,7 @@ import {
   insertGeneratedHistory,
   TestDatabase,
 } from '@truceline/testing';
+import { feedEntriesSql } from './feed.entries';
 import { PolicyRegistry } from './policy.registry';
 import { checkpointOf, migrateProjection, ProjectionDefinition } from './projection';
 import { INCIDENTS } from './incident.projection';
@@ -20,12 +21,18 @@ async function generate(store: SqlEventStore, incidents: number, offset = 0): Pr
     });
 }
 
-/** Every row of a projection's tables, in a stable order: what "identical" compares. */
+/**
+ * Every row of a projection's tables, in a stable order: what "identical" compares. The feeds'
+ * runs hold the same entries however the batches that wrote them were cut (the live runner's,
+ * the rebuild's pages): they are compared entry by entry.
+ */
 async function rows(sql: SqlClient, definition: ProjectionDefinition, schema = 'public') {
   const dump: Record<string, string[]> = {};
   for (const table of definition.tables) {
+    const qualified = `"${schema}"."${table}"`;
+    const source = table === 'partner_feed_runs' ? feedEntriesSql(qualified) : `TABLE ${qualified}`;
     const { rows: found } = await sql.query<{ row: string }>(
-      `SELECT to_jsonb(t)::text AS row FROM "${schema}"."${table}" t ORDER BY 1`,
+      `SELECT to_jsonb(t)::text AS row FROM (${source}) t ORDER BY 1`,
     );
     dump[table] = found.map((r) => r.row);
   }
