@@ -17,8 +17,21 @@ import { SqlClient, TransactionClient } from './sql-client';
  * cache lives in the wasm heap, which never gives memory back, so its size is resident memory
  * of the process (the files stay cached by the operating system either way). Measured on a
  * database opened from disk: 310 MB resident with the default, 170 MB with this.
+ *
+ * And no activity statistics: PGlite runs PostgreSQL in single-user mode, where no autovacuum
+ * reads the per-table counters and no other session looks at pg_stat_activity, yet every
+ * statement still counted its rows and published its text. The API's own statements replayed
+ * on a new data directory cost about 5% less CPU without them.
  */
-export const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+export const PGLITE_START_PARAMS = [
+  ...PGlite.defaultStartParams,
+  '-c',
+  'shared_buffers=16MB',
+  '-c',
+  'track_counts=off',
+  '-c',
+  'track_activities=off',
+];
 const START_PARAMS = PGLITE_START_PARAMS;
 const START_PARAMS_KEY = createHash('sha256')
   .update(START_PARAMS.join(' '))
