@@ -142,18 +142,31 @@ function stringArbitrary(schema: Schema): fc.Arbitrary<string> {
   if (schema.format === 'date-time') return instantArbitrary(schema);
   if (schema.format === 'uuid' && schema.pattern === undefined) return fc.uuid();
   if (schema.pattern !== undefined) {
+    const key = `${minLength} ${maxLength} ${schema.pattern}`;
+    const known = patternArbitraries.get(key);
+    if (known) return known;
     const pattern = new RegExp(schema.pattern, 'u');
+    let arbitrary: fc.Arbitrary<string>;
     try {
-      return fc
+      arbitrary = fc
         .stringMatching(new RegExp(schema.pattern))
         .filter((s) => pattern.test(s) && fitsLength(s));
     } catch {
       // A pattern fast-check cannot generate from (e.g. a lookahead): draw text and keep matches.
+      arbitrary = freeText(minLength, maxLength).filter((s) => pattern.test(s));
     }
-    return freeText(minLength, maxLength).filter((s) => pattern.test(s));
+    patternArbitraries.set(key, arbitrary);
+    return arbitrary;
   }
   return freeText(minLength, maxLength);
 }
+
+/**
+ * Arbitraries of patterned strings, made once per pattern and length bounds: the document
+ * repeats a few patterns dozens of times, and fast-check takes long to build one from a regular
+ * expression. Arbitraries are immutable, so sharing one draws exactly what a new one would.
+ */
+const patternArbitraries = new Map<string, fc.Arbitrary<string>>();
 
 /**
  * Any text: ASCII, any Unicode code point (astral ones included), and strings at the maximum
