@@ -35,7 +35,12 @@ async function pageThrough(
   }
 }
 
-/** `steps` appends of `size` events to a new stream; the positions they took, in order. */
+/**
+ * `steps` appends of `size` events to a new stream; the positions they took, in order. Returns
+ * once they are all settled: a paging read answers only what lies below the horizon of
+ * transactions in flight, which on PostgreSQL is the whole server's, so another suite's open
+ * transaction would otherwise cut the specs' reads short and add reads they count.
+ */
 async function appendInSteps(
   store: SqlEventStore,
   stream: string,
@@ -43,11 +48,15 @@ async function appendInSteps(
   size: number,
 ): Promise<number[]> {
   const head = await store.headPosition();
+  let last = head;
   for (let i = 0; i < steps; i++) {
-    await store.append(stream, newEvents(size), {
+    ({ position: last } = await store.append(stream, newEvents(size), {
       expectedRevision: i === 0 ? 'no-stream' : i * size - 1,
-    });
+    }));
   }
+  const deadline = Date.now() + 30_000;
+  while ((await store.settledPosition(last)) < last && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
   return (await store.readAll({ after: head })).map((e) => e.position);
 }
 
