@@ -158,6 +158,26 @@ describe('PgliteSqlClient', () => {
     expect(order.indexOf('background')).toBe(10);
   });
 
+  it('owes requests nothing for a background turn that nobody waited for', async () => {
+    // A long background turn on an idle connection, then nothing waiting.
+    const idle = await inBackground(() => holdConnection(sql));
+    await sleep(30);
+    idle.release();
+    await idle.holding;
+    const order: string[] = [];
+    const { holding, release } = await holdConnection(sql);
+    const queued = [
+      inBackground(() => sql.query('SELECT 1')).then(() => order.push('background')),
+      ...Array.from({ length: 10 }, (_, i) =>
+        sql.query('SELECT 1').then(() => order.push(`request ${i + 1}`)),
+      ),
+    ];
+    release();
+    await Promise.all([holding, ...queued]);
+    // Had the 90 ms of that turn been owed, the background statement would have gone last.
+    expect(order.indexOf('background')).toBe(4);
+  });
+
   it('still gives background work its turn among long requests after a long background turn', async () => {
     const order: string[] = [];
     const { holding, release } = await inBackground(() => holdConnection(sql));

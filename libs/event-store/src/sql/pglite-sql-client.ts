@@ -373,8 +373,16 @@ export class PgliteSqlClient implements SqlClient {
 
   private readonly release = (): void => {
     const held = performance.now() - this.turnStarted;
-    if (this.turnIsBackground) this.owedToRequestsMs = held * REQUEST_TIME_PER_BACKGROUND_TIME;
-    else this.owedToRequestsMs -= held;
+    if (this.requests.length === 0 && this.backgroundWork.length === 0) {
+      // Nobody waited for this turn: the account of who owes whom time is for callers that
+      // wait, and a turn that held an idle connection starts no debt for the next ones.
+      this.owedToRequestsMs = 0;
+      this.requestTurnsInARow = 0;
+    } else if (this.turnIsBackground) {
+      this.owedToRequestsMs = held * REQUEST_TIME_PER_BACKGROUND_TIME;
+    } else {
+      this.owedToRequestsMs -= held;
+    }
     this.busy = false;
     this.dispatch();
   };
