@@ -1,6 +1,7 @@
 import { incidentStreamId, NewEvent } from '@truceline/domain';
 import { deterministicId, openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
-import { FeedProjection } from './feed.projection';
+import { createTestDatabase } from '@truceline/testing';
+import { FEED_STATE_SQL, FeedProjection } from './feed.projection';
 import { migratePartnerFeed } from './projections';
 import { FeedQueries } from './feed.queries';
 import { PolicyRegistry } from './policy.registry';
@@ -193,5 +194,43 @@ describe(FeedProjection.name, () => {
     stop();
 
     expect(heard).toEqual([['PL']]);
+  });
+});
+
+describe('PostgreSQL: the partner feeds before ANALYZE', () => {
+  it('plan a write by index probes on a table of items that has no statistics yet', async () => {
+    const database = await createTestDatabase();
+    const sql = await openDatabase({ databaseUrl: database.url });
+    try {
+      await migratePartnerFeed(sql);
+      // A new or rebuilt table as the projector writes it in its first minute: no ANALYZE yet.
+      await sql.query('ALTER TABLE partner_feed_items SET (autovacuum_enabled = off)');
+      await sql.query(
+        `INSERT INTO partner_feed_items
+         SELECT i, gen_random_uuid(), 'incident-' || i, 'BreachReported', now(), now(), i,
+                jsonb_build_object('summary', repeat('x', 300)), false, '{PL,GB,US}', ARRAY[i, i, i]
+           FROM generate_series(1, 20000) AS i`,
+      );
+      const { rows: sample } = await sql.query<{ event_id: string }>(
+        'SELECT event_id FROM partner_feed_items ORDER BY item DESC LIMIT 100',
+      );
+      const ids = sample.map((row) => row.event_id);
+
+      const { rows } = await sql.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${FEED_STATE_SQL}`, [
+        ['PL', 'GB', 'US'],
+        ids,
+      ]);
+      const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
+
+      expect(plan).not.toMatch(/Seq Scan on partner_feed_items/);
+      const { rows: found } = await sql.query<{ event_id: string | null }>(FEED_STATE_SQL, [
+        ['PL'],
+        ids,
+      ]);
+      expect(found.filter((row) => row.event_id !== null)).toHaveLength(100);
+    } finally {
+      await sql.close();
+      await database.drop();
+    }
   });
 });
