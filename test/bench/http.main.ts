@@ -25,6 +25,10 @@ import { postgresCpu } from './postgres-cpu';
  * numbered in the order of the runs printed, the sequential POSTs first);
  * BENCH_RATE=<n> adds a run at a fixed n POSTs per second (latency at a given load).
  * BENCH_WARMUP_SECONDS (default 10) of POSTs go to each server, unmeasured, before the runs.
+ * BENCH_WAITS=1 samples the API's backends (pg_stat_activity) every 5 ms during each measured
+ * API run and prints, per statement, how often it was seen running or waiting on what (a lock's
+ * holder named by its statement), and the statements' time in the server (pg_stat_statements):
+ * where a POST's time goes on the server's side.
  */
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -39,13 +43,68 @@ const CPU_PROF = process.env.BENCH_CPU_PROF;
  * compiling, which a server that has run for a while no longer pays.
  */
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
+const WAITS = process.env.BENCH_WAITS === '1';
+
+/** Whitespace runs of a statement's text as one space, cut to `n` characters (SQL). */
+const shortSql = (column: string, n: number) =>
+  `left(regexp_replace(${column}, '\\s+', ' ', 'g'), ${n})`;
+
+/**
+ * Samples the API's backends until stopped (BENCH_WAITS): how often each statement was seen
+ * active, on the CPU (or waiting for one: PostgreSQL cannot tell) or waiting on what, with the
+ * statements of the backends holding the lock it waits for; then pg_stat_statements' time per
+ * statement over the same span. The sampling costs CPU itself: not for the figures' runs.
+ */
+function sampleWaits(url: string): { stop(): Promise<Record<string, unknown>> } {
+  const client = new Client({ connectionString: url });
+  const seen = new Map<string, number>();
+  let running = true;
+  const loop = (async () => {
+    await client.connect();
+    await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    await client.query('SELECT pg_stat_statements_reset()');
+    while (running) {
+      const { rows } = await client.query<{ key: string }>(
+        `SELECT coalesce(a.wait_event_type || ':' || a.wait_event, 'cpu') || ' | ' ||
+                ${shortSql('a.query', 70)} ||
+                coalesce(' <- ' || (SELECT string_agg(${shortSql('b.query', 50)} || ' [' || b.state || ']', '; ')
+                                      FROM pg_stat_activity b
+                                     WHERE b.pid = ANY(pg_blocking_pids(a.pid))), '') AS key
+           FROM pg_stat_activity a
+          WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.state = 'active'`,
+      );
+      for (const { key } of rows) seen.set(key, (seen.get(key) ?? 0) + 1);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const { rows } = await client.query<{ key: string }>(
+      `SELECT round(total_exec_time::numeric, 1) || ' ms, ' || calls || ' calls, ' || rows ||
+              ' rows | ' || ${shortSql('query', 90)} AS key
+         FROM pg_stat_statements
+        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND query NOT LIKE '%pg_stat_%'
+        ORDER BY total_exec_time DESC LIMIT 15`,
+    );
+    await client.end();
+    return rows.map((row) => row.key);
+  })();
+  return {
+    async stop() {
+      running = false;
+      const statements = await loop;
+      const samples = Object.fromEntries([...seen].sort((a, b) => b[1] - a[1]).slice(0, 25));
+      return { samples, statements };
+    },
+  };
+}
 interface Sample {
   cpuMicros: number;
   statements: Record<string, number>;
 }
 
 async function main(): Promise<void> {
-  const postgres = await startThrowawayPostgres();
+  const postgres = await startThrowawayPostgres(
+    WAITS ? { settings: ['shared_preload_libraries=pg_stat_statements'] } : {},
+  );
   const statsDir = await mkdtemp(join(tmpdir(), 'truceline-http-bench-'));
   const statsFile = join(statsDir, 'statements.json');
   let api: ApiProcess | undefined;
@@ -157,7 +216,9 @@ async function main(): Promise<void> {
       const mainCpu = cpuOf(pid, pid);
       server = await postgresCpu(postmaster);
       const load = loadavg()[0];
+      const waits = WAITS && pid === apiPid ? sampleWaits(databaseUrl) : undefined;
       const result = await run();
+      if (waits) console.log(JSON.stringify(await waits.stop(), null, 1));
       const settledMs = await settle(pid);
       const requests = result.count ?? 1;
       const figures = {
