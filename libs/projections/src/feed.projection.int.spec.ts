@@ -1,9 +1,10 @@
 import { incidentStreamId, NewEvent } from '@truceline/domain';
 import { deterministicId, openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
-import { createTestDatabase } from '@truceline/testing';
+import { randomUUID } from 'node:crypto';
+import { createTestDatabase, trafficReport } from '@truceline/testing';
 import { FEED_STATE_SQL, FeedProjection } from './feed.projection';
 import { migratePartnerFeed } from './projections';
-import { FeedQueries } from './feed.queries';
+import { FeedQueries, MAX_FEED_PAGE } from './feed.queries';
 import { PolicyRegistry } from './policy.registry';
 
 const INCIDENT = '0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6';
@@ -229,6 +230,45 @@ describe('PostgreSQL: the partner feeds before ANALYZE', () => {
       ]);
       expect(found.filter((row) => row.event_id !== null)).toHaveLength(100);
     } finally {
+      await sql.close();
+      await database.drop();
+    }
+  });
+
+  it("cuts a partner's entries of one batch into runs of a reader's page at most", async () => {
+    const database = await createTestDatabase();
+    const sql = await openDatabase({ databaseUrl: database.url });
+    const store = new SqlEventStore(sql);
+    try {
+      await store.init();
+      await migratePartnerFeed(sql);
+      const policies = new PolicyRegistry(store);
+      await policies.load();
+      for (let i = 0; i < 300; i++)
+        await store.append(incidentStreamId(randomUUID()), [trafficReport()], {
+          expectedRevision: 'no-stream',
+        });
+
+      await new FeedProjection(sql, policies).applyBatch(await store.readAll({ limit: 1000 }));
+
+      const { rows: runs } = await sql.query<{ first_seq: string; length: number }>(
+        `SELECT first_seq, cardinality(items) AS length FROM partner_feed_runs
+          WHERE partner = 'PL' ORDER BY first_seq`,
+      );
+      expect(runs.length).toBeGreaterThan(1);
+      let next = 1;
+      for (const run of runs) {
+        expect(Number(run.first_seq)).toBe(next);
+        expect(run.length).toBeLessThanOrEqual(MAX_FEED_PAGE);
+        next += run.length;
+      }
+      const feeds = new FeedQueries(sql);
+      const seqs = [];
+      for (let after = 0; after < next - 1; after += MAX_FEED_PAGE)
+        seqs.push(...(await feeds.page('PL', after, MAX_FEED_PAGE)).map((entry) => entry.seq));
+      expect(seqs).toEqual(Array.from({ length: next - 1 }, (_, i) => i + 1));
+    } finally {
+      await store.close();
       await sql.close();
       await database.drop();
     }
