@@ -2,6 +2,7 @@ import { incidentStreamId, NewEvent } from '@truceline/domain';
 import { deterministicId, openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, trafficReport } from '@truceline/testing';
+import { lockFeedPosition } from './feed.entries';
 import { FEED_STATE_SQL, FeedProjection } from './feed.projection';
 import { migratePartnerFeed } from './projections';
 import { FeedQueries, MAX_FEED_PAGE } from './feed.queries';
@@ -199,7 +200,7 @@ describe(FeedProjection.name, () => {
 });
 
 describe('PostgreSQL: the partner feeds before ANALYZE', () => {
-  it('plan a write by index probes on a table of items that has no statistics yet', async () => {
+  it('plan a write by index probes, without JIT, on a table of items that has no statistics yet', async () => {
     const database = await createTestDatabase();
     const sql = await openDatabase({ databaseUrl: database.url });
     try {
@@ -222,8 +223,21 @@ describe('PostgreSQL: the partner feeds before ANALYZE', () => {
         ids,
       ]);
       const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
+      // However costly the planner takes the lookups to be, a writer's transaction compiles none.
+      const jit = await sql.transaction(async (tx) => {
+        await lockFeedPosition(tx, 'spec');
+        await tx.query('SET LOCAL jit_above_cost = 0');
+        const explained = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${FEED_STATE_SQL}`, [
+          ['PL'],
+          ids,
+        ]);
+        const setting = await tx.query<{ jit: string }>(`SELECT current_setting('jit') AS jit`);
+        return { setting: setting.rows[0].jit, plan: explained.rows.map((r) => r['QUERY PLAN']) };
+      });
 
       expect(plan).not.toMatch(/Seq Scan on partner_feed_items/);
+      expect(jit.setting).toBe('off');
+      expect(jit.plan.join('\n')).not.toMatch(/JIT/);
       const { rows: found } = await sql.query<{ event_id: string | null }>(FEED_STATE_SQL, [
         ['PL'],
         ids,
