@@ -30,7 +30,11 @@ export interface PublishSource {
   takeOver(checkpoints: Pick<EventStore, 'readCheckpoint'>): Promise<void>;
   /** The batch after the last one answered, or null when there is nothing more to send. */
   next(): Promise<PublishBatch | null>;
-  /** The batches of one transaction, merged, are committed on the broker and checkpointed. */
+  /**
+   * The batches of one transaction, merged, are committed on the broker and checkpointed. The
+   * checkpoint is written while the next transaction is read: `next()` may already have
+   * answered batches that follow this one.
+   */
   committed(batch: PublishBatch): void;
   /**
    * A round failed (the producer is replaced before the next one): what was read ahead is
@@ -121,6 +125,10 @@ export class LeasedPublisher {
   private woken = false;
   private wakeIdle?: () => void;
   private readonly sleepers = new Set<() => void>();
+  /** The checkpoint of the last committed transaction, while it is being written. */
+  private checkpointing: Promise<void> = Promise.resolve();
+  /** Writing that checkpoint failed, and nothing has waited for it yet. */
+  private checkpointFailed = false;
   /** Times this instance started publishing: a new leadership, or a fresh producer after a failure. */
   takeovers = 0;
 
@@ -233,6 +241,7 @@ export class LeasedPublisher {
     while (!this.stopped) {
       try {
         if (!this.lease.held()) {
+          await this.checkpointed();
           await this.standDown();
           await this.idle(this.leaseRenewMs);
           continue;
@@ -241,22 +250,28 @@ export class LeasedPublisher {
         // fences whoever publishes, and must never fence the rightful leader.
         if (!this.producer && !(await this.lease.acquire())) continue;
         if (!this.producer) await this.takeOver();
+        // A checkpoint that failed while this loop was idle: the failure path, before anything else.
+        if (this.checkpointFailed) await this.checkpointed();
         this.woken = false;
         const batch = await this.source.next();
         if (!batch) {
+          // The last checkpoint may still be being written: what arrives meanwhile goes at once.
           await this.idle(this.pollIntervalMs);
           continue;
         }
         if (!this.lease.held()) {
           // Not sent: what was read goes again, after the checkpoints, under the next leadership.
+          await this.checkpointed();
           this.source.failed(new LeaseLostError(this.options.leaseName, this.instanceId));
           continue;
         }
-        this.source.committed(await this.publish(batch));
+        await this.publish(batch);
         backoff = FIRST_BACKOFF_MS;
       } catch (error) {
         if (error instanceof LeaseLostError) this.options.logger.warn(error.message);
         else this.options.logger.error({ err: error }, 'publishing a batch failed');
+        // The last transaction's checkpoint first: once stored, what follows it starts after it.
+        await this.checkpointed().catch(() => undefined);
         this.source.failed(error);
         // The producer's transaction state is unknown after a failure: start over with a new one,
         // whose initialisation aborts whatever the old one left open.
@@ -265,7 +280,21 @@ export class LeasedPublisher {
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
     }
+    await this.checkpointed().catch((error: unknown) => {
+      this.options.logger.warn({ err: error }, 'could not store the last checkpoint');
+    });
     await this.standDown();
+  }
+
+  /**
+   * Waits for the checkpoint of the last committed transaction, if it is still being written;
+   * rejects (once) when writing it failed.
+   */
+  private async checkpointed(): Promise<void> {
+    const writing = this.checkpointing;
+    this.checkpointing = Promise.resolve();
+    this.checkpointFailed = false;
+    await writing;
   }
 
   /**
@@ -320,14 +349,21 @@ export class LeasedPublisher {
    * One Kafka transaction: `first`, then whatever more the source has pending, up to
    * `batchesPerTransaction` batches, each read while the one before it is being sent. The
    * checkpoints move once the broker committed them all, in a database transaction that checks
-   * the lease. Resolves to the batches merged, as committed.
+   * the lease, and `committed` follows.
    *
    * Reading ahead changes nothing a consumer or a restart sees: the batches go out in order, one
    * request at a time, inside one transaction that commits or aborts as a whole, and no
    * checkpoint moves before the commit. Carrying several batches makes the transaction's fixed
    * cost (adding the partitions, the commit markers, the checkpoint) a small share of a backlog.
+   *
+   * The checkpoint is written while the next transaction is read and sent, not before: one
+   * round trip to the database less in every round, which, with the reads, the sends and the
+   * commit one after another, bounded how often a relay that kept up could publish. It stays
+   * behind the broker as before (written only after the commit it records) and in order (the
+   * next transaction commits only once it is stored, so one is written at a time and a lost
+   * lease stops the relay before its next commit, as it did).
    */
-  private async publish(first: PublishBatch): Promise<PublishBatch> {
+  private async publish(first: PublishBatch): Promise<void> {
     const producer = this.producer;
     if (!producer) throw new Error('publish without a producer');
     const transaction = await producer.transaction();
@@ -345,19 +381,31 @@ export class LeasedPublisher {
         batch = await readAhead;
       }
       const merged = mergeBatches(sent);
+      // The previous transaction's checkpoint is stored (and `committed` called) first.
+      await this.checkpointed();
       await this.options.beforeCommit?.(merged);
       await transaction.commit();
-      // Every checkpoint of the transaction (one per partner feed) in one statement.
-      await this.lease.whileHeld(async (tx) => {
-        const checkpoints = new CheckpointWriter(tx);
-        for (const [name, position] of merged.checkpoints) checkpoints.record(name, position);
-        await checkpoints.flush();
+      const checkpointing = (this.checkpointing = this.checkpoint(merged));
+      // Awaited before the next commit (or at the loop's end); a failure wakes the loop at once.
+      checkpointing.catch(() => {
+        if (this.checkpointing !== checkpointing) return;
+        this.checkpointFailed = true;
+        this.wake();
       });
-      return merged;
     } catch (error) {
       if (transaction.isActive()) await transaction.abort().catch(() => undefined);
       throw error;
     }
+  }
+
+  /** Every checkpoint of a committed transaction (one per partner feed) in one statement. */
+  private async checkpoint(batch: PublishBatch): Promise<void> {
+    await this.lease.whileHeld(async (tx) => {
+      const checkpoints = new CheckpointWriter(tx);
+      for (const [name, position] of batch.checkpoints) checkpoints.record(name, position);
+      await checkpoints.flush();
+    });
+    this.source.committed(batch);
   }
 
   /** Waits for `ms`, a wake (something pending, a new leadership) or stop, whichever is first. */

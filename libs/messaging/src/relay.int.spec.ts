@@ -116,8 +116,16 @@ describe.each<Engine>(['PGlite', 'PostgreSQL'])(`${EventRelay.name} on %s`, (eng
    * Reads the topic from the beginning with a new group until `count` messages arrived, then
    * a little longer, so a duplicate or a stray message would be seen too.
    */
-  async function consume(topic: string, count: number): Promise<Received[]> {
-    const consumer = kafka.consumer({ ...TEST_CONSUMER, groupId: `relay-spec-${randomUUID()}` });
+  async function consume(
+    topic: string,
+    count: number,
+    { readUncommitted = false } = {},
+  ): Promise<Received[]> {
+    const consumer = kafka.consumer({
+      ...TEST_CONSUMER,
+      groupId: `relay-spec-${randomUUID()}`,
+      readUncommitted,
+    });
     const received: Received[] = [];
     await consumer.connect();
     try {
@@ -366,6 +374,65 @@ describe.each<Engine>(['PGlite', 'PostgreSQL'])(`${EventRelay.name} on %s`, (eng
     expectExactlyOnceInOrder(await consume(topic, events.length), events);
   });
 
+  if (engine === 'PostgreSQL') {
+    it('sends the next transaction while the last one’s checkpoint is being written', async () => {
+      const topic = aTopic();
+      const incident = randomUUID();
+      const first = await appendToIncidents([incident], 1);
+      // A long lease: its renewals wait behind the stuck checkpoint too, each holding a connection.
+      const relaySql = await openDatabase({ databaseUrl: database!.url, poolSize: 8 });
+      clients.push(relaySql);
+      const sut = aRelay({ topic, leaseTtlMs: 30_000, sql: relaySql });
+      await sut.start();
+      await waitUntilPublished(sut, first[0].position);
+      // Another session holds the relay's checkpoint row, so its next checkpoint waits.
+      let locked!: () => void;
+      let release!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const holder = (await openClient()).transaction(async (tx) => {
+        await tx.query(`SELECT 1 FROM checkpoints WHERE subscriber_id = $1 FOR UPDATE`, [
+          sut.checkpointName,
+        ]);
+        locked();
+        await released;
+      });
+      await isLocked;
+      try {
+        const second = await appendToIncidents([incident], 1);
+        await waitUntil(
+          async () =>
+            (
+              await sql.query<{ waiting: string }>(
+                `SELECT count(*) AS waiting FROM pg_stat_activity
+                  WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+              )
+            ).rows[0].waiting !== '0',
+          10_000,
+          () => 'the checkpoint never waited',
+        );
+
+        const third = await appendToIncidents([incident], 2);
+
+        // Sent in a transaction of their own while the checkpoint before it still waits.
+        const onTopic = await consume(topic, 4, { readUncommitted: true });
+        expect(onTopic.map((message) => fromKafkaMessage(message).id)).toEqual(
+          [...first, ...second, ...third].map((event) => event.id),
+        );
+        expect(sut.published().position).toBe(first[0].position);
+        release();
+        await holder;
+        await waitUntilPublished(sut, third[1].position);
+
+        expect(await store.readCheckpoint(sut.checkpointName)).toBe(third[1].position);
+        expectExactlyOnceInOrder(await consume(topic, 4), [...first, ...second, ...third]);
+      } finally {
+        release();
+        await holder;
+      }
+    });
+  }
+
   it('splits a batch the broker refuses as too large', async () => {
     const events = await appendToIncidents([randomUUID()], 12);
     const topic = aTopic();
@@ -444,9 +511,13 @@ function anEvent(round: number): NewEvent {
   };
 }
 
-async function waitUntil(condition: () => boolean, timeoutMs: number, why: () => string) {
+async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  why: () => string,
+) {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${why()}`);
     await sleep(25);
   }

@@ -48,7 +48,7 @@ export class EventRelay implements PublishSource {
   /** The last position handed to the publisher (read ahead of `position` within a transaction). */
   private readPosition = 0;
   private currentBatchSize: number;
-  /** The events of the transaction in flight, in order. */
+  /** The events read and not yet committed, in order (the transaction in flight's, then the next's). */
   private pending: StoredEvent[] = [];
   private unlisten?: () => Promise<void>;
 
@@ -63,7 +63,12 @@ export class EventRelay implements PublishSource {
     this.publisher = LeasedPublisher.forRelay(
       {
         ...options,
-        beforeCommit: beforeCommit && (() => beforeCommit(this.pending)),
+        beforeCommit:
+          beforeCommit &&
+          ((batch) => {
+            const last = batch.checkpoints.get(this.checkpointName) ?? this.readPosition;
+            return beforeCommit(this.pending.filter((event) => event.position <= last));
+          }),
       },
       {
         leaseName: this.checkpointName,
@@ -143,8 +148,9 @@ export class EventRelay implements PublishSource {
 
   committed(batch: PublishBatch): void {
     const last = batch.checkpoints.get(this.checkpointName) ?? this.position;
-    const events = this.pending.length;
-    this.pending = [];
+    // What was read for the next transaction meanwhile stays pending.
+    const events = this.pending.filter((event) => event.position <= last).length;
+    this.pending = this.pending.slice(events);
     this.position = last;
     this.counters.events += events;
     this.counters.batches += 1;
