@@ -532,17 +532,21 @@ export class FeedProjection implements Projection {
     if (planned.length === 0) return { items, runs: [], partners: [] };
     const partners = [...new Set(planned.flatMap((p) => p.partners))];
     const ids = [...new Set(planned.map((p) => p.id))];
-    const { heads, lastItem, present } = await this.feedState(tx, partners, ids);
+    const { heads, lastItem, held } = await this.feedState(tx, partners, ids);
     const next = new Map(heads);
-    const held = new Set(present);
     const grown = new Set<string>();
     let item = lastItem;
     for (const entry of planned) {
-      const to = entry.partners.filter((partner) => !held.has(`${partner} ${entry.id}`));
+      // Most entries are new to every feed: no holders, nothing to filter.
+      const holders = held.get(entry.id);
+      const to = holders
+        ? entry.partners.filter((partner) => !holders.has(partner))
+        : [...entry.partners];
       if (to.length === 0) continue;
+      if (holders) for (const partner of to) holders.add(partner);
+      else held.set(entry.id, new Set(to));
       item += 1;
       const seqs = to.map((partner) => {
-        held.add(`${partner} ${entry.id}`);
         const seq = (next.get(partner) ?? 0) + 1;
         next.set(partner, seq);
         grown.add(partner);
@@ -568,13 +572,13 @@ export class FeedProjection implements Projection {
   /**
    * Read inside the applying transaction, in one statement (on the embedded store each
    * statement costs milliseconds): each partner's last seq (one index probe each), the last
-   * item, and which of `ids` each partner's feed already holds (`partner id`).
+   * item, and which partners' feeds already hold each of `ids` (by id).
    */
   private async feedState(
     tx: SqlClient,
     partners: string[],
     ids: string[],
-  ): Promise<{ heads: Map<string, number>; lastItem: number; present: string[] }> {
+  ): Promise<{ heads: Map<string, number>; lastItem: number; held: Map<string, Set<string>> }> {
     const { rows } = await tx.query<{
       partner: string | null;
       head: string | number | null;
@@ -583,14 +587,17 @@ export class FeedProjection implements Projection {
     }>(FEED_STATE_SQL, [partners, ids]);
     const heads = new Map<string, number>();
     let lastItem = 0;
-    const present: string[] = [];
+    const held = new Map<string, Set<string>>();
     for (const row of rows) {
       if (row.partner !== null) heads.set(row.partner, Number(row.head ?? 0));
-      else if (row.event_id !== null)
-        for (const partner of row.holders ?? []) present.push(`${partner} ${row.event_id}`);
-      else lastItem = Number(row.head ?? 0);
+      else if (row.event_id !== null) {
+        // An id may be in several items (partners its entry reached in later writes).
+        const holders = held.get(row.event_id) ?? new Set<string>();
+        for (const partner of row.holders ?? []) holders.add(partner);
+        held.set(row.event_id, holders);
+      } else lastItem = Number(row.head ?? 0);
     }
-    return { heads, lastItem, present };
+    return { heads, lastItem, held };
   }
 
   /** Empties the feeds so they can be rebuilt from position 0. */
