@@ -55,6 +55,11 @@ export interface ProjectionDefinition<P extends Projection = Projection> {
    * threads, each part reading its streams' events and every `everyPart` event, in log order.
    */
   splitByStream?: { everyPart: readonly string[] };
+  /**
+   * Secondary indexes (by name) its writes look rows up by: a rebuild keeps them while it loads,
+   * where it builds the others once at the end.
+   */
+  loadIndexes?: readonly string[];
 }
 
 /** The durable subscription a projection's runner keeps its checkpoint under. */

@@ -10,6 +10,7 @@ import {
 import { feedEntriesSql } from './feed.entries';
 import { PolicyRegistry } from './policy.registry';
 import { checkpointOf, migrateProjection, ProjectionDefinition } from './projection';
+import { FEEDS } from './feed.projection';
 import { INCIDENTS } from './incident.projection';
 import { PROJECTIONS } from './projections';
 import { buildInto, rebuildProjection } from './rebuild';
@@ -127,6 +128,30 @@ describe('rebuilding the projections on PostgreSQL while the live runners apply'
       await sql.exec(`DROP SCHEMA ${schema} CASCADE`);
     }
   }, 60_000);
+
+  it('keeps the index the feeds look their entries up by while it loads them', async () => {
+    const schema = 'spec_feeds_load';
+    const indexes: Promise<string[]>[] = [];
+    const indexesNow = async () =>
+      (
+        await sql.query<{ name: string }>(
+          `SELECT indexname AS name FROM pg_indexes
+            WHERE schemaname = $1 AND tablename = 'partner_feed_items'`,
+          [schema],
+        )
+      ).rows.map((row) => row.name);
+
+    // Small pages: the indexes are read after each one, while the next ones load.
+    await buildInto(sql, new PolicyRegistry(store), FEEDS, schema, await store.headPosition(), {
+      batchSize: 50,
+      onProgress: () => void indexes.push(indexesNow()),
+    });
+    const during = await Promise.all(indexes);
+    await sql.exec(`DROP SCHEMA ${schema} CASCADE`);
+
+    expect(during.length).toBeGreaterThan(10);
+    for (const names of during) expect(names).toContain('partner_feed_items_event');
+  });
 
   it('after a history of 10k events, gives read models identical, row for row, to the live ones', async () => {
     await insertGeneratedHistory(sql, 900);

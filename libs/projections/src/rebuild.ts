@@ -105,14 +105,14 @@ export async function schemaExists(sql: SqlClient, schema: string): Promise<bool
   return rows[0].found;
 }
 
-/** The indexes of `tables` in `schema` that no constraint needs (qualified names, definitions). */
+/** The indexes of `tables` in `schema` that no constraint needs (qualified and own names, definitions). */
 async function secondaryIndexes(
   sql: SqlClient,
   schema: string,
   tables: readonly string[],
-): Promise<{ name: string; definition: string }[]> {
-  const { rows } = await sql.query<{ name: string; definition: string }>(
-    `SELECT format('%I.%I', n.nspname, ic.relname) AS name,
+): Promise<{ name: string; index: string; definition: string }[]> {
+  const { rows } = await sql.query<{ name: string; index: string; definition: string }>(
+    `SELECT format('%I.%I', n.nspname, ic.relname) AS name, ic.relname AS index,
             pg_get_indexdef(i.indexrelid) AS definition
        FROM pg_index i
        JOIN pg_class ic ON ic.oid = i.indexrelid
@@ -163,8 +163,11 @@ export async function buildInto(
   for (const table of await tablesOf(sql, schema))
     if (!existing.has(table) && !definition.tables.includes(table))
       await sql.exec(`DROP TABLE ${quoted(schema)}.${quoted(table)}`);
-  // Secondary indexes are built once at the end, not kept up to date row by row while loading.
-  const deferred = await secondaryIndexes(sql, schema, definition.tables);
+  // Secondary indexes are built once at the end, not kept up to date row by row while loading,
+  // but for those the projection's writes look rows up by.
+  const deferred = (await secondaryIndexes(sql, schema, definition.tables)).filter(
+    (index) => !definition.loadIndexes?.includes(index.index),
+  );
   for (const index of deferred) await sql.exec(`DROP INDEX ${index.name}`);
   const scoped = inSchema(sql, [schema, live]);
   const store = new SqlEventStore(sql);
