@@ -17,6 +17,14 @@ describe('PgliteSqlClient', () => {
   });
   afterAll(() => sql.close());
 
+  /** Queues one background statement, then ten requests; each notes its place in `order`. */
+  const backgroundThenTenRequests = (order: string[]) => [
+    inBackground(() => sql.query('SELECT 1')).then(() => order.push('background')),
+    ...Array.from({ length: 10 }, (_, i) =>
+      sql.query('SELECT 1').then(() => order.push(`request ${i + 1}`)),
+    ),
+  ];
+
   it('takes the parameters pg takes and reads rows as PGlite types them', async () => {
     const at = new Date('2026-03-01T12:00:00.123Z');
     await sql.query('INSERT INTO items VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
@@ -129,12 +137,7 @@ describe('PgliteSqlClient', () => {
   it('still gives background work a turn among a stream of requests', async () => {
     const order: string[] = [];
     const { holding, release } = await holdConnection(sql);
-    const queued = [
-      inBackground(() => sql.query('SELECT 1')).then(() => order.push('background')),
-      ...Array.from({ length: 10 }, (_, i) =>
-        sql.query('SELECT 1').then(() => order.push(`request ${i + 1}`)),
-      ),
-    ];
+    const queued = backgroundThenTenRequests(order);
     release();
     await Promise.all([holding, ...queued]);
     expect(order.indexOf('background')).toBeLessThanOrEqual(4);
@@ -144,12 +147,7 @@ describe('PgliteSqlClient', () => {
     const order: string[] = [];
     // A page of a projection: a background transaction holding the connection for a while.
     const { holding, release } = await inBackground(() => holdConnection(sql));
-    const queued = [
-      inBackground(() => sql.query('SELECT 1')).then(() => order.push('background')),
-      ...Array.from({ length: 10 }, (_, i) =>
-        sql.query('SELECT 1').then(() => order.push(`request ${i + 1}`)),
-      ),
-    ];
+    const queued = backgroundThenTenRequests(order);
     await sleep(30);
     release();
     await Promise.all([holding, ...queued]);
@@ -166,12 +164,7 @@ describe('PgliteSqlClient', () => {
     await idle.holding;
     const order: string[] = [];
     const { holding, release } = await holdConnection(sql);
-    const queued = [
-      inBackground(() => sql.query('SELECT 1')).then(() => order.push('background')),
-      ...Array.from({ length: 10 }, (_, i) =>
-        sql.query('SELECT 1').then(() => order.push(`request ${i + 1}`)),
-      ),
-    ];
+    const queued = backgroundThenTenRequests(order);
     release();
     await Promise.all([holding, ...queued]);
     // Had the 90 ms of that turn been owed, the background statement would have gone last.
