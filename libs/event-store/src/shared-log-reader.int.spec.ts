@@ -1,9 +1,11 @@
 import { StoredEvent } from '@truceline/domain';
+import { holdConnection } from '@truceline/testing';
 import { CheckpointWriter } from './checkpoint-writer';
 import { newEvents, streamName } from './contract/contract-kit';
 import { ReadAllOptions } from './event-store.port';
 import { SharedLogReader } from './shared-log-reader';
 import { SqlEventStore } from './sql-event-store';
+import { inBackground } from './sql/pglite-sql-client';
 import { openDatabase } from './sql/open-database';
 import { SqlClient } from './sql/sql-client';
 
@@ -151,6 +153,31 @@ describe('what the subscriptions of a process share', () => {
       const atTail = source.reads.length;
       expect(await pageThrough((o) => sut.follow(o), head, 2)).toEqual(expected);
       expect(source.reads.length - atTail).toBe(2);
+    });
+
+    it("hurries a read begun by background work once a request shares it (the store's reader)", async () => {
+      const head = await store.headPosition();
+      const appended = await store.append(streamName('hurried'), newEvents(2), {
+        expectedRevision: 'no-stream',
+      });
+      await store.settledPosition(appended.position);
+      const order: string[] = [];
+      const { holding, release } = await holdConnection(sql);
+      // Background work queued first, holding the connection for a while once it has it.
+      const queued = inBackground(() =>
+        sql.transaction(() => new Promise((resolve) => setTimeout(resolve, 20))),
+      ).then(() => order.push('other'));
+      // A subscription running as background work reads first; a request's reader shares it.
+      const byBackground = inBackground(() => store.log.follow({ after: head, limit: 10 }));
+      const byRequest = store.log.follow({ after: head, limit: 10 });
+      void byRequest.then(() => order.push('shared read'));
+      await new Promise((resolve) => setImmediate(resolve));
+      release();
+      await Promise.all([holding, queued]);
+      expect(await byRequest).toEqual(appended.events);
+      expect(await byBackground).toEqual(appended.events);
+      // It went before the background work queued ahead of it, not after.
+      expect(order).toEqual(['shared read', 'other']);
     });
   });
 

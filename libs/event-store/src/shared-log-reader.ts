@@ -8,7 +8,15 @@ export interface SharedLogReaderOptions {
   pageSize?: number;
   /** How long an empty answer at the tail is reused when nothing woke the reader (default 50 ms). */
   emptyReuseMs?: number;
+  /**
+   * Runs a read of the store so that a reader who joins it may hurry it (the embedded store's
+   * `promotable`: a request that shares a read begun by background work must not wait behind
+   * the background work). By default a read is run as it is.
+   */
+  promotable?: <T>(read: () => T) => { result: T; promote: () => void };
 }
+
+const unpromotable = <T>(read: () => T) => ({ result: read(), promote: () => undefined });
 
 /**
  * Answers read behind the window kept aside (see SharedLogReader): enough for the readers that
@@ -47,6 +55,7 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
   private readonly window: number;
   private readonly pageSize: number;
   private readonly emptyReuseMs: number;
+  private readonly promotable: NonNullable<SharedLogReaderOptions['promotable']>;
   /** The window: every event with a position in (from, to], in order. Empty when from = to. */
   private events: StoredEvent[] = [];
   private from = -1;
@@ -54,7 +63,7 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
   /** Reads in flight, by the position they read after. */
   private readonly reading = new Map<
     number,
-    { events: Promise<StoredEvent[]>; generation: number }
+    { events: Promise<StoredEvent[]>; generation: number; promote: () => void }
   >();
   /** Bumped by every wake: an empty answer read before it may be stale. */
   private generation = 0;
@@ -72,6 +81,7 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
     this.window = options.window ?? 2_000;
     this.pageSize = options.pageSize ?? 500;
     this.emptyReuseMs = options.emptyReuseMs ?? 50;
+    this.promotable = options.promotable ?? unpromotable;
   }
 
   /** Something was appended (here or, through NOTIFY, elsewhere): the tail must be read again. */
@@ -117,6 +127,8 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
         return [];
       const inFlight = this.reading.get(after);
       if (!inFlight) break;
+      // Whoever waits for a read hurries it as much as its own work would be.
+      inFlight.promote();
       if (reuseEmpty && inFlight.generation === this.generation) {
         // Begun since the last wake: it sees what woke the subscription.
         const events = await inFlight.events;
@@ -128,8 +140,10 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
     }
     const generation = this.generation;
     const asked = Math.max(limit, this.pageSize);
-    const read = this.store.readAll({ after, limit: asked });
-    this.reading.set(after, { events: read, generation });
+    const { result: read, promote } = this.promotable(() =>
+      this.store.readAll({ after, limit: asked }),
+    );
+    this.reading.set(after, { events: read, generation, promote });
     const forget = () => {
       if (this.reading.get(after)?.events === read) this.reading.delete(after);
     };

@@ -24,7 +24,7 @@ import {
 import { EVENT_STORE_COMPONENT, EVENT_STORE_MIGRATIONS } from './event-store.schema';
 import { migrate } from './sql/migrate';
 import { NotifyAfterCommit } from './sql/notify-after-commit';
-import { asRequest, inBackground, isBackgroundWork } from './sql/pglite-sql-client';
+import { asRequest, inBackground, isBackgroundWork, promotable } from './sql/pglite-sql-client';
 import { isUniqueViolation, SqlClient } from './sql/sql-client';
 import {
   COLUMNS,
@@ -131,7 +131,7 @@ export class SqlEventStore implements EventStore {
     this.appendConcurrency = options.appendConcurrency ?? (this.embedded ? 1 : 4);
     this.signal = signalOf(sql);
     this.signal.on('appended', this.wakeSubscriptions);
-    this.log = new SharedLogReader(this);
+    this.log = new SharedLogReader(this, this.embedded ? { promotable } : {});
     this.checkpoints = new CheckpointWriter(sql, { now: () => this.now() });
   }
 

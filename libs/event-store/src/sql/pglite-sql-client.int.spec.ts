@@ -1,5 +1,5 @@
 import { holdConnection } from '@truceline/testing';
-import { asRequest, inBackground, PgliteSqlClient } from './pglite-sql-client';
+import { asRequest, inBackground, PgliteSqlClient, promotable } from './pglite-sql-client';
 import { isUniqueViolation } from './sql-client';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -199,6 +199,39 @@ describe('PgliteSqlClient', () => {
     release();
     await Promise.all([holding, ...queued]);
     expect(order).toEqual(['request', 'background 1', 'background 2']);
+  });
+
+  it('gives background work a request comes to wait for the turns of a request', async () => {
+    const order: string[] = [];
+    const { holding, release } = await holdConnection(sql);
+    const queued = [1, 2].map((i) =>
+      inBackground(() => sql.query('SELECT 1')).then(() => order.push(`background ${i}`)),
+    );
+    // Reads others may share, begun by background work after the statements above.
+    const shared = ['left behind', 'hurried', 'hurried before its statement'].map((name, i) =>
+      inBackground(() =>
+        promotable(async () => {
+          if (i === 2) await Promise.resolve(); // its statement comes once it was hurried
+          await sql.query('SELECT 1');
+          order.push(name);
+        }),
+      ),
+    );
+    // Waited for by background work, such a read stays background work; by a request, it
+    // goes with the requests.
+    inBackground(() => shared[0].promote());
+    shared[1].promote();
+    shared[2].promote();
+    await new Promise((resolve) => setImmediate(resolve));
+    release();
+    await Promise.all([holding, ...queued, ...shared.map((read) => read.result)]);
+    expect(order).toEqual([
+      'hurried',
+      'hurried before its statement',
+      'background 1',
+      'background 2',
+      'left behind',
+    ]);
   });
 
   it('lets the event loop run while a backlog of statements drains', async () => {

@@ -189,8 +189,25 @@ const loadTemplateTarball = (): Promise<Blob> => {
   return templateTarball;
 };
 
-/** Which work a statement serves: see `inBackground`. */
-const background = new AsyncLocalStorage<boolean>();
+/**
+ * Background work that requests may come to wait for (see `promotable`): its turns go as a
+ * request's once one does.
+ */
+class Promotion {
+  promoted = false;
+  /** For each of its turns waiting as background work: moves it to the requests' queue. */
+  readonly waiting = new Set<() => void>();
+
+  promote(): void {
+    if (this.promoted) return;
+    this.promoted = true;
+    for (const move of this.waiting) move();
+    this.waiting.clear();
+  }
+}
+
+/** Which work a statement serves: see `inBackground` and `promotable`. */
+const background = new AsyncLocalStorage<boolean | Promotion>();
 
 /**
  * Runs `fn`, and everything it starts (subscriptions, timers), as background work of the
@@ -214,7 +231,28 @@ export function asRequest<T>(fn: () => T): T {
 
 /** Whether the caller runs as background work of the embedded database (see `inBackground`). */
 export function isBackgroundWork(): boolean {
-  return background.getStore() === true;
+  const work = background.getStore();
+  return work === true || (work instanceof Promotion && !work.promoted);
+}
+
+/**
+ * Runs `fn`, work that others may come to wait for (a read of the log its readers share), so
+ * that it goes as a request's from the moment a request waits for it: `promote`, called from a
+ * request's work, moves the turns `fn` waits for to the requests' queue, and so every turn it
+ * takes after. Begun by a request, `fn` is a request's work anyway; `promote` called from
+ * background work changes nothing. Without it a request that shared a read begun by background
+ * work waited behind all the background work queued before that read, requests' turns going
+ * first meanwhile. Has no effect on PostgreSQL.
+ */
+export function promotable<T>(fn: () => T): { result: T; promote: () => void } {
+  if (!isBackgroundWork()) return { result: fn(), promote: () => undefined };
+  const promotion = new Promotion();
+  return {
+    result: background.run(promotion, fn),
+    promote: () => {
+      if (!isBackgroundWork()) promotion.promote();
+    },
+  };
 }
 
 /** Background work waiting gets a turn after at least this many requests' turns… */
@@ -365,7 +403,22 @@ export class PgliteSqlClient implements SqlClient {
   private turn(): Promise<() => void> {
     return new Promise((resolve) => {
       const turn = { start: () => resolve(this.release) };
-      if (background.getStore()) this.backgroundWork.push(turn);
+      const work = background.getStore();
+      if (work instanceof Promotion && !work.promoted) {
+        const promote = () => {
+          const at = this.backgroundWork.indexOf(turn);
+          if (at < 0) return;
+          this.backgroundWork.splice(at, 1);
+          this.requests.push(turn);
+          this.dispatch();
+        };
+        work.waiting.add(promote);
+        turn.start = () => {
+          work.waiting.delete(promote);
+          resolve(this.release);
+        };
+        this.backgroundWork.push(turn);
+      } else if (work === true) this.backgroundWork.push(turn);
       else this.requests.push(turn);
       this.dispatch();
     });
