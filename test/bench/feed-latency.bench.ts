@@ -33,6 +33,8 @@ const BASELINE_SECONDS = Number(process.env.BENCH_FEED_BASELINE_SECONDS ?? 5);
 const DRAIN_MS = 10_000;
 /** How long the CPU count waits after that for every stage to catch up. */
 const DRAIN_CPU_MS = 180_000;
+/** The stages' timeline: one sample per this many ms from the first send (default 5 s). */
+const TIMELINE_MS = Number(process.env.BENCH_FEED_TIMELINE_MS ?? 5_000);
 
 export interface LatencyRun {
   /** Sends scheduled (one per 1/rate s) and notices received by the ministry. */
@@ -193,8 +195,9 @@ export interface Stages {
   /** The most events the events relay was behind the log. */
   eventsRelayBehindMax: number;
   /**
-   * Every 5 s from the first send: seconds elapsed, the events in the log since the first send,
-   * and how far each stage was behind at that moment (events, entries, events).
+   * Every 5 s (BENCH_FEED_TIMELINE_MS) from the first send: seconds elapsed, the events in the
+   * log since the first send, how far each stage was behind at that moment (events, entries,
+   * events), and the CPU each process used since the sample before (ms).
    */
   timeline: {
     s: number;
@@ -202,6 +205,7 @@ export interface Stages {
     projection: number;
     feedRelay: number;
     eventsRelay: number;
+    cpuMs: Record<string, number>;
   }[];
   /**
    * CPU time per BreachConfirmed (µs) from the start of the sends until every stage has caught
@@ -232,6 +236,7 @@ function watchStages(
     return { ...Object.fromEntries(entries), postgres: await postgresCpu(postmasterPid) };
   };
   const before = cpuNow();
+  let lastCpu = before;
   let projectionBehindMax = 0;
   let relayBehindMax = 0;
   let eventsRelayBehindMax = 0;
@@ -267,15 +272,19 @@ function watchStages(
       logAtStart ??= Number(row.head);
       caughtUp =
         Number(row.projection) === 0 && Number(row.relay) === 0 && Number(row.events) === 0;
-      const s = Math.floor((performance.now() - started) / 5_000) * 5;
-      if (timeline.at(-1)?.s !== s)
+      const s = (Math.floor((performance.now() - started) / TIMELINE_MS) * TIMELINE_MS) / 1000;
+      if (timeline.at(-1)?.s !== s) {
+        const [was, now] = [await lastCpu, await cpuNow()];
+        lastCpu = Promise.resolve(now);
         timeline.push({
           s,
           log: Number(row.head) - logAtStart,
           projection: Number(row.projection),
           feedRelay: Number(row.relay),
           eventsRelay: Number(row.events),
+          cpuMs: cpuSince(was, now),
         });
+      }
       await sleep(250);
     }
   })();
@@ -303,6 +312,20 @@ function watchStages(
       };
     },
   };
+}
+
+/** CPU (ms) each process used between two readings (those known at both). */
+function cpuSince(
+  was: Record<string, number | null>,
+  now: Record<string, number | null>,
+): Record<string, number> {
+  const used: Record<string, number> = {};
+  for (const [name, value] of Object.entries(now)) {
+    const before = was[name];
+    if (value !== null && before !== null && before !== undefined)
+      used[name] = Math.round((value - before) / 1000);
+  }
+  return used;
 }
 
 /** The server's busiest statements since the bench's database was made, or null without the module. */
