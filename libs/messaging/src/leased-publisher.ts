@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { CheckpointWriter, EventStore, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { ICustomPartitioner, Kafka, Partitioners, Producer, TopicMessages } from 'kafkajs';
 import pino, { Logger } from 'pino';
@@ -59,6 +60,8 @@ export interface LeasedPublisherOptions {
   pollIntervalMs?: number;
   /** Batches of the source one Kafka transaction carries at most (default 5). */
   batchesPerTransaction?: number;
+  /** Least time between the starts of two Kafka transactions (default 0: see RelayOptions). */
+  transactionIntervalMs?: number;
   logger: Logger;
   /** Test hook: runs inside each Kafka transaction, after the sends and before the commit. */
   beforeCommit?: (batch: PublishBatch) => Promise<void>;
@@ -88,6 +91,14 @@ export interface RelayOptions {
   batchSize?: number;
   /** Batches one Kafka transaction carries at most (default 5). */
   batchesPerTransaction?: number;
+  /**
+   * Least time between the starts of two Kafka transactions: what arrives meanwhile waits and
+   * goes in the next one. A transaction costs the broker about the same whatever it carries (a
+   * write to its transaction log for the partitions it adds, a commit marker in each, the
+   * commit's two writes), so a relay that keeps up starts fewer of them. After a quiet spell
+   * the next one starts at once. Default: 100 ms for the events, 0 for the partner feeds.
+   */
+  transactionIntervalMs?: number;
   /** Idle wait between rounds when nothing wakes the relay earlier (default 150 ms). */
   pollIntervalMs?: number;
   /** A leader that stops renewing is replaced after this long (default 5000 ms). */
@@ -118,6 +129,9 @@ export class LeasedPublisher {
   private readonly leaseRenewMs: number;
   private readonly pollIntervalMs: number;
   private readonly batchesPerTransaction: number;
+  private readonly transactionIntervalMs: number;
+  /** When the last Kafka transaction began (performance.now()). */
+  private lastTransactionAt = -Infinity;
   private readonly checkpoints: EventStore;
   private producer?: Producer;
   private stopped = true;
@@ -172,6 +186,7 @@ export class LeasedPublisher {
     this.leaseRenewMs = options.leaseRenewMs ?? 1_000;
     this.pollIntervalMs = options.pollIntervalMs ?? 150;
     this.batchesPerTransaction = Math.max(1, options.batchesPerTransaction ?? 5);
+    this.transactionIntervalMs = Math.max(0, options.transactionIntervalMs ?? 0);
     this.checkpoints = new SqlEventStore(options.sql);
   }
 
@@ -250,6 +265,12 @@ export class LeasedPublisher {
         // fences whoever publishes, and must never fence the rightful leader.
         if (!this.producer && !(await this.lease.acquire())) continue;
         if (!this.producer) await this.takeOver();
+        // Too soon after the last transaction began: what arrives meanwhile goes in the next one.
+        const early = this.lastTransactionAt + this.transactionIntervalMs - performance.now();
+        if (early > 0) {
+          await this.sleep(early);
+          continue;
+        }
         // A checkpoint that failed while this loop was idle: the failure path, before anything else.
         if (this.checkpointFailed) await this.checkpointed();
         this.woken = false;
@@ -366,6 +387,7 @@ export class LeasedPublisher {
   private async publish(first: PublishBatch): Promise<void> {
     const producer = this.producer;
     if (!producer) throw new Error('publish without a producer');
+    this.lastTransactionAt = performance.now();
     const transaction = await producer.transaction();
     const sent: PublishBatch[] = [];
     try {

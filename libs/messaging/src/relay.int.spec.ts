@@ -374,6 +374,42 @@ describe.each<Engine>(['PGlite', 'PostgreSQL'])(`${EventRelay.name} on %s`, (eng
     expectExactlyOnceInOrder(await consume(topic, events.length), events);
   });
 
+  it('starts a transaction at most once per interval: what arrives meanwhile goes in the next', async () => {
+    const topic = aTopic();
+    const interval = 300;
+    const committedAt: number[] = [];
+    const sut = aRelay({
+      topic,
+      batchSize: 100,
+      transactionIntervalMs: interval,
+      beforeCommit: async () => {
+        committedAt.push(Date.now());
+      },
+    });
+    await sut.start();
+    await waitUntil(
+      () => sut.isLeader(),
+      5_000,
+      () => 'relay never led',
+    );
+
+    // An event every 20 ms or so for more than a second, each appended as the relay runs.
+    const incident = randomUUID();
+    const events: StoredEvent[] = [];
+    for (let i = 0; i < 60; i++) {
+      events.push(...(await appendToIncidents([incident], 1)));
+      await sleep(20);
+    }
+    await waitUntilPublished(sut, events[events.length - 1].position);
+
+    // Each transaction's commit falls between its start and the next one's, the starts at least
+    // an interval apart: n transactions span at least (n − 2) intervals between their commits.
+    const span = committedAt[committedAt.length - 1] - committedAt[0];
+    expect(committedAt.length).toBeGreaterThan(1);
+    expect(committedAt.length).toBeLessThanOrEqual(Math.floor(span / interval) + 2);
+    expectExactlyOnceInOrder(await consume(topic, events.length), events);
+  });
+
   if (engine === 'PostgreSQL') {
     it('sends the next transaction while the last one’s checkpoint is being written', async () => {
       const topic = aTopic();
