@@ -1,5 +1,5 @@
 import { ConcurrencyError, TrucelineError, ValidationError } from '@truceline/domain';
-import { createTestDatabase } from '@truceline/testing';
+import { createTestDatabase, planForAnyParameters, recordingPrepared } from '@truceline/testing';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -207,6 +207,40 @@ describe(SqlEventStore.name, () => {
         } finally {
           await other.query('ROLLBACK').catch(() => undefined);
           await other.end();
+        }
+      });
+
+      it('plans the statements it prepares, once for any parameters, along indexes even on a new database', async () => {
+        const database = await createTestDatabase();
+        const sql = await openDatabase({ databaseUrl: database.url });
+        const prepared = new Set<string>();
+        const store = new SqlEventStore(recordingPrepared(sql, prepared));
+        try {
+          await store.init();
+          // A first start: autovacuum may analyze the log while it holds next to nothing.
+          await sql.query('ANALYZE events, streams');
+          const appended = await store.append(streamName('plans'), newEvents(2), {
+            expectedRevision: 'no-stream',
+          });
+          await store.readStream(appended.streamId);
+          await store.readAll({ after: 0, limit: 10 });
+
+          const plans = await sql.transaction(async (tx) => {
+            const planned: string[] = [];
+            for (const text of prepared) planned.push(await planForAnyParameters(tx, text));
+            return planned;
+          });
+
+          // The append, and its NOTIFY once sent (see QueryOptions: the reads are planned on
+          // every call).
+          expect([...prepared].some((text) => text.includes('truceline_append_columns'))).toBe(
+            true,
+          );
+          for (const plan of plans) expect(plan).not.toMatch(/Seq Scan/);
+        } finally {
+          await store.close();
+          await sql.close();
+          await database.drop();
         }
       });
 

@@ -496,6 +496,9 @@ export class SqlEventStore implements EventStore {
     const deadline = Date.now() + IN_FLIGHT_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
       const remaining = limit === null ? null : limit - events.length;
+      // Not prepared, nor the stream's read (see QueryOptions): planned for any parameters on a
+      // new database analyzed while the log held a page, both would scan it, and go on scanning
+      // it as it grew, until the next ANALYZE.
       const { rows } = await this.sql.query<R & { head: string | null; settled: boolean | null }>(
         attempt === 0 ? first : again,
         [after, until, remaining],

@@ -19,11 +19,15 @@ export interface FeedRow {
  * applying an event and the sealer publishing a checkpoint take turns on this row, so each
  * knows exactly where in every feed its entries land.
  *
- * It also turns JIT compilation off for the rest of the transaction (`set_config(…, true)`, as
- * SET LOCAL): a writer's statements are index probes and small inserts, but before ANALYZE has
- * run on partner_feed_items (a new or rebuilt table) the planner takes each id looked up to
- * match 0.5% of the rows, and beyond ~100k items the estimated cost of a page's lookups crossed
- * jit_above_cost: compiling took ~25 ms for a statement that runs in 0.5.
+ * It also turns JIT compilation and sequential scans off for the rest of the transaction
+ * (`set_config(…, true)`, as SET LOCAL): a writer's statements are index probes and small
+ * inserts. Before ANALYZE has run on partner_feed_items (a new or rebuilt table) the planner
+ * takes each id looked up to match 0.5% of the rows, and beyond ~100k items the estimated cost
+ * of a page's lookups crossed jit_above_cost: compiling took ~25 ms for a statement that runs in
+ * 0.5. And the writer's statements are prepared, planned once for any parameters (QueryOptions):
+ * on the empty, analyzed tables of a new database that plan scanned partner_feed_incidents and
+ * partner_feed_runs, and would have gone on scanning them as they grew, until autovacuum's next
+ * ANALYZE of each.
  */
 export async function lockFeedPosition(tx: SqlClient, name: string): Promise<number> {
   // One statement: the row is made when missing, else locked as an UPDATE locks it (waiting for
@@ -31,8 +35,10 @@ export async function lockFeedPosition(tx: SqlClient, name: string): Promise<num
   const { rows } = await tx.query<{ position: string | number }>(
     `INSERT INTO partner_feed_position AS p (name, position) VALUES ($1, 0)
      ON CONFLICT (name) DO UPDATE SET position = p.position
-     RETURNING position, set_config('jit', 'off', true) AS jit`,
+     RETURNING position, set_config('jit', 'off', true) AS jit,
+               set_config('enable_seqscan', 'off', true) AS seqscan`,
     [name],
+    { prepare: true },
   );
   return Number(rows[0].position);
 }

@@ -111,6 +111,8 @@ export async function logNoticesPlaced(
       WHERE after_position >= $1 AND after_position <= $2
       ORDER BY after_position, tree_size`,
     [from, to],
+    // In the feeds' writing transaction (lockFeedPosition): planned once, along the index.
+    { prepare: true },
   );
   return rows.map((row) => ({
     id: row.id,

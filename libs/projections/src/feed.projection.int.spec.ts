@@ -1,7 +1,12 @@
 import { incidentStreamId, NewEvent } from '@truceline/domain';
 import { deterministicId, openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { randomUUID } from 'node:crypto';
-import { createTestDatabase, trafficReport } from '@truceline/testing';
+import {
+  createTestDatabase,
+  planForAnyParameters,
+  recordingPrepared,
+  trafficReport,
+} from '@truceline/testing';
 import { lockFeedPosition } from './feed.entries';
 import { FEED_STATE_SQL, FeedProjection } from './feed.projection';
 import { migratePartnerFeed } from './projections';
@@ -244,6 +249,45 @@ describe('PostgreSQL: the partner feeds before ANALYZE', () => {
       ]);
       expect(found.filter((row) => row.event_id !== null)).toHaveLength(100);
     } finally {
+      await sql.close();
+      await database.drop();
+    }
+  });
+
+  it('plans the statements it prepares, once for any parameters, along indexes even on new tables', async () => {
+    const database = await createTestDatabase();
+    const sql = await openDatabase({ databaseUrl: database.url });
+    const store = new SqlEventStore(sql);
+    try {
+      await store.init();
+      await migratePartnerFeed(sql);
+      // The tables of a first start: the rebuild that made them analyzed them empty.
+      await sql.query(
+        'ANALYZE partner_feed_items, partner_feed_runs, partner_feed_incidents, partner_feed_log_notices',
+      );
+      const policies = new PolicyRegistry(store);
+      await policies.load();
+      await store.append(incidentStreamId(randomUUID()), [trafficReport()], {
+        expectedRevision: 'no-stream',
+      });
+      const prepared = new Set<string>();
+      await new FeedProjection(recordingPrepared(sql, prepared), policies).applyBatch(
+        await store.readAll({ limit: 100 }),
+      );
+
+      // The plans a writer's transaction keeps, as its settings (lockFeedPosition) make them.
+      const plans = await sql.transaction(async (tx) => {
+        await lockFeedPosition(tx, 'spec');
+        const planned: string[] = [];
+        for (const text of prepared) planned.push(await planForAnyParameters(tx, text));
+        return planned;
+      });
+
+      // The position lock, the notices placed, the folds, what the feeds hold, the write.
+      expect(plans).toHaveLength(5);
+      for (const plan of plans) expect(plan).not.toMatch(/Seq Scan/);
+    } finally {
+      await store.close();
       await sql.close();
       await database.drop();
     }

@@ -389,6 +389,8 @@ export class FeedProjection implements Projection {
           position,
           FEED_PROJECTION,
         ],
+        // Inserts from the parameters: planned once, not on every page (about 0.5 ms each).
+        { prepare: true },
       );
       return { position, partners: written.partners };
     });
@@ -458,6 +460,7 @@ export class FeedProjection implements Projection {
       const { rows } = await tx.query<{ incident_id: string; state: IncidentState }>(
         'SELECT incident_id, state FROM partner_feed_incidents WHERE incident_id = ANY($1::text[])',
         [ids],
+        { prepare: true },
       );
       for (const row of rows) folds.set(row.incident_id, row.state);
     }
@@ -588,7 +591,7 @@ export class FeedProjection implements Projection {
       head: string | number | null;
       event_id: string | null;
       holders: string[] | null;
-    }>(FEED_STATE_SQL, [partners, ids]);
+    }>(FEED_STATE_SQL, [partners, ids], { prepare: true });
     const heads = new Map<string, number>();
     let lastItem = 0;
     const held = new Map<string, Set<string>>();

@@ -4,3 +4,4 @@ export * from './generated-history';
 export * from './append-in-order';
 export * from './hold-connection';
 export * from './kafka-consumer';
+export * from './prepared-plans';

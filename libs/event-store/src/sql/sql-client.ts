@@ -33,9 +33,15 @@ export interface SqlClient {
 
 export interface QueryOptions {
   /**
-   * A statement run again and again with new parameters (the append): kept prepared on each
-   * connection, parsed and planned once instead of on every call. Only for statements whose
-   * plan cannot depend on their parameters' values (a generic plan is kept).
+   * A statement run again and again with new parameters (the append, a POST's reads and the
+   * projections' writes): kept prepared on each connection (PostgreSQL; PGlite prepares every
+   * statement), parsed once and, after a few runs, planned once for any parameters. Only for
+   * statements whose plan for any parameters has no worse alternative at any size of the tables
+   * (inserts from parameters, lookups by a unique key or along the index they are ordered by):
+   * the plan made on a new database, while the tables are tiny, is kept while they grow, until
+   * the next ANALYZE of one of them. A join, or a lookup another plan could answer by a scan,
+   * is planned on every call instead: a sequential scan chosen while the table was tiny would
+   * stay for every call of that connection until autovacuum analyzes the table.
    */
   prepare?: boolean;
 }
