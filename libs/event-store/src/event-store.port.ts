@@ -92,5 +92,13 @@ export interface EventStore {
   ): Promise<Subscription>;
   readCheckpoint(subscriberId: string): Promise<number>;
   writeCheckpoint(subscriberId: string, position: number): Promise<void>;
+  /**
+   * Present on a store that is the one writer of its log (the embedded store: one process owns
+   * the database): calls `listener` with the events of each append as it commits, before the
+   * appender learns of it, and returns the function that stops it. Whoever holds a stream's
+   * events can then keep them current without reading the stream again; elsewhere other
+   * processes append too.
+   */
+  onCommitted?(listener: (events: readonly StoredEvent[]) => void): () => void;
   close(): Promise<void>;
 }

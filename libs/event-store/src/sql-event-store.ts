@@ -24,7 +24,13 @@ import {
 import { EVENT_STORE_COMPONENT, EVENT_STORE_MIGRATIONS } from './event-store.schema';
 import { migrate } from './sql/migrate';
 import { NotifyAfterCommit } from './sql/notify-after-commit';
-import { asRequest, inBackground, isBackgroundWork, promotable } from './sql/pglite-sql-client';
+import {
+  asRequest,
+  inBackground,
+  isBackgroundWork,
+  PgliteSqlClient,
+  promotable,
+} from './sql/pglite-sql-client';
 import { isUniqueViolation, SqlClient } from './sql/sql-client';
 import {
   COLUMNS,
@@ -44,6 +50,21 @@ export interface SqlEventStoreOptions {
    * statement at a time anyway). Appends arriving meanwhile wait and go as one group.
    */
   appendConcurrency?: number;
+}
+
+/**
+ * Who is told of the appends committed on each embedded database (see onCommitted), shared by
+ * every store over the same client, as the signal below is.
+ */
+const committedListeners = new WeakMap<SqlClient, Set<(events: readonly StoredEvent[]) => void>>();
+
+/** A listener's failure is its own: the append it is told of has committed all the same. */
+function tell(listener: (events: readonly StoredEvent[]) => void, events: StoredEvent[]): void {
+  try {
+    listener(events);
+  } catch (error) {
+    console.error('a listener of committed appends failed', error);
+  }
 }
 
 /** PostgreSQL channel notified by every append, so subscribers in other processes wake at once. */
@@ -132,11 +153,31 @@ export class SqlEventStore implements EventStore {
     this.signal = signalOf(sql);
     this.signal.on('appended', this.wakeSubscriptions);
     this.log = new SharedLogReader(this, this.embedded ? { promotable } : {});
+    if (sql instanceof PgliteSqlClient)
+      this.onCommitted = (listener) => {
+        const listeners = this.committed();
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      };
     this.checkpoints = new CheckpointWriter(sql, { now: () => this.now() });
   }
 
   async init(): Promise<void> {
     await migrate(this.sql, EVENT_STORE_COMPONENT, EVENT_STORE_MIGRATIONS);
+  }
+
+  /**
+   * On the embedded store only: PGlite's database belongs to this one process, every append of
+   * it goes through a store over its client, and each of those tells the listeners of them all.
+   * (A store over a transaction's client, which only rebuilds read through, tells no one: its
+   * appends would commit, or not, with that transaction.) Undefined on PostgreSQL.
+   */
+  readonly onCommitted?: (listener: (events: readonly StoredEvent[]) => void) => () => void;
+
+  private committed(): Set<(events: readonly StoredEvent[]) => void> {
+    let listeners = committedListeners.get(this.sql);
+    if (!listeners) committedListeners.set(this.sql, (listeners = new Set()));
+    return listeners;
   }
 
   async append(
@@ -310,10 +351,14 @@ export class SqlEventStore implements EventStore {
       else byAppend.set(row.append_index, [row]);
     }
     let head = 0;
+    const listeners = committedListeners.get(this.sql);
     group.forEach((pending, i) => {
       try {
         const result = this.outcomeOf(pending, byAppend.get(i + 1) ?? []);
-        if (!result.duplicate) head = Math.max(head, result.position);
+        if (!result.duplicate) {
+          head = Math.max(head, result.position);
+          listeners?.forEach((listener) => tell(listener, result.events));
+        }
         pending.result.resolve(result);
       } catch (error) {
         pending.result.reject(error);

@@ -41,6 +41,10 @@ export class PolicyRegistry {
   /** The read in flight, and the one that waits to start after it (see refresh). */
   private reading: Promise<void> | null = null;
   private nextRead: Promise<void> | null = null;
+  /** Told of every adoption as the store commits it (see the constructor). */
+  private readonly told: boolean;
+  /** Told, and the stream read once since: every adoption is held, and refresh reads nothing. */
+  private whole = false;
 
   /**
    * `exercise`: the process runs on the exercise clock, so a policy it adopts is drill data and
@@ -49,7 +53,15 @@ export class PolicyRegistry {
   constructor(
     private readonly store: EventStore,
     private readonly options: { exercise?: boolean } = {},
-  ) {}
+  ) {
+    // A store that is the one writer of its log (embedded) tells of each adoption as it
+    // commits: once the stream has been read, what another process could have adopted is
+    // nothing, and commands need not read it (a read per command's turn on the one connection).
+    this.told =
+      store.onCommitted?.((events) => {
+        for (const event of events) this.apply(event);
+      }) !== undefined;
+  }
 
   async load(): Promise<void> {
     await this.refresh();
@@ -86,6 +98,7 @@ export class PolicyRegistry {
    * at a time instead of one per command.
    */
   refresh(): Promise<void> {
+    if (this.whole) return Promise.resolve();
     if (this.nextRead) return this.nextRead;
     const inFlight = this.reading;
     if (!inFlight) return this.read();
@@ -102,7 +115,10 @@ export class PolicyRegistry {
   private read(): Promise<void> {
     const read = this.store
       .readStream(POLICY_STREAM, { fromRevision: this.revision + 1 })
-      .then((events) => events.forEach((e) => this.apply(e)))
+      .then((events) => {
+        events.forEach((e) => this.apply(e));
+        if (this.told) this.whole = true;
+      })
       .finally(() => {
         if (this.reading === read) this.reading = null;
       });
