@@ -204,6 +204,24 @@ describe(FeedProjection.name, () => {
   });
 });
 
+/** Runs a case on a database of its own, the log's tables and the feeds' made, then drops it. */
+async function onNewFeedsDatabase(
+  run: (sql: SqlClient, store: SqlEventStore) => Promise<void>,
+): Promise<void> {
+  const database = await createTestDatabase();
+  const sql = await openDatabase({ databaseUrl: database.url });
+  const store = new SqlEventStore(sql);
+  try {
+    await store.init();
+    await migratePartnerFeed(sql);
+    await run(sql, store);
+  } finally {
+    await store.close();
+    await sql.close();
+    await database.drop();
+  }
+}
+
 describe('PostgreSQL: the partner feeds before ANALYZE', () => {
   it('plan a write by index probes, without JIT, on a table of items that has no statistics yet', async () => {
     const database = await createTestDatabase();
@@ -254,13 +272,8 @@ describe('PostgreSQL: the partner feeds before ANALYZE', () => {
     }
   });
 
-  it('plans the statements it prepares, once for any parameters, along indexes even on new tables', async () => {
-    const database = await createTestDatabase();
-    const sql = await openDatabase({ databaseUrl: database.url });
-    const store = new SqlEventStore(sql);
-    try {
-      await store.init();
-      await migratePartnerFeed(sql);
+  it('plans the statements it prepares, once for any parameters, along indexes even on new tables', () =>
+    onNewFeedsDatabase(async (sql, store) => {
       // The tables of a first start: the rebuild that made them analyzed them empty.
       await sql.query(
         'ANALYZE partner_feed_items, partner_feed_runs, partner_feed_incidents, partner_feed_log_notices',
@@ -286,20 +299,10 @@ describe('PostgreSQL: the partner feeds before ANALYZE', () => {
       // The position lock, the notices placed, the folds, what the feeds hold, the write.
       expect(plans).toHaveLength(5);
       for (const plan of plans) expect(plan).not.toMatch(/Seq Scan/);
-    } finally {
-      await store.close();
-      await sql.close();
-      await database.drop();
-    }
-  });
+    }));
 
-  it("cuts a partner's entries of one batch into runs of a reader's page at most", async () => {
-    const database = await createTestDatabase();
-    const sql = await openDatabase({ databaseUrl: database.url });
-    const store = new SqlEventStore(sql);
-    try {
-      await store.init();
-      await migratePartnerFeed(sql);
+  it("cuts a partner's entries of one batch into runs of a reader's page at most", () =>
+    onNewFeedsDatabase(async (sql, store) => {
       const policies = new PolicyRegistry(store);
       await policies.load();
       for (let i = 0; i < 300; i++)
@@ -325,10 +328,5 @@ describe('PostgreSQL: the partner feeds before ANALYZE', () => {
       for (let after = 0; after < next - 1; after += MAX_FEED_PAGE)
         seqs.push(...(await feeds.page('PL', after, MAX_FEED_PAGE)).map((entry) => entry.seq));
       expect(seqs).toEqual(Array.from({ length: next - 1 }, (_, i) => i + 1));
-    } finally {
-      await store.close();
-      await sql.close();
-      await database.drop();
-    }
-  });
+    }));
 });
