@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Actor,
@@ -16,7 +16,7 @@ import { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { freePort } from '../support/free-port';
 import { ensureBuiltEntries, ProcessGroup } from '../support/process-group';
 import { BenchKafka, processCpu } from './bench-kafka';
-import { postgresCpu, postmasterOf } from './postgres-cpu';
+import { postgresCpu, postgresCpuByProcess, postmasterOf } from './postgres-cpu';
 import { percentiles } from './load';
 
 /** The ministry whose feed the figure reads (any partner gets every IncidentTierChanged). */
@@ -59,6 +59,13 @@ export interface FeedLatencyFigures {
   };
   /** Where the time goes: how far each stage fell behind, and the CPU each process used. */
   stages: Stages;
+  /**
+   * The commit markers the relays' transactions wrote over the measurement: in the ministry's
+   * feed (its one partition: one per feed relay transaction, as every breach reaches every
+   * feed), and in the events topic (one per partition a transaction wrote to). The records
+   * added to each topic less the messages in them.
+   */
+  markers: { ministryFeed: number; events: number };
   /** Where each notice's latency went, stage by stage (see StageLatencies). */
   latencyByStage: StageLatencies;
   /**
@@ -92,7 +99,7 @@ export async function breachToMinistryFeed(
   seconds = FEED_SECONDS,
 ): Promise<FeedLatencyFigures> {
   ensureBuiltEntries(['apps/api/src/main.js', 'apps/relay/src/main.js']);
-  const sql = await openDatabase({ databaseUrl: url, poolSize: 8 });
+  const sql = await openDatabase({ databaseUrl: named(url, 'bench'), poolSize: 8 });
   const store = new SqlEventStore(sql);
   await store.init();
   const kafka = createKafka({ brokers: broker.brokers, clientId: 'bench-ministry' });
@@ -110,7 +117,9 @@ export async function breachToMinistryFeed(
     const scheduledAt = new Map<string, number>();
     const latencies = new Map<string, number>();
     const trace = new Map<string, Trace>();
+    const ministryMessages = { n: 0 };
     const ministry = await ministryConsumer(kafka, consumers, feedTopic(MINISTRY), (message) => {
+      ministryMessages.n += 1;
       if (header(message, 'ce_type') !== TIER_CHANGED) return;
       const incident = message.key?.toString() ?? '';
       const at = scheduledAt.get(incident);
@@ -125,6 +134,20 @@ export async function breachToMinistryFeed(
         }
       }
     });
+    // With the trace on, a consumer reading uncommitted records too: when each notice reached
+    // the broker's log, before its transaction committed.
+    if (process.env.BENCH_FEED_TRACE === '1')
+      await ministryConsumer(
+        kafka,
+        consumers,
+        feedTopic(MINISTRY),
+        (message) => {
+          if (header(message, 'ce_type') !== TIER_CHANGED) return;
+          const traced = trace.get(message.key?.toString() ?? '');
+          if (traced && traced.inLog === undefined) traced.inLog = performance.now();
+        },
+        { readUncommitted: true },
+      );
     // The checkpoints at the heads say nothing of whether the relay leads yet (its producer
     // connected, its transactional id initialised, the feed topics made): one breach first,
     // through every stage to the ministry, so the measurement starts with the pipeline live.
@@ -141,7 +164,10 @@ export async function breachToMinistryFeed(
       .query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
       .then(() => sql.query('SELECT pg_stat_statements_reset()'))
       .catch(() => undefined);
+    const recordsBefore = await topicRecords(kafka, sql);
+    const messagesBefore = ministryMessages.n;
     const watch = watchStages(sql, group, broker.pid, postmasterPid);
+    const loopDelay = watchLoopDelay();
     await paced(rate, seconds, (i, at) => {
       const incident = incidents[i];
       scheduledAt.set(incident, at);
@@ -157,7 +183,9 @@ export async function breachToMinistryFeed(
     });
     await waitForAll(() => latencies.size + failures.length >= incidents.length, DRAIN_MS);
     const stages = await watch.stop(incidents.length);
-    const latencyByStage = await stageLatencies(sql, trace);
+    const recordsAfter = await topicRecords(kafka, sql);
+    loopDelay.stop();
+    const latencyByStage = await stageLatencies(sql, trace, loopDelay.maxBySecond);
     const statements = await topStatements(sql);
     await ministry.stop();
     if (failures.length > 0)
@@ -170,6 +198,11 @@ export async function breachToMinistryFeed(
         append: percentiles(appendLatencies),
       },
       stages,
+      markers: {
+        ministryFeed:
+          recordsAfter.ministry - recordsBefore.ministry - (ministryMessages.n - messagesBefore),
+        events: recordsAfter.events - recordsBefore.events - (recordsAfter.log - recordsBefore.log),
+      },
       latencyByStage,
       ...(statements ? { statements } : {}),
       raw,
@@ -212,6 +245,13 @@ export interface Stages {
    * up (or 180 s after the last send): what each process spent on all of them, however late.
    */
   cpuPerEvent: Record<string, number>;
+  /**
+   * PostgreSQL's share of cpuPerEvent by what its processes served (µs per BreachConfirmed): the
+   * backends of the bench (its appends and samples), the API and the relay, the server's own
+   * processes by type, and `exited` for what backends that ended meanwhile (and the postmaster)
+   * used.
+   */
+  postgresByClient: Record<string, number>;
   /** Milliseconds from the first send until every stage had caught up (null: not within 180 s). */
   drainedAfterMs: number | null;
 }
@@ -236,6 +276,7 @@ function watchStages(
     return { ...Object.fromEntries(entries), postgres: await postgresCpu(postmasterPid) };
   };
   const before = cpuNow();
+  const postgresBefore = postgresCpuByProcess(sql).catch(() => null);
   let lastCpu = before;
   let projectionBehindMax = 0;
   let relayBehindMax = 0;
@@ -296,11 +337,27 @@ function watchStages(
       stopped = true;
       await sampling;
       const [start, end] = [await before, await cpuNow()];
+      const [postgresStart, postgresEnd] = [
+        await postgresBefore,
+        await postgresCpuByProcess(sql).catch(() => null),
+      ];
       const cpuPerEvent: Record<string, number> = {};
       for (const [name, used] of Object.entries(end)) {
         const was = (start as Record<string, number | null>)[name];
         if (used !== null && was !== null && was !== undefined)
           cpuPerEvent[name] = Math.round((used - was) / events);
+      }
+      const postgresByClient: Record<string, number> = {};
+      if (postgresStart && postgresEnd && start.postgres !== null && end.postgres !== null) {
+        let named = 0;
+        for (const [pid, { name, cpu }] of postgresEnd) {
+          const used = cpu - (postgresStart.get(pid)?.cpu ?? 0);
+          postgresByClient[name] = (postgresByClient[name] ?? 0) + used;
+          named += used;
+        }
+        postgresByClient.exited = end.postgres - start.postgres - named;
+        for (const name of Object.keys(postgresByClient))
+          postgresByClient[name] = Math.round(postgresByClient[name] / events);
       }
       return {
         projectionBehindMax,
@@ -308,6 +365,7 @@ function watchStages(
         eventsRelayBehindMax,
         timeline,
         cpuPerEvent,
+        postgresByClient,
         drainedAfterMs,
       };
     },
@@ -358,6 +416,11 @@ interface Trace {
   produced?: number;
   /** The ministry's consumer got it. */
   received?: number;
+  /**
+   * A read-uncommitted consumer of the same topic got it (BENCH_FEED_TRACE=1): the record was in
+   * the broker's log, its transaction perhaps not yet committed.
+   */
+  inLog?: number;
 }
 
 /** p50 / p99 / max of one stage, in milliseconds. */
@@ -378,10 +441,28 @@ interface Spread {
 export interface StageLatencies {
   stages: Record<string, Spread>;
   tail: Record<string, Spread>;
-  worstSeconds: { s: number; p99: number; stage: string }[];
+  worstSeconds: Second[];
+  /** The same for the run's first three seconds, worst or not: the start-up transient. */
+  firstSeconds: Second[];
 }
 
-async function stageLatencies(sql: SqlClient, trace: Map<string, Trace>): Promise<StageLatencies> {
+/**
+ * One second of the run: its p99, the stage with the highest p99 and each stage's p99, and the
+ * longest the bench's own event loop was held up in it (its consumer's receipts wait as long).
+ */
+interface Second {
+  s: number;
+  p99: number;
+  stage: string;
+  stages: Record<string, number>;
+  benchLoopMaxMs: number | null;
+}
+
+async function stageLatencies(
+  sql: SqlClient,
+  trace: Map<string, Trace>,
+  benchLoopMaxMs: number[],
+): Promise<StageLatencies> {
   // Commit times of the appends and the ministry's notices, where the server records them.
   const committed = new Map<string, { appended: number; projected?: number }>();
   const setting = await sql.query<{ on: string }>(
@@ -424,6 +505,10 @@ async function stageLatencies(sql: SqlClient, trace: Map<string, Trace>): Promis
       cut['projection and relay (to encoded)'] = t.produced - t.appended;
     }
     cut['Kafka (encoded to consumed)'] = t.received - t.produced;
+    if (t.inLog !== undefined) {
+      cut['Kafka: encoded to in the log (read uncommitted)'] = t.inLog - t.produced;
+      cut['Kafka: in the log to consumed (committed)'] = t.received - t.inLog;
+    }
     cuts.push({ total: t.received - t.scheduled, at: t.scheduled, cut });
   }
   const spread = (values: number[]): Spread => {
@@ -448,15 +533,71 @@ async function stageLatencies(sql: SqlClient, trace: Map<string, Trace>): Promis
     if (of) of.push(c);
     else seconds.set(s, [c]);
   }
-  const worstSeconds = [...seconds]
-    .map(([s, of]) => {
-      const stages = byStage(of);
-      const [stage] = Object.entries(stages).sort((a, b) => b[1].p99 - a[1].p99)[0] ?? ['', 0];
-      return { s, p99: spread(of.map((c) => c.total)).p99, stage };
-    })
-    .sort((a, b) => b.p99 - a.p99)
-    .slice(0, 8);
-  return { stages: byStage(cuts), tail: byStage(cuts.filter((c) => c.total >= p99)), worstSeconds };
+  const bySecond = [...seconds].map(([s, of]) => {
+    const stages = byStage(of);
+    const [stage] = Object.entries(stages).sort((a, b) => b[1].p99 - a[1].p99)[0] ?? ['', 0];
+    const p99s = Object.fromEntries(Object.entries(stages).map(([name, v]) => [name, v.p99]));
+    return {
+      s,
+      p99: spread(of.map((c) => c.total)).p99,
+      stage,
+      stages: p99s,
+      benchLoopMaxMs: benchLoopMaxMs[s] ?? null,
+    };
+  });
+  const worstSeconds = [...bySecond].sort((a, b) => b.p99 - a.p99).slice(0, 8);
+  const firstSeconds = bySecond.filter((second) => second.s < 3).sort((a, b) => a.s - b.s);
+  return {
+    stages: byStage(cuts),
+    tail: byStage(cuts.filter((c) => c.total >= p99)),
+    worstSeconds,
+    firstSeconds,
+  };
+}
+
+/**
+ * Records in the ministry's feed topic and in the events topic (the sum of their partitions' end
+ * offsets: messages and commit markers), and the log's head.
+ */
+async function topicRecords(
+  kafka: Kafka,
+  sql: SqlClient,
+): Promise<{ ministry: number; events: number; log: number }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const total = async (topic: string) =>
+      (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+    const { rows } = await sql.query<{ head: string }>(
+      'SELECT coalesce(max(position), 0) AS head FROM events',
+    );
+    return {
+      ministry: await total(feedTopic(MINISTRY)),
+      events: await total(EVENTS_TOPIC),
+      log: Number(rows[0].head),
+    };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The longest the bench's event loop was held up (ms), second by second from now. */
+function watchLoopDelay(): { maxBySecond: number[]; stop(): void } {
+  const histogram = monitorEventLoopDelay({ resolution: 5 });
+  histogram.enable();
+  const maxBySecond: number[] = [];
+  const timer = setInterval(() => {
+    maxBySecond.push(Math.round(histogram.max / 1e5) / 10);
+    histogram.reset();
+  }, 1_000);
+  timer.unref();
+  return {
+    maxBySecond,
+    stop() {
+      clearInterval(timer);
+      histogram.disable();
+    },
+  };
 }
 
 /** Percentiles over `sent`, each one not received counting as infinitely late. */
@@ -505,10 +646,12 @@ async function ministryConsumer(
   consumers: Consumer[],
   topic: string,
   onMessage: (message: KafkaMessage) => void,
+  options: { readUncommitted?: boolean } = {},
 ): Promise<{ stop(): Promise<void> }> {
   // kafkajs' defaults, as the example ministry consumer has them.
   const consumer = kafka.consumer({
     groupId: `${topic.replace(/v1$/, '')}bench-${randomUUID().slice(0, 8)}`,
+    ...options,
   });
   consumers.push(consumer);
   await consumer.connect();
@@ -597,6 +740,13 @@ async function stopGently(group: ProcessGroup): Promise<void> {
   await group.killAll();
 }
 
+/** The database URL with an `application_name`, so the server's backends say whom they serve. */
+function named(url: string, applicationName: string): string {
+  const withName = new URL(url);
+  withName.searchParams.set('application_name', applicationName);
+  return withName.toString();
+}
+
 /** The API process (distributed mode: projections and sealer) and the relay process. */
 async function startProcesses(
   group: ProcessGroup,
@@ -605,7 +755,6 @@ async function startProcesses(
   beforeRelay: () => Promise<void>,
 ) {
   const common = {
-    DATABASE_URL: databaseUrl,
     KAFKA_BROKERS: brokers,
     TRUCELINE_JWT_SECRET: JWT_SECRET,
     LOG_LEVEL: 'warn',
@@ -617,7 +766,7 @@ async function startProcesses(
     name: 'api',
     entry: 'apps/api/src/main.js',
     nodeArgs,
-    env: { ...common, PORT: String(port) },
+    env: { ...common, DATABASE_URL: named(databaseUrl, 'api'), PORT: String(port) },
     readyUrl: `http://127.0.0.1:${port}/health/ready`,
   });
   const metricsPort = await freePort();
@@ -625,7 +774,11 @@ async function startProcesses(
     name: 'relay',
     entry: 'apps/relay/src/main.js',
     nodeArgs,
-    env: { ...common, METRICS_PORT: String(metricsPort) },
+    env: {
+      ...common,
+      DATABASE_URL: named(databaseUrl, 'relay'),
+      METRICS_PORT: String(metricsPort),
+    },
     readyUrl: `http://127.0.0.1:${metricsPort}/health/ready`,
   });
   // As the launcher does: the API first (migrations, the policy), then the relay.

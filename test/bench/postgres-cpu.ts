@@ -39,3 +39,28 @@ export async function postmasterOf(sql: SqlClient): Promise<number | null> {
     return null;
   }
 }
+
+/**
+ * CPU time (µs) used so far by each living process of the server, by pid, named by what it
+ * serves: a client backend by its connection's `application_name` (the bench names the API's,
+ * the relay's and its own), any other by its backend type (autovacuum worker, walwriter…).
+ * Null when the server is not on this machine.
+ */
+export async function postgresCpuByProcess(
+  sql: SqlClient,
+): Promise<Map<number, { name: string; cpu: number }> | null> {
+  const { rows } = await sql.query<{ pid: number; name: string }>(
+    `SELECT pid, CASE WHEN backend_type = 'client backend'
+                      THEN coalesce(nullif(application_name, ''), 'unnamed client')
+                      ELSE backend_type END AS name
+       FROM pg_stat_activity`,
+  );
+  const cpu = new Map<number, { name: string; cpu: number }>();
+  for (const { pid, name } of rows) {
+    const stat = await readFile(join('/proc', String(pid), 'stat'), 'utf8').catch(() => null);
+    if (stat === null) return null;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    cpu.set(Number(pid), { name, cpu: (Number(fields[11]) + Number(fields[12])) * 10_000 });
+  }
+  return cpu;
+}
