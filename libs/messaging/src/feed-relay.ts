@@ -1,5 +1,11 @@
 import { SqlEventStore } from '@truceline/event-store';
-import { FEED_CHANNEL, FeedEntry, FeedQueries, migratePartnerFeed } from '@truceline/projections';
+import {
+  FEED_CHANNEL,
+  FeedEntry,
+  FeedQueries,
+  MAX_FEED_PAGE,
+  migratePartnerFeed,
+} from '@truceline/projections';
 import { feedTopic, OutgoingKafkaMessage } from './cloud-event';
 import { ensureTopics } from './kafka-client';
 import { LeasedPublisher, PublishBatch, PublishSource, RelayOptions } from './leased-publisher';
@@ -141,7 +147,8 @@ export class FeedRelay implements PublishSource {
       if (head > after) cursors.push([partner, after]);
     }
     // Every partner's page in one statement: one round trip a round, not one per partner.
-    const pages = await this.feeds.pages(cursors, this.options.batchSize ?? 200);
+    const pageSize = Math.min(this.options.batchSize ?? 200, MAX_FEED_PAGE);
+    const pages = await this.feeds.pages(cursors, pageSize);
     const pending = cursors
       .map(([partner]) => ({ partner, entries: pages.get(partner) ?? [] }))
       .filter(({ entries }) => entries.length > 0);
@@ -160,6 +167,7 @@ export class FeedRelay implements PublishSource {
           entries[entries.length - 1].seq,
         ]),
       ),
+      full: pending.some(({ entries }) => entries.length >= pageSize),
     };
   }
 

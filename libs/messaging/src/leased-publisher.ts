@@ -10,12 +10,19 @@ const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
 /** First retry of a transaction's send; it doubles up to 8 times (about 5 s in all). */
 const ADD_PARTITIONS_RETRY_MS = 20;
+/** See RelayOptions.tailTransactionMs. */
+const DEFAULT_TAIL_TRANSACTION_MS = 25;
 
 /** What one round hands to Kafka, and the checkpoints that move once the broker committed it. */
 export interface PublishBatch {
   topicMessages: TopicMessages[];
   /** Checkpoint name → position (or seq) reached by this batch. */
   checkpoints: ReadonlyMap<string, number>;
+  /**
+   * The source stopped at its page size: more was pending when it read this batch (a backlog).
+   * A batch that is not full reached the source's tail.
+   */
+  full?: boolean;
 }
 
 /**
@@ -62,6 +69,8 @@ export interface LeasedPublisherOptions {
   batchesPerTransaction?: number;
   /** Least time between the starts of two Kafka transactions (default 0: see RelayOptions). */
   transactionIntervalMs?: number;
+  /** How long a transaction goes on taking batches at the source's tail (see RelayOptions). */
+  tailTransactionMs?: number;
   logger: Logger;
   /** Test hook: runs inside each Kafka transaction, after the sends and before the commit. */
   beforeCommit?: (batch: PublishBatch) => Promise<void>;
@@ -99,6 +108,17 @@ export interface RelayOptions {
    * the next one starts at once. Default: 100 ms for the events, 0 for the partner feeds.
    */
   transactionIntervalMs?: number;
+  /**
+   * At the source's tail (the last batch was not full), how long after its start a transaction
+   * still takes a further batch; after that it commits with what it carries, and what arrives
+   * meanwhile goes in the next one. A relay that keeps up reads a short batch while each send is
+   * in flight, so without a bound a transaction would always carry `batchesPerTransaction` of
+   * them, and its first entries would wait for all those sends (and for reads and encodings
+   * that a busy or just-started process makes slow) before the commit made them visible. A
+   * backlog (full batches) still fills a transaction, where its fixed cost is a small share.
+   * Default 25 ms.
+   */
+  tailTransactionMs?: number;
   /** Idle wait between rounds when nothing wakes the relay earlier (default 150 ms). */
   pollIntervalMs?: number;
   /** A leader that stops renewing is replaced after this long (default 5000 ms). */
@@ -130,6 +150,7 @@ export class LeasedPublisher {
   private readonly pollIntervalMs: number;
   private readonly batchesPerTransaction: number;
   private readonly transactionIntervalMs: number;
+  private readonly tailTransactionMs: number;
   /** When the last Kafka transaction began (performance.now()). */
   private lastTransactionAt = -Infinity;
   private readonly checkpoints: EventStore;
@@ -187,6 +208,7 @@ export class LeasedPublisher {
     this.pollIntervalMs = options.pollIntervalMs ?? 150;
     this.batchesPerTransaction = Math.max(1, options.batchesPerTransaction ?? 5);
     this.transactionIntervalMs = Math.max(0, options.transactionIntervalMs ?? 0);
+    this.tailTransactionMs = Math.max(0, options.tailTransactionMs ?? DEFAULT_TAIL_TRANSACTION_MS);
     this.checkpoints = new SqlEventStore(options.sql);
   }
 
@@ -387,15 +409,16 @@ export class LeasedPublisher {
   private async publish(first: PublishBatch): Promise<void> {
     const producer = this.producer;
     if (!producer) throw new Error('publish without a producer');
-    this.lastTransactionAt = performance.now();
+    const began = (this.lastTransactionAt = performance.now());
     const transaction = await producer.transaction();
     const sent: PublishBatch[] = [];
     try {
       for (let batch: PublishBatch | null = first; batch;) {
-        const readAhead =
-          sent.length + 1 < this.batchesPerTransaction && this.lease.held()
-            ? this.source.next()
-            : Promise.resolve(null);
+        const more: boolean =
+          sent.length + 1 < this.batchesPerTransaction &&
+          (batch.full === true || performance.now() - began < this.tailTransactionMs);
+        const readAhead: Promise<PublishBatch | null> =
+          more && this.lease.held() ? this.source.next() : Promise.resolve(null);
         // Settled even if the send below fails, so its error is never left unhandled.
         readAhead.catch(() => undefined);
         await transaction.sendBatch({ topicMessages: batch.topicMessages, acks: -1 });

@@ -152,6 +152,7 @@ export class EventRelay implements PublishSource {
         },
       ],
       checkpoints: new Map([[this.checkpointName, batch[batch.length - 1].position]]),
+      full: batch.length >= this.currentBatchSize,
     };
   }
 
