@@ -33,6 +33,12 @@ const BASELINE_SECONDS = Number(process.env.BENCH_FEED_BASELINE_SECONDS ?? 5);
 const DRAIN_MS = 10_000;
 /** How long the CPU count waits after that for every stage to catch up. */
 const DRAIN_CPU_MS = 180_000;
+/**
+ * Seconds of BreachConfirmed at the figure's rate before it is measured (BENCH_FEED_WARMUP_SECONDS,
+ * default 5), to incidents of their own, then a wait until every stage has caught up: see
+ * `warmUp` in FeedLatencyFigures.
+ */
+const WARMUP_SECONDS = Number(process.env.BENCH_FEED_WARMUP_SECONDS ?? 5);
 /** The stages' timeline: one sample per this many ms from the first send (default 5 s). */
 const TIMELINE_MS = Number(process.env.BENCH_FEED_TIMELINE_MS ?? 5_000);
 
@@ -57,6 +63,13 @@ export interface FeedLatencyFigures {
     /** Scheduled → the append returned (the store's share of the latency). */
     append: { p50: number; p99: number };
   };
+  /**
+   * The warm-up before the measurement, measured the same way: the figure of processes just
+   * started, against a broker that may be too (the bench starts one unless KAFKA_BROKERS names
+   * one). Their first seconds interpret code their compilers have not yet optimised and take
+   * CPU for compiling it, on a machine the pipeline at 500/s nearly fills.
+   */
+  warmUp: LatencyRun & { seconds: number };
   /** Where the time goes: how far each stage fell behind, and the CPU each process used. */
   stages: Stages;
   /**
@@ -110,7 +123,8 @@ export async function breachToMinistryFeed(
     const raw = await rawLatency(kafka, consumers, rate, Math.min(BASELINE_SECONDS, seconds));
     const incidents = Array.from({ length: Math.ceil(rate * seconds) }, () => randomUUID());
     const warmUp = randomUUID();
-    await seedReports(sql, [...incidents, warmUp]);
+    const warmUps = Array.from({ length: Math.ceil(rate * WARMUP_SECONDS) }, () => randomUUID());
+    await seedReports(sql, [...incidents, warmUp, ...warmUps]);
     await startProcesses(group, url, broker.brokers.join(','), () => publishedAlready(sql));
     await relayedEverything(sql, 60_000);
 
@@ -156,7 +170,30 @@ export async function breachToMinistryFeed(
     await waitForAll(() => latencies.has(warmUp), 120_000);
     if (!latencies.has(warmUp)) throw new Error('the warm-up breach never reached the ministry');
     latencies.delete(warmUp);
-    await relayedEverything(sql, 60_000);
+    // Then a few seconds at the rate, so the measurement starts with every process's code
+    // compiled for the work it does, and every stage caught up again.
+    const warmUpFailures: unknown[] = [];
+    await paced(rate, WARMUP_SECONDS, (i, at) => {
+      scheduledAt.set(warmUps[i], at);
+      store
+        .append(incidentStreamId(warmUps[i]), [confirmed()], { expectedRevision: 0 })
+        .catch((error: unknown) => warmUpFailures.push(error));
+    });
+    await waitForAll(
+      () => warmUps.every((incident) => latencies.has(incident)) || warmUpFailures.length > 0,
+      DRAIN_MS,
+    );
+    if (warmUpFailures.length > 0)
+      throw new Error(`a warm-up append failed: ${String(warmUpFailures[0])}`);
+    const warmUpRun = {
+      seconds: WARMUP_SECONDS,
+      ...summarise(
+        warmUps.length,
+        warmUps.flatMap((incident) => latencies.get(incident) ?? []),
+      ),
+    };
+    for (const incident of warmUps) latencies.delete(incident);
+    await relayedEverything(sql, 120_000);
     const appendLatencies: number[] = [];
     const failures: unknown[] = [];
     // The statements' counts from here on (when the server loads pg_stat_statements).
@@ -197,6 +234,7 @@ export async function breachToMinistryFeed(
         ...summarise(incidents.length, [...latencies.values()]),
         append: percentiles(appendLatencies),
       },
+      warmUp: warmUpRun,
       stages,
       markers: {
         ministryFeed:
