@@ -4,8 +4,6 @@ declare module 'autocannon' {
     url: string;
     connections?: number;
     duration?: number;
-    /** Requests per second across all connections. */
-    overallRate?: number;
     headers?: Record<string, string>;
     requests?: {
       setupRequest?: (request: Record<string, unknown>) => Record<string, unknown>;

@@ -17,7 +17,7 @@ import {
   settle,
   untilAnswering,
 } from './http.bench';
-import { LoadResult, median } from './load';
+import { LoadResult, median, paced } from './load';
 
 /** The steady rate at which POST and GET are offered (target: POST p99 ≤ 100 ms at 200/s). */
 export const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 200);
@@ -27,7 +27,7 @@ export interface EmbeddedHttpFigures {
   post: LoadResult;
   /** GET /v1/incidents/{id} at 64 connections. */
   get: LoadResult;
-  /** POST /v1/incidents offered at STEADY_RATE (autocannon's overall rate). */
+  /** POST /v1/incidents offered at STEADY_RATE, evenly paced (`paced`). */
   steady: LoadResult;
   /** GET /v1/incidents/{id} offered at STEADY_RATE. */
   steadyGet: LoadResult;
@@ -64,22 +64,24 @@ export async function embeddedHttp(
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const rssIdleMb = rssMb(pid);
     const ids = await reportIncidents(url, auth, 50);
+    const posting = (n: number) => ({
+      method: 'POST' as const,
+      path: '/v1/incidents',
+      body: report(n),
+    });
+    const getting = (n: number) => ({
+      method: 'GET' as const,
+      path: `/v1/incidents/${ids[n % ids.length]}`,
+    });
+    // As fast as it answers at 64 connections, or at an even pace of `rate` a second.
     const post = (rate?: number) =>
-      cannon(
-        url,
-        durationS,
-        (n) => ({ method: 'POST', path: '/v1/incidents', body: report(n) }),
-        auth,
-        rate,
-      );
+      rate === undefined
+        ? cannon(url, durationS, posting, auth)
+        : paced(url, durationS, posting, auth, rate);
     const get = (rate?: number) =>
-      cannon(
-        url,
-        durationS,
-        (n) => ({ method: 'GET', path: `/v1/incidents/${ids[n % ids.length]}` }),
-        auth,
-        rate,
-      );
+      rate === undefined
+        ? cannon(url, durationS, getting, auth)
+        : paced(url, durationS, getting, auth, rate);
     /** CPU of the API per request answered in `phase`, ms. */
     const cpuOf = async (phase: () => Promise<LoadResult>, settleMs = 0) => {
       const before = cpuUs(pid) / 1000;
@@ -216,8 +218,8 @@ async function startBare(databaseUrl: string): Promise<Served> {
 }
 
 /**
- * POST /v1/incidents on the embedded API offered at a steady STEADY_RATE (autocannon's overall
- * rate), interleaved run by run with the bare INSERT server on PostgreSQL at the same rate: the
+ * POST /v1/incidents on the embedded API offered at a steady STEADY_RATE (evenly paced, each
+ * request's latency from when it was due: `paced`), interleaved run by run with the bare INSERT server on PostgreSQL at the same rate: the
  * latency a client sees at a load the API can carry, beside what one INSERT behind bare Node
  * costs at that load on this machine. The API first gets a run of its own to warm up (its
  * first seconds compile PGlite's code); each run is followed by the server settling, and the
@@ -238,7 +240,7 @@ export async function steadyPostVsBare(
     try {
       const post = (server: Served, headers: Record<string, string>, path: string) => {
         const cpu = cpuUs(server.pid);
-        return cannon(
+        return paced(
           server.url,
           durationS,
           (n) => ({ method: 'POST', path, body: report(n) }),

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
       const bareUrl = await createDatabase(postgres.url, 'bench_bare_steady');
       const row = steadyRow(await steadyPostVsBare(bareUrl, runs, seconds, nodeArgs));
       const { runs: each } = row.details;
-      const fmt = (r: { p50: number; p99: number }) => `${r.p50}/${r.p99}`;
+      const fmt = (r: { p50: number; p99: number }) => `${r.p50.toFixed(1)}/${r.p99.toFixed(1)}`;
       console.log(
         `${row.figure}: ${row.truceline} | ${row.baselineName}: ${row.baseline} → ` +
           `${row.ratio.toFixed(2)}×\n  runs, p50/p99 ms: embedded ${each.embedded.map(fmt).join(', ')}; ` +
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     const seconds = Number(process.env.BENCH_SECONDS ?? 10);
     const http = await embeddedHttp(runs, seconds, nodeArgs);
     const fmt = (r: { rate: number; p50: number; p99: number; failed?: number }) =>
-      `${Math.round(r.rate)} req/s (p50 ${r.p50} ms, p99 ${r.p99} ms${r.failed ? `, ${r.failed} failed` : ''})`;
+      `${Math.round(r.rate)} req/s (p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms${r.failed ? `, ${r.failed} failed` : ''})`;
     console.log(`POST /v1/incidents, embedded, 64 connections: ${fmt(http.post)}`);
     console.log(`GET /v1/incidents/{id}, embedded, 64 connections: ${fmt(http.get)}`);
     console.log(

@@ -72,22 +72,20 @@ export const report = (n: number) =>
   });
 
 /**
- * autocannon at 64 connections; the rate is 2xx answers per second of the run. With
- * `overallRate`, requests go at that rate in all (for latency at a given load).
+ * autocannon at 64 connections, each sending its next request when its last is answered; the
+ * rate is 2xx answers per second of the run. Latency at a given rate: `paced` (load.ts).
  */
 export async function cannon(
   url: string,
   durationS: number,
   request: (n: number) => { method: 'GET' | 'POST'; path: string; body?: string },
   headers: Record<string, string>,
-  overallRate?: number,
 ): Promise<LoadResult> {
   let n = 0;
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
     duration: durationS,
-    ...(overallRate !== undefined && { overallRate }),
     headers: { 'content-type': 'application/json', ...headers },
     requests: [
       {

@@ -10,7 +10,7 @@ import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
 import { ApiProcess } from '../support/api-process';
 import { freePort } from '../support/free-port';
 import { cannon, cpuOf, JWT_SECRET, report, settle, untilAnswering } from './http.bench';
-import { LoadResult } from './load';
+import { LoadResult, paced } from './load';
 import { postgresCpu } from './postgres-cpu';
 
 /**
@@ -23,7 +23,7 @@ import { postgresCpu } from './postgres-cpu';
  * sequentially and under load.
  * BENCH_CPU_PROF=<dir> writes there the API's CPU profile of each measured run (api-NN.cpuprofile,
  * numbered in the order of the runs printed, the sequential POSTs first);
- * BENCH_RATE=<n> adds a run at a fixed n POSTs per second (latency at a given load).
+ * BENCH_RATE=<n> adds a run at n POSTs per second, evenly paced (latency at a given load).
  * BENCH_WARMUP_SECONDS (default 10) of POSTs go to each server, unmeasured, before the runs.
  * BENCH_WAITS=1 samples the API's backends (pg_stat_activity) every 5 ms during each measured
  * API run and prints, per statement, how often it was seen running or waiting on what (a lock's
@@ -311,7 +311,7 @@ async function main(): Promise<void> {
       await measured(
         `POST api at ${FIXED_RATE}/s`,
         apiPid,
-        () => cannon(apiUrl, SECONDS, postAt('/v1/incidents'), auth, FIXED_RATE),
+        () => paced(apiUrl, SECONDS, postAt('/v1/incidents'), auth, FIXED_RATE),
         true,
       );
     }

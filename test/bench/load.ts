@@ -1,3 +1,4 @@
+import { Agent, request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
 
 export interface LoadResult {
@@ -50,4 +51,95 @@ export function percentiles(latencies: number[]): { p50: number; p99: number } {
 export function median<T extends LoadResult>(results: T[]): T {
   const sorted = [...results].sort((a, b) => a.rate - b.rate);
   return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** An HTTP request of a load: method, path and (JSON) body. */
+export type RequestOf = (n: number) => { method: 'GET' | 'POST'; path: string; body?: string };
+
+/**
+ * HTTP requests at an even pace, `rate` a second for `durationS` (open loop): request n is due
+ * n / rate seconds after the start and goes then, on a free one of `connections` keep-alive
+ * connections or as soon as one is free; its latency (ms) runs from when it was due, so a wait
+ * for a connection counts. The rate is the 2xx answers over the time to the last answer.
+ *
+ * Not autocannon's `overallRate`: that gives each connection its share of a second
+ * (rate / connections) to send back to back when the connection's one-second timer ticks, and
+ * the timers of all the connections tick together, so 200/s on 64 connections arrives as a
+ * burst of 200 requests, 64 at a time, at the start of every second, and its p99 is the time
+ * the server takes to answer the whole burst.
+ */
+export async function paced(
+  url: string,
+  durationS: number,
+  request: RequestOf,
+  headers: Record<string, string>,
+  rate: number,
+  connections = 64,
+): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const { hostname, port } = new URL(url);
+  const latencies: number[] = [];
+  let ok = 0;
+  let failed = 0;
+  let lastAnswer = 0;
+  const send = (n: number, due: number) =>
+    new Promise<void>((resolve) => {
+      const next = request(n);
+      let answered = false;
+      const done = (success: boolean) => {
+        if (answered) return;
+        answered = true;
+        lastAnswer = performance.now();
+        if (success) {
+          ok += 1;
+          latencies.push(lastAnswer - due);
+        } else failed += 1;
+        resolve();
+      };
+      const req = httpRequest(
+        {
+          agent,
+          hostname,
+          port,
+          method: next.method,
+          path: next.path,
+          headers: {
+            'content-type': 'application/json',
+            ...headers,
+            ...(next.body !== undefined && { 'content-length': Buffer.byteLength(next.body) }),
+          },
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          res.once('end', () => done(status >= 200 && status < 300));
+          res.once('error', () => done(false));
+          res.resume();
+        },
+      );
+      req.once('error', () => done(false));
+      req.end(next.body);
+    });
+  const sent: Promise<void>[] = [];
+  const total = Math.round(durationS * rate);
+  const started = performance.now();
+  const dueAt = (n: number) => started + (n * 1000) / rate;
+  for (let n = 0; n < total;) {
+    // Every request due by now goes now: after a late timer, several at once.
+    for (const now = performance.now(); n < total && dueAt(n) <= now; n++) {
+      sent.push(send(n, dueAt(n)));
+    }
+    if (n < total) {
+      const wait = dueAt(n) - performance.now();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
+    }
+  }
+  await Promise.all(sent);
+  agent.destroy();
+  if (failed > 0) console.warn(`  ${url}: ${failed} requests failed or answered other than 2xx`);
+  return {
+    rate: ok / Math.max((lastAnswer - started) / 1000, 1e-3),
+    count: ok,
+    ...percentiles(latencies),
+    failed,
+  };
 }

@@ -1,4 +1,8 @@
-import { drive } from './load';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { drive, paced } from './load';
 
 describe(drive.name, () => {
   it('counts every operation of every concurrent writer', async () => {
@@ -12,5 +16,54 @@ describe(drive.name, () => {
     // counts of `events += await once()` (eight calls counted as one).
     expect(calls).toBeGreaterThanOrEqual(8);
     expect(result.count).toBe(calls * 10);
+  });
+});
+
+describe(paced.name, () => {
+  /** A server answering 201, or 500 to every tenth request; records when request n arrived. */
+  async function server(): Promise<{
+    url: string;
+    arrivals: Map<number, number>;
+    close: () => void;
+  }> {
+    const arrivals = new Map<number, number>();
+    const http = createServer((req, res) => {
+      const at = performance.now();
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.once('end', () => {
+        const { n } = JSON.parse(Buffer.concat(chunks).toString()) as { n: number };
+        arrivals.set(n, at);
+        res.statusCode = n % 10 === 9 ? 500 : 201;
+        res.end('{}');
+      });
+    });
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    const { port } = http.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}`, arrivals, close: () => http.close() };
+  }
+
+  it('sends no request before its time, so the rate is spread over each second', async () => {
+    const { url, arrivals, close } = await server();
+    try {
+      const before = performance.now();
+      const result = await paced(
+        url,
+        1,
+        (n) => ({ method: 'POST', path: '/x', body: `{"n":${n}}` }),
+        {},
+        100,
+      );
+      expect(arrivals.size).toBe(100);
+      // Request n is due 10·n ms after the start: a burst (autocannon's `overallRate`) sends
+      // them all at once. A slow machine only makes them later.
+      const early = [...arrivals].filter(([n, at]) => at - before < n * 10 - 1);
+      expect(early).toEqual([]);
+      expect(result.count).toBe(90);
+      expect(result.failed).toBe(10);
+    } finally {
+      close();
+    }
   });
 });
