@@ -77,12 +77,13 @@ function sampleWaits(url: string): { stop(): Promise<Record<string, unknown>> } 
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const { rows } = await client.query<{ key: string }>(
-      `SELECT round(total_exec_time::numeric, 1) || ' ms, ' || calls || ' calls, ' || rows ||
-              ' rows | ' || ${shortSql('query', 90)} AS key
+      `SELECT round(total_exec_time::numeric, 1) || ' ms, planning ' ||
+              round(total_plan_time::numeric, 1) || ' ms, ' || calls || ' calls, ' || plans ||
+              ' plans, ' || rows || ' rows | ' || ${shortSql('query', 90)} AS key
          FROM pg_stat_statements
         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
           AND query NOT LIKE '%pg_stat_%'
-        ORDER BY total_exec_time DESC LIMIT 15`,
+        ORDER BY total_exec_time + total_plan_time DESC LIMIT 15`,
     );
     await client.end();
     return rows.map((row) => row.key);
@@ -103,7 +104,14 @@ interface Sample {
 
 async function main(): Promise<void> {
   const postgres = await startThrowawayPostgres(
-    WAITS ? { settings: ['shared_preload_libraries=pg_stat_statements'] } : {},
+    WAITS
+      ? {
+          settings: [
+            'shared_preload_libraries=pg_stat_statements',
+            'pg_stat_statements.track_planning=on',
+          ],
+        }
+      : {},
   );
   const statsDir = await mkdtemp(join(tmpdir(), 'truceline-http-bench-'));
   const statsFile = join(statsDir, 'statements.json');
