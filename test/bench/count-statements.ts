@@ -18,8 +18,8 @@ const classify = (text: string): string => {
   if (/truceline_append_/.test(sql)) return 'append';
   if (/pg_notify/.test(sql)) return 'notify';
   if (/INSERT INTO checkpoints/.test(sql)) return 'checkpoint write';
-  if (/pg_snapshot_xmin|pg_current_snapshot/.test(sql)) return 'log read';
-  if (/FROM events WHERE stream_id/.test(sql)) return 'stream read';
+  if (/pg_snapshot_xmin|pg_current_snapshot|truceline_read_log/.test(sql)) return 'log read';
+  if (/FROM events WHERE stream_id|truceline_read_stream/.test(sql)) return 'stream read';
   const table = /(?:FROM|INTO|UPDATE)\s+([a-z_]+)/i.exec(sql)?.[1] ?? '?';
   return `${sql.split(' ')[0].toUpperCase()} ${table}`;
 };

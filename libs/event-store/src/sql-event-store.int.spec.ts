@@ -231,17 +231,76 @@ describe(SqlEventStore.name, () => {
             return planned;
           });
 
-          // The append, and its NOTIFY once sent (see QueryOptions: the reads are planned on
-          // every call).
-          expect([...prepared].some((text) => text.includes('truceline_append_columns'))).toBe(
-            true,
-          );
+          // The append, the reads, and the NOTIFY once sent. The append and the reads are
+          // functions: their own statements are planned once per connection, along indexes
+          // whatever the statistics say, as their settings ask.
+          const functions = [
+            'truceline_append_columns',
+            'truceline_read_log',
+            'truceline_read_stream',
+          ];
+          for (const name of functions)
+            expect([...prepared].some((text) => text.includes(`${name}(`))).toBe(true);
           for (const plan of plans) expect(plan).not.toMatch(/Seq Scan/);
+          const { rows: settings } = await sql.query<{ name: string; config: string[] }>(
+            'SELECT proname AS name, proconfig AS config FROM pg_proc WHERE proname = ANY($1)',
+            [functions],
+          );
+          expect(settings.map((row) => row.name).sort()).toEqual([...functions].sort());
+          for (const { config } of settings)
+            expect(config).toEqual(
+              expect.arrayContaining(['enable_seqscan=off', 'plan_cache_mode=force_generic_plan']),
+            );
         } finally {
           await store.close();
           await sql.close();
           await database.drop();
         }
+      });
+
+      it('sends no row of the log past an append in flight, and the rows before it', async () => {
+        // The server stops where the reader must: the rows committed after an append in flight
+        // would only be dropped by the reader and read again later.
+        const head = await sut.headPosition();
+        const before = await sut.append(streamName('before'), newEvents(2), {
+          expectedRevision: 'no-stream',
+        });
+        let inFlight!: () => void;
+        const taken = new Promise<void>((resolve) => (inFlight = resolve));
+        let release!: () => void;
+        const held = sut.append(streamName('held'), newEvents(1), {
+          expectedRevision: 'no-stream',
+          beforeCommit: () => (inFlight(), new Promise<void>((resolve) => (release = resolve))),
+        });
+        try {
+          await taken;
+          const after = await sut.append(streamName('after'), newEvents(2), {
+            expectedRevision: 'no-stream',
+          });
+          const read = (from: number) =>
+            engine.sql.query<{ head: string; position: string | null }>(
+              'SELECT head, position FROM truceline_read_log($1, NULL, 100)',
+              [from],
+            );
+
+          expect((await read(head)).rows).toEqual(
+            before.events.map((e) => ({
+              head: String(after.position),
+              position: String(e.position),
+            })),
+          );
+          expect((await read(before.position)).rows).toEqual([
+            { head: String(after.position), position: null },
+          ]);
+        } finally {
+          release();
+        }
+        const appended = await held;
+        expect((await sut.readAll({ after: before.position })).map((e) => e.position)).toEqual([
+          appended.position,
+          appended.position + 1,
+          appended.position + 2,
+        ]);
       });
 
       it('reads committed appends at once beside a transaction in flight that appends nothing', async () => {

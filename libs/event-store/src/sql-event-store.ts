@@ -455,9 +455,10 @@ export class SqlEventStore implements EventStore {
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
     const { rows } = await this.sql.query<EventRow>(
-      `SELECT ${COLUMNS} FROM events WHERE stream_id = $1 AND revision >= $2
-       ORDER BY revision LIMIT $3::bigint`,
+      'SELECT * FROM truceline_read_stream($1, $2, $3)',
       [streamId, options.fromRevision ?? 0, options.limit ?? null],
+      // A function's plan, made once with every lookup along its index (see the schema).
+      { prepare: true },
     );
     return rows.map(toStoredEvent);
   }
@@ -470,7 +471,12 @@ export class SqlEventStore implements EventStore {
    * is nothing).
    */
   readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
-    return this.readSafePrefix(options, READ_ALL, READ_ALL_OTHER_DATABASES_IGNORED, toStoredEvent);
+    return this.readSafePrefix(
+      options,
+      { text: READ_ALL, prepare: true },
+      READ_ALL_OTHER_DATABASES_IGNORED,
+      toStoredEvent,
+    );
   }
 
   /**
@@ -481,7 +487,7 @@ export class SqlEventStore implements EventStore {
   readAllForReplay(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
     return this.readSafePrefix(
       options,
-      REPLAY_READ,
+      { text: REPLAY_READ, prepare: false },
       REPLAY_READ_OTHER_DATABASES_IGNORED,
       replayEventOf,
     );
@@ -529,7 +535,7 @@ export class SqlEventStore implements EventStore {
 
   private async readSafePrefix<R extends { position: string | number }>(
     options: ReadAllOptions,
-    first: string,
+    first: { text: string; prepare: boolean },
     again: string,
     decode: (row: R) => StoredEvent,
   ): Promise<StoredEvent[]> {
@@ -541,12 +547,10 @@ export class SqlEventStore implements EventStore {
     const deadline = Date.now() + IN_FLIGHT_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
       const remaining = limit === null ? null : limit - events.length;
-      // Not prepared, nor the stream's read (see QueryOptions): planned for any parameters on a
-      // new database analyzed while the log held a page, both would scan it, and go on scanning
-      // it as it grew, until the next ANALYZE.
       const { rows } = await this.sql.query<R & { head: string | null; settled: boolean | null }>(
-        attempt === 0 ? first : again,
+        attempt === 0 ? first.text : again,
         [after, until, remaining],
+        { prepare: attempt === 0 && first.prepare },
       );
       target ??= rows.length > 0 && rows[0].head !== null ? Number(rows[0].head) : 0;
       // The safe prefix: a row right after the last safe one (nothing lies between them that
@@ -771,7 +775,13 @@ const readAllOtherDatabasesIgnoredOf = (columns: string) => `
     ORDER BY position LIMIT $3::bigint
   ) e ON true`;
 
-const READ_ALL = readAllOf(COLUMNS);
+/**
+ * readAll's first read: truceline_read_log (see the schema), which answers as readAllOf does but
+ * stops before the first row the reader could not take, and whose plans are made once per
+ * connection along the log's index. Past that row a read at the tail under concurrent appends
+ * sent about as many rows again, each dropped here and read again on a later call.
+ */
+const READ_ALL = 'SELECT * FROM truceline_read_log($1, $2, $3)';
 const READ_ALL_OTHER_DATABASES_IGNORED = readAllOtherDatabasesIgnoredOf(COLUMNS);
 const REPLAY_READ = readAllOf(REPLAY_COLUMNS);
 const REPLAY_READ_OTHER_DATABASES_IGNORED = readAllOtherDatabasesIgnoredOf(REPLAY_COLUMNS);

@@ -41,7 +41,9 @@ export interface QueryOptions {
    * the plan made on a new database, while the tables are tiny, is kept while they grow, until
    * the next ANALYZE of one of them. A join, or a lookup another plan could answer by a scan,
    * is planned on every call instead: a sequential scan chosen while the table was tiny would
-   * stay for every call of that connection until autovacuum analyzes the table.
+   * stay for every call of that connection until autovacuum analyzes the table. (Or it goes
+   * into a function that turns sequential scans off for its own statements, as the store's
+   * append and reads do, and the call of the function is prepared.)
    */
   prepare?: boolean;
 }
