@@ -1,6 +1,11 @@
 import { incidentIdOf } from '@truceline/domain';
 import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
-import { insertGeneratedHistory } from '@truceline/testing';
+import {
+  createTestDatabase,
+  insertGeneratedHistory,
+  planForAnyParameters,
+  recordingPrepared,
+} from '@truceline/testing';
 import { INCIDENTS } from './incident.projection';
 import { PolicyRegistry } from './policy.registry';
 import { migrateProjection } from './projection';
@@ -43,6 +48,40 @@ describe('IncidentProjection', () => {
     } finally {
       await store.close();
       await sql.close();
+    }
+  });
+
+  it('writes a page of new incidents by a prepared insert, planned once along indexes even on a new table', async () => {
+    const database = await createTestDatabase();
+    const sql = await openDatabase({ databaseUrl: database.url });
+    const store = new SqlEventStore(sql);
+    try {
+      await store.init();
+      const policies = new PolicyRegistry(store);
+      await policies.load();
+      await migrateProjection(sql, INCIDENTS);
+      // A first start: autovacuum may analyze the view while it is empty.
+      await sql.query('ANALYZE incident_view');
+      await insertGeneratedHistory(sql, 3);
+      const prepared = new Set<string>();
+
+      await INCIDENTS.create(recordingPrepared(sql, prepared), policies).applyBatch(
+        await store.readAll(),
+      );
+
+      const plans = await sql.transaction(async (tx) => {
+        const planned: string[] = [];
+        for (const text of prepared) planned.push(await planForAnyParameters(tx, text));
+        return planned;
+      });
+      expect(plans).toHaveLength(1);
+      expect(plans[0]).toMatch(/Insert on incident_view/);
+      expect(plans[0]).not.toMatch(/Seq Scan/);
+      expect(await rowsOf(sql)).toHaveLength(3);
+    } finally {
+      await store.close();
+      await sql.close();
+      await database.drop();
     }
   });
 });
