@@ -218,6 +218,8 @@ const WRITE_NEW = `${UPSERT}
 
 /** Rows a projection remembers having written (the most recently written kept). */
 const WRITTEN_RESIDENT = 4_096;
+/** Rows held beyond WRITTEN_RESIDENT before the least recently written are let go, together. */
+const WRITTEN_SPARE = 1_024;
 
 /**
  * The incident read model behind GET /v1/incidents/{id}: the incident state folded from its
@@ -298,8 +300,16 @@ export class IncidentProjection implements Projection {
   private remember(incidentId: string, view: ViewRow): void {
     this.written.delete(incidentId);
     this.written.set(incidentId, view);
-    if (this.written.size > WRITTEN_RESIDENT)
-      this.written.delete(this.written.keys().next().value as string);
+    // Let go of a batch at a time, not the first key after every write: a Map finds its first
+    // key by stepping over the entries deleted at its front until it is compacted, and the
+    // eviction of one row after each write cost several microseconds a row.
+    if (this.written.size > WRITTEN_RESIDENT + WRITTEN_SPARE) {
+      let excess = this.written.size - WRITTEN_RESIDENT;
+      for (const id of this.written.keys()) {
+        if (excess-- === 0) break;
+        this.written.delete(id);
+      }
+    }
   }
 
   /** Drops the read model so it can be rebuilt from position 0. */
