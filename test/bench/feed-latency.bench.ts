@@ -286,8 +286,9 @@ export interface Stages {
   /**
    * PostgreSQL's share of cpuPerEvent by what its processes served (µs per BreachConfirmed): the
    * backends of the bench (its appends and samples), the API and the relay, the server's own
-   * processes by type, and `exited` for what backends that ended meanwhile (and the postmaster)
-   * used.
+   * processes by type (each read every second, so one that exits is counted up to its last
+   * reading), and `exited` for the rest: the postmaster, and what processes used in their last
+   * second or lived less than one.
    */
   postgresByClient: Record<string, number>;
   /** Milliseconds from the first send until every stage had caught up (null: not within 180 s). */
@@ -315,6 +316,15 @@ function watchStages(
   };
   const before = cpuNow();
   const postgresBefore = postgresCpuByProcess(sql).catch(() => null);
+  // Each server process's CPU as last seen, read every second: a backend that exits meanwhile
+  // (a pool closes connections idle for 10 s, autovacuum workers end) is still counted for
+  // what it had used by its last reading.
+  const postgresSeen = new Map<number, { name: string; cpu: number }>();
+  const seePostgres = async () => {
+    for (const [pid, used] of (await postgresCpuByProcess(sql).catch(() => null)) ?? [])
+      postgresSeen.set(pid, used);
+  };
+  let samples = 0;
   let lastCpu = before;
   let projectionBehindMax = 0;
   let relayBehindMax = 0;
@@ -364,6 +374,7 @@ function watchStages(
           cpuMs: cpuSince(was, now),
         });
       }
+      if (samples++ % 4 === 0) await seePostgres();
       await sleep(250);
     }
   })();
@@ -375,10 +386,8 @@ function watchStages(
       stopped = true;
       await sampling;
       const [start, end] = [await before, await cpuNow()];
-      const [postgresStart, postgresEnd] = [
-        await postgresBefore,
-        await postgresCpuByProcess(sql).catch(() => null),
-      ];
+      const postgresStart = await postgresBefore;
+      await seePostgres();
       const cpuPerEvent: Record<string, number> = {};
       for (const [name, used] of Object.entries(end)) {
         const was = (start as Record<string, number | null>)[name];
@@ -386,9 +395,9 @@ function watchStages(
           cpuPerEvent[name] = Math.round((used - was) / events);
       }
       const postgresByClient: Record<string, number> = {};
-      if (postgresStart && postgresEnd && start.postgres !== null && end.postgres !== null) {
+      if (postgresStart && start.postgres !== null && end.postgres !== null) {
         let named = 0;
-        for (const [pid, { name, cpu }] of postgresEnd) {
+        for (const [pid, { name, cpu }] of postgresSeen) {
           const used = cpu - (postgresStart.get(pid)?.cpu ?? 0);
           postgresByClient[name] = (postgresByClient[name] ?? 0) + used;
           named += used;
