@@ -23,6 +23,8 @@ const common = {
   transform,
   moduleNameMapper,
   testEnvironment: 'node',
+  // PGlite's wasm without background tier-up, which kept workers alive after their last test.
+  setupFiles: ['<rootDir>/test/wasm-baseline.setup.ts'],
   roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test', '<rootDir>/infra'],
 };
 
