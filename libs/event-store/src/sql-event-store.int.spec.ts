@@ -145,6 +145,20 @@ describe(SqlEventStore.name, () => {
     });
 
     if (engineName === 'PGlite') {
+      it("reads with plain statements, not PostgreSQL's read functions, which cost PGlite more", async () => {
+        const prepared = new Set<string>();
+        const store = new SqlEventStore(recordingPrepared(engine.sql, prepared));
+        try {
+          await store.readStream(streamName('plain'));
+          await store.readAll({ after: 0, limit: 1 });
+
+          expect(prepared.size).toBe(2);
+          expect([...prepared].filter((text) => text.includes('truceline_read'))).toEqual([]);
+        } finally {
+          await store.close();
+        }
+      });
+
       it('opens a new data directory with a small buffer cache: the wasm heap is never given back', async () => {
         const dataDir = await mkdtemp(join(tmpdir(), 'truceline-store-'));
         const sql = await openDatabase({ dataDir });
