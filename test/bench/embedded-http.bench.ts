@@ -21,6 +21,8 @@ import { LoadResult, median, paced } from './load';
 
 /** The steady rate at which POST and GET are offered (target: POST p99 ≤ 100 ms at 200/s). */
 export const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 200);
+/** The steady rate of POST on PostgreSQL (target: p99 ≤ 50 ms at 1,000/s). */
+export const POSTGRES_STEADY_RATE = 1000;
 
 export interface EmbeddedHttpFigures {
   /** POST /v1/incidents at 64 connections, as fast as it answers. */
@@ -57,7 +59,7 @@ export async function embeddedHttp(
   const auth = {
     authorization: `Bearer ${signToken(JWT_SECRET, { role: 'operator', sub: 'bench' })}`,
   };
-  const api = await startEmbeddedApi(auth, nodeArgs);
+  const api = await startApi(auth, nodeArgs);
   try {
     const { url } = api;
     const pid = api.pid;
@@ -145,12 +147,19 @@ export interface SteadyResult extends LoadResult {
   cpuMs: number;
 }
 
+/** Where the API under a steady rate keeps its events: a new data directory, or PostgreSQL. */
+export type SteadyStore = { embedded: true } | { databaseUrl: string };
+
 export interface SteadyFigures {
-  /** POST /v1/incidents on the embedded API: the run of median p99 (its p50 beside it). */
-  embedded: SteadyResult;
+  /** 'embedded' or 'PostgreSQL': the API's store. */
+  store: string;
+  /** The requests a second offered to both servers. */
+  rate: number;
+  /** POST /v1/incidents on the API: the run of median p99 (its p50 beside it). */
+  api: SteadyResult;
   /** The bare Node server's one INSERT on PostgreSQL at the same rate: the run of median p99. */
   bare: SteadyResult;
-  runs: { embedded: SteadyResult[]; bare: SteadyResult[] };
+  runs: { api: SteadyResult[]; bare: SteadyResult[] };
 }
 
 /** A server process under the bench: where it answers, its pid, and how to end it. */
@@ -160,12 +169,17 @@ interface Served {
   stop: () => Promise<void>;
 }
 
-/** The built API on a new data directory; resolves once it answers. */
-async function startEmbeddedApi(
+/**
+ * The built API on a new data directory (embedded), or on `store.databaseUrl`; resolves once it
+ * answers.
+ */
+async function startApi(
   auth: Record<string, string>,
   nodeArgs: string[] = [],
+  store: SteadyStore = { embedded: true },
 ): Promise<Served> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'truceline-bench-'));
+  const dataDir =
+    'databaseUrl' in store ? undefined : await mkdtemp(join(tmpdir(), 'truceline-bench-'));
   const port = await freePort();
   const env = Object.fromEntries(
     Object.entries(process.env).filter(
@@ -178,7 +192,9 @@ async function startEmbeddedApi(
       ...env,
       PORT: String(port),
       TRUCELINE_JWT_SECRET: JWT_SECRET,
-      TRUCELINE_DATA_DIR: dataDir,
+      ...(dataDir === undefined
+        ? { DATABASE_URL: (store as { databaseUrl: string }).databaseUrl }
+        : { TRUCELINE_DATA_DIR: dataDir }),
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -187,7 +203,7 @@ async function startEmbeddedApi(
   const stop = async () => {
     api.kill('SIGTERM');
     await exited;
-    await rm(dataDir, { recursive: true, force: true });
+    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
   };
   const url = `http://127.0.0.1:${port}`;
   try {
@@ -218,23 +234,25 @@ async function startBare(databaseUrl: string): Promise<Served> {
 }
 
 /**
- * POST /v1/incidents on the embedded API offered at a steady STEADY_RATE (evenly paced, each
- * request's latency from when it was due: `paced`), interleaved run by run with the bare INSERT server on PostgreSQL at the same rate: the
- * latency a client sees at a load the API can carry, beside what one INSERT behind bare Node
- * costs at that load on this machine. The API first gets a run of its own to warm up (its
- * first seconds compile PGlite's code); each run is followed by the server settling, and the
- * CPU it spent per request counts both.
+ * POST /v1/incidents on the API (on `store`) offered at a steady `rate` (evenly paced, each
+ * request's latency from when it was due: `paced`), interleaved run by run with the bare INSERT
+ * server on PostgreSQL (`bareDatabaseUrl`) at the same rate: the latency a client sees at a load
+ * the API can carry, beside what one INSERT behind bare Node costs at that load on this machine.
+ * The API first gets a run of its own to warm up (its first seconds compile its code, and
+ * PGlite's); each run is followed by the server settling, and the CPU it spent per request
+ * counts both.
  */
 export async function steadyPostVsBare(
   bareDatabaseUrl: string,
   runs: number,
   durationS: number,
-  nodeArgs: string[] = [],
+  options: { store?: SteadyStore; rate?: number; nodeArgs?: string[] } = {},
 ): Promise<SteadyFigures> {
+  const { store = { embedded: true }, rate = STEADY_RATE, nodeArgs = [] } = options;
   const auth = {
     authorization: `Bearer ${signToken(JWT_SECRET, { role: 'operator', sub: 'bench' })}`,
   };
-  const api = await startEmbeddedApi(auth, nodeArgs);
+  const api = await startApi(auth, nodeArgs, store);
   try {
     const bare = await startBare(bareDatabaseUrl);
     try {
@@ -245,7 +263,7 @@ export async function steadyPostVsBare(
           durationS,
           (n) => ({ method: 'POST', path, body: report(n) }),
           headers,
-          STEADY_RATE,
+          rate,
         ).then(async (result) => {
           await settle(server.pid);
           const cpuMs = (cpuUs(server.pid) - cpu) / Math.max(result.count ?? 1, 1) / 1000;
@@ -253,11 +271,10 @@ export async function steadyPostVsBare(
         });
       };
       await post(api, auth, '/v1/incidents');
-      const results: SteadyFigures['runs'] = { embedded: [], bare: [] };
+      const results: SteadyFigures['runs'] = { api: [], bare: [] };
       for (let run = 0; run < runs; run++) {
         // Alternating which goes first, so a neighbour's load lands on both alike.
-        const order =
-          run % 2 === 0 ? (['bare', 'embedded'] as const) : (['embedded', 'bare'] as const);
+        const order = run % 2 === 0 ? (['bare', 'api'] as const) : (['api', 'bare'] as const);
         for (const which of order) {
           results[which].push(
             which === 'bare' ? await post(bare, {}, '/x') : await post(api, auth, '/v1/incidents'),
@@ -267,7 +284,9 @@ export async function steadyPostVsBare(
       const medianP99 = (list: SteadyResult[]) =>
         [...list].sort((a, b) => a.p99 - b.p99)[Math.floor(list.length / 2)];
       return {
-        embedded: medianP99(results.embedded),
+        store: 'databaseUrl' in store ? 'PostgreSQL' : 'embedded',
+        rate,
+        api: medianP99(results.api),
         bare: medianP99(results.bare),
         runs: results,
       };
@@ -284,12 +303,13 @@ export function steadyRow(figures: SteadyFigures) {
   const fmt = (r: SteadyResult) =>
     `p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms (${Math.round(r.rate)} req/s answered` +
     `${r.failed ? `, ${r.failed} failed` : ''}), ${r.cpuMs.toFixed(2)} ms CPU/request`;
+  const rate = figures.rate.toLocaleString('en');
   return {
-    figure: `POST /v1/incidents, embedded, steady ${STEADY_RATE}/s: p50/p99`,
-    truceline: fmt(figures.embedded),
-    baselineName: `bare Node server, one INSERT (PostgreSQL), steady ${STEADY_RATE}/s`,
+    figure: `POST /v1/incidents, ${figures.store}, steady ${rate}/s: p50/p99`,
+    truceline: fmt(figures.api),
+    baselineName: `bare Node server, one INSERT (PostgreSQL), steady ${rate}/s`,
     baseline: fmt(figures.bare),
-    ratio: figures.bare.p99 / figures.embedded.p99,
+    ratio: figures.bare.p99 / figures.api.p99,
     details: { ...figures },
   };
 }

@@ -23,12 +23,12 @@ async function main(): Promise<void> {
     try {
       const seconds = Number(process.env.BENCH_SECONDS ?? 10);
       const bareUrl = await createDatabase(postgres.url, 'bench_bare_steady');
-      const row = steadyRow(await steadyPostVsBare(bareUrl, runs, seconds, nodeArgs));
+      const row = steadyRow(await steadyPostVsBare(bareUrl, runs, seconds, { nodeArgs }));
       const { runs: each } = row.details;
       const fmt = (r: { p50: number; p99: number }) => `${r.p50.toFixed(1)}/${r.p99.toFixed(1)}`;
       console.log(
         `${row.figure}: ${row.truceline} | ${row.baselineName}: ${row.baseline} → ` +
-          `${row.ratio.toFixed(2)}×\n  runs, p50/p99 ms: embedded ${each.embedded.map(fmt).join(', ')}; ` +
+          `${row.ratio.toFixed(2)}×\n  runs, p50/p99 ms: API ${each.api.map(fmt).join(', ')}; ` +
           `bare ${each.bare.map(fmt).join(', ')}`,
       );
     } finally {

@@ -23,7 +23,8 @@ import { postgresCpu } from './postgres-cpu';
  * sequentially and under load.
  * BENCH_CPU_PROF=<dir> writes there the API's CPU profile of each measured run (api-NN.cpuprofile,
  * numbered in the order of the runs printed, the sequential POSTs first);
- * BENCH_RATE=<n> adds a run at n POSTs per second, evenly paced (latency at a given load).
+ * BENCH_RATE=<n> adds a run at n POSTs per second, evenly paced (latency at a given load), to the
+ * API then to the bare server.
  * BENCH_WARMUP_SECONDS (default 10) of POSTs go to each server, unmeasured, before the runs.
  * BENCH_WAITS=1 samples the API's backends (pg_stat_activity) every 5 ms during each measured
  * API run and prints, per statement, how often it was seen running or waiting on what (a lock's
@@ -316,11 +317,22 @@ async function main(): Promise<void> {
       rates.get.push(c.rate / d.rate);
     }
     if (FIXED_RATE) {
-      await measured(
+      // The API and the bare server paced alike, as `npm run bench`'s steady PostgreSQL row.
+      const a = await measured(
         `POST api at ${FIXED_RATE}/s`,
         apiPid,
         () => paced(apiUrl, SECONDS, postAt('/v1/incidents'), auth, FIXED_RATE),
         true,
+      );
+      const b = await measured(
+        `POST bare at ${FIXED_RATE}/s`,
+        barePid,
+        () => paced(bareUrl, SECONDS, postAt('/x'), {}, FIXED_RATE),
+        false,
+      );
+      console.log(
+        `POST at ${FIXED_RATE}/s, api/bare: answered ${(a.rate / b.rate).toFixed(2)}, ` +
+          `p99 ${a.p99.toFixed(1)} against ${b.p99.toFixed(1)} ms`,
       );
     }
     const median = (values: number[]) => [...values].sort((x, y) => x - y)[values.length >> 1];

@@ -6,7 +6,7 @@ import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
 import { REPO_ROOT } from '../support/shared-scenarios';
 import { appendOnPglite, appendOnPostgres, BenchSettings } from './append.bench';
 import { bareHttp, HttpResult, truclineHttp } from './http.bench';
-import { steadyPostVsBare, steadyRow } from './embedded-http.bench';
+import { POSTGRES_STEADY_RATE, steadyPostVsBare, steadyRow } from './embedded-http.bench';
 import { LoadResult } from './load';
 import { REPLAY_INCIDENTS, replayVsScan } from './replay.bench';
 import { appendWithSealing } from './sealing.bench';
@@ -210,6 +210,12 @@ async function main(): Promise<void> {
     }
     const bareSteady = await database('bench_bare_steady');
     add(steadyRow(await steadyPostVsBare(bareSteady, settings.runs, seconds)));
+    // The same on PostgreSQL at its target's rate, a new API process on a database of its own.
+    const steadyOnPostgres = await steadyPostVsBare(bareSteady, settings.runs, seconds, {
+      store: { databaseUrl: await database('bench_http_steady') },
+      rate: POSTGRES_STEADY_RATE,
+    });
+    add(steadyRow(steadyOnPostgres));
   } finally {
     await kafka.stop();
     await postgres.stop();
