@@ -85,7 +85,7 @@ export interface FeedLatencyFigures {
    * The statements that took the server longest over the run, when it loads
    * pg_stat_statements (`shared_preload_libraries`): total ms, calls, rows.
    */
-  statements?: { query: string; ms: number; calls: number; rows: number }[];
+  statements?: { query: string; ms: number; planMs: number; calls: number; rows: number }[];
   /**
    * The floor: a kafkajs producer with the relay's acks and idempotence sending one message per
    * scheduled send, at the same pace, to a consumer (read committed) in this process.
@@ -436,16 +436,23 @@ function cpuSince(
 /** The server's busiest statements since the bench's database was made, or null without the module. */
 async function topStatements(sql: SqlClient): Promise<FeedLatencyFigures['statements'] | null> {
   try {
-    const { rows } = await sql.query<{ query: string; ms: number; calls: string; rows: string }>(
-      `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 120) AS query,
-              round(total_exec_time)::float8 AS ms, calls, rows
+    const { rows } = await sql.query<{
+      query: string;
+      ms: number;
+      planMs: number;
+      calls: string;
+      rows: string;
+    }>(
+      `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query,
+              round(total_exec_time)::float8 AS ms, round(total_plan_time)::float8 AS "planMs", calls, rows
          FROM pg_stat_statements
         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-        ORDER BY total_exec_time DESC LIMIT 12`,
+        ORDER BY total_exec_time + total_plan_time DESC LIMIT 40`,
     );
     return rows.map((r) => ({
       query: r.query,
       ms: r.ms,
+      planMs: r.planMs,
       calls: Number(r.calls),
       rows: Number(r.rows),
     }));

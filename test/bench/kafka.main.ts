@@ -17,7 +17,11 @@ async function main(): Promise<void> {
   const which = process.argv[2] ?? 'both';
   const settings =
     process.env.BENCH_FEED_TRACE === '1'
-      ? ['track_commit_timestamp=on', 'shared_preload_libraries=pg_stat_statements']
+      ? [
+          'track_commit_timestamp=on',
+          'shared_preload_libraries=pg_stat_statements',
+          'pg_stat_statements.track_planning=on',
+        ]
       : [];
   const [postgres, kafka] = await Promise.all([
     startThrowawayPostgres({ settings }),
