@@ -7,6 +7,24 @@ export interface CheckpointWriterOptions {
   onError?: (error: unknown) => void;
 }
 
+/**
+ * The statement storing checkpoints (parameters: checkpointParameters), one text for every
+ * writer of the table. `where` (SQL) lets a writer store them only while a condition holds, in
+ * the same statement: the relays' publisher stores its checkpoints only under its lease.
+ */
+export const storeCheckpointsSql = (where = 'true'): string =>
+  `INSERT INTO checkpoints (subscriber_id, position, updated_at)
+   SELECT id, position, $3::timestamptz FROM unnest($1::text[], $2::bigint[]) AS c(id, position)
+    WHERE ${where}
+   ON CONFLICT (subscriber_id)
+   DO UPDATE SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at`;
+
+/** The first three parameters of storeCheckpointsSql: names, positions, the time written. */
+export const checkpointParameters = (
+  positions: ReadonlyMap<string, number>,
+  now: Date,
+): unknown[] => [[...positions.keys()], [...positions.values()], now.toISOString()];
+
 /** Where subscriptions record how far they got; written later, together. */
 export interface CheckpointRecorder {
   /** Records a subscriber's position, to be stored with the next write. */
@@ -87,13 +105,7 @@ export class CheckpointWriter implements CheckpointRecorder {
     const batch = this.pending;
     this.pending = new Map();
     try {
-      await this.sql.query(
-        `INSERT INTO checkpoints (subscriber_id, position, updated_at)
-         SELECT id, position, $3::timestamptz FROM unnest($1::text[], $2::bigint[]) AS c(id, position)
-         ON CONFLICT (subscriber_id)
-         DO UPDATE SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at`,
-        [[...batch.keys()], [...batch.values()], this.now().toISOString()],
-      );
+      await this.sql.query(storeCheckpointsSql(), checkpointParameters(batch, this.now()));
     } catch (error) {
       // Kept for the next write, unless a later position was recorded meanwhile.
       for (const [id, position] of batch) {

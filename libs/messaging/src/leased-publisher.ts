@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { CheckpointWriter, EventStore, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { EventStore, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { ICustomPartitioner, Kafka, Partitioners, Producer, TopicMessages } from 'kafkajs';
 import pino, { Logger } from 'pino';
 import { LeaseLostError, RelayLease } from './relay-lease';
@@ -443,13 +443,12 @@ export class LeasedPublisher {
     }
   }
 
-  /** Every checkpoint of a committed transaction (one per partner feed) in one statement. */
+  /**
+   * Every checkpoint of a committed transaction (one per partner feed) in one statement, which
+   * also checks and locks the lease.
+   */
   private async checkpoint(batch: PublishBatch): Promise<void> {
-    await this.lease.whileHeld(async (tx) => {
-      const checkpoints = new CheckpointWriter(tx);
-      for (const [name, position] of batch.checkpoints) checkpoints.record(name, position);
-      await checkpoints.flush();
-    });
+    await this.lease.storeCheckpoints(batch.checkpoints);
     this.source.committed(batch);
   }
 

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openDatabase, SqlClient } from '@truceline/event-store';
+import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
 import { createTestDatabase, TestDatabase } from '@truceline/testing';
 import { LeaseLostError, RelayLease } from './relay-lease';
 
@@ -87,6 +87,32 @@ describe.each<Engine>(['PGlite', 'PostgreSQL'])(`${RelayLease.name} on %s`, (eng
     await expect(sut.whileHeld(work)).rejects.toBeInstanceOf(LeaseLostError);
     expect(work).not.toHaveBeenCalled();
     expect(sut.held()).toBe(false);
+  });
+
+  it('stores checkpoints only while held, none after a takeover', async () => {
+    const sut = await aLease('a', 300);
+    const standby = await aLease('b', 300);
+    const store = new SqlEventStore(await aClient());
+    await store.init();
+    await sut.acquire();
+
+    await sut.storeCheckpoints(
+      new Map([
+        ['relay:x', 7],
+        ['relay:y', 9],
+      ]),
+    );
+    await sut.storeCheckpoints(new Map([['relay:x', 8]]));
+    expect(await store.readCheckpoint('relay:x')).toBe(8);
+    expect(await store.readCheckpoint('relay:y')).toBe(9);
+
+    await sleep(400);
+    await standby.acquire();
+    await expect(sut.storeCheckpoints(new Map([['relay:x', 99]]))).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
+    expect(sut.held()).toBe(false);
+    expect(await store.readCheckpoint('relay:x')).toBe(8);
   });
 
   if (engine === 'PostgreSQL') {
