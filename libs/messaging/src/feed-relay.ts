@@ -82,6 +82,8 @@ export class FeedRelay implements PublishSource {
   /** Per checkpoint name: the last seq handed to the publisher (read ahead within a transaction). */
   private readonly reading = new Map<string, number>();
   private readonly topics = new Set<string>();
+  /** The partners (with entries) whose checkpoints this leadership has read. */
+  private readonly partners = new Set<string>();
   private readonly values = new WeakMap<object, string>();
   private unlisten?: () => Promise<void>;
 
@@ -136,21 +138,35 @@ export class FeedRelay implements PublishSource {
   async takeOver(): Promise<void> {
     this.checkpoints.clear();
     this.reading.clear();
+    this.partners.clear();
+  }
+
+  /** Each partner whose checkpoint is known: the last seq read (ahead) or else committed. */
+  private cursors(): Map<string, number> {
+    const cursors = new Map<string, number>();
+    for (const partner of this.partners) {
+      const name = this.checkpointName(partner);
+      cursors.set(partner, this.reading.get(name) ?? this.checkpoints.get(name) ?? 0);
+    }
+    return cursors;
   }
 
   /** Every partner's next entries, for one transaction; null when there is nothing to send. */
   async next(): Promise<PublishBatch | null> {
-    const cursors: [string, number][] = [];
-    for (const [partner, head] of await this.feeds.heads()) {
-      const after =
-        this.reading.get(this.checkpointName(partner)) ?? (await this.checkpoint(partner));
-      if (head > after) cursors.push([partner, after]);
-    }
-    // Every partner's page in one statement: one round trip a round, not one per partner.
     const pageSize = Math.min(this.options.batchSize ?? 200, MAX_FEED_PAGE);
-    const pages = await this.feeds.pages(cursors, pageSize);
-    const pending = cursors
-      .map(([partner]) => ({ partner, entries: pages.get(partner) ?? [] }))
+    // Every partner's page in one round trip (and one for their items), the partners found in
+    // it too: a partner new to this leadership needs its checkpoint first, then the pages again.
+    const round = await this.feeds.pendingPages(this.cursors(), pageSize);
+    let pages = round.pages;
+    if (round.unknown.length > 0) {
+      for (const partner of round.unknown) {
+        await this.checkpoint(partner);
+        this.partners.add(partner);
+      }
+      pages = (await this.feeds.pendingPages(this.cursors(), pageSize)).pages;
+    }
+    const pending = [...pages]
+      .map(([partner, entries]) => ({ partner, entries }))
       .filter(({ entries }) => entries.length > 0);
     if (pending.length === 0) return null;
     await this.ensureTopics(pending.map((p) => p.partner));

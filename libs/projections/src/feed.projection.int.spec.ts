@@ -183,6 +183,22 @@ describe(FeedProjection.name, () => {
     expect(await feeds.entry('PL', task?.id ?? '')).toBeNull();
   });
 
+  it('reads the relay’s round: each known partner’s page after its cursor, and the partners it lacks', async () => {
+    const partners = ['PL', 'GB', 'US', 'UA'];
+    const heads = await feeds.heads();
+    const alone = await Promise.all(partners.map((p) => feeds.page(p, 1, 4)));
+
+    const round = await feeds.pendingPages(new Map(partners.map((p) => [p, 1])), 4);
+    const atHead = await feeds.pendingPages(new Map([['PL', heads.get('PL') ?? 0]]), 4);
+
+    expect(partners.map((p) => round.pages.get(p))).toEqual(alone);
+    const others = [...heads.keys()].filter((p) => !partners.includes(p));
+    expect(others.length).toBeGreaterThan(0);
+    expect([...round.unknown].sort()).toEqual(others.sort());
+    expect(atHead.pages.size).toBe(0);
+    expect(atHead.unknown).not.toContain('PL');
+  });
+
   it('tells listeners which partners got entries', async () => {
     const heard: string[][] = [];
     const stop = sut.onAppended(({ partners }) => heard.push(partners));

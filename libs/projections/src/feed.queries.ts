@@ -55,6 +55,16 @@ const isoOf = (text: string): string =>
 const PAGE_COLUMNS = `item, event_id, type, incident_id, ${isoText('occurred_at')} AS occurred_at,
   ${isoText('recorded_at')} AS recorded_at, position, exercise, data::text AS data`;
 
+/**
+ * Every partner with entries (and a null row last), for a recursive CTE `partners`: a skip
+ * through the primary key, one probe per partner.
+ */
+const PARTNERS_SQL = `(SELECT partner FROM partner_feed_runs ORDER BY partner LIMIT 1)
+   UNION ALL
+   SELECT (SELECT f.partner FROM partner_feed_runs f WHERE f.partner > p.partner
+            ORDER BY f.partner LIMIT 1)
+     FROM partners p WHERE p.partner IS NOT NULL`;
+
 /** Reads of the partner feeds; partner codes are stored upper-case. */
 export class FeedQueries {
   constructor(private readonly sql: SqlClient) {}
@@ -99,13 +109,7 @@ export class FeedQueries {
    */
   async heads(): Promise<Map<string, number>> {
     const { rows } = await this.sql.query<{ partner: string; head: string | number }>(
-      `WITH RECURSIVE partners AS (
-         (SELECT partner FROM partner_feed_runs ORDER BY partner LIMIT 1)
-         UNION ALL
-         SELECT (SELECT f.partner FROM partner_feed_runs f WHERE f.partner > p.partner
-                  ORDER BY f.partner LIMIT 1)
-           FROM partners p WHERE p.partner IS NOT NULL
-       )
+      `WITH RECURSIVE partners AS (${PARTNERS_SQL})
        SELECT partner, ${feedHeadSql('partners.partner')} AS head
          FROM partners WHERE partner IS NOT NULL`,
     );
@@ -126,8 +130,6 @@ export class FeedQueries {
     const pages = new Map<string, FeedEntry[]>();
     if (cursors.length === 0) return pages;
     const capped = Math.min(Math.max(Math.trunc(limit) || 1, 1), MAX_FEED_PAGE);
-    // The runs holding the pages, cut into (partner, seq, item) here, then each item once: an
-    // entry most partners share is read, printed and parsed once, not once per partner.
     const { rows: runs } = await this.sql.query<{
       partner: string;
       after: string;
@@ -144,6 +146,60 @@ export class FeedQueries {
         capped,
       ],
     );
+    return this.entriesOfRuns(runs, capped);
+  }
+
+  /**
+   * The Kafka feed relay's round: every partner with entries, found as `heads` finds them, and
+   * for each one `cursors` holds (partner → last seq sent), its entries after it as `pages`
+   * gives them, in the same two statements as `pages`. The partners with entries that `cursors`
+   * lacks come back in `unknown` (their cursor is the relay's checkpoint, read once a
+   * leadership). Reading the heads in a statement of their own before the pages cost every round
+   * a round trip and its planning.
+   */
+  async pendingPages(
+    cursors: ReadonlyMap<string, number>,
+    limit: number,
+  ): Promise<{ pages: Map<string, FeedEntry[]>; unknown: string[] }> {
+    const capped = Math.min(Math.max(Math.trunc(limit) || 1, 1), MAX_FEED_PAGE);
+    const { rows } = await this.sql.query<{
+      partner: string;
+      after: string | null;
+      first_seq: string | null;
+      items: string[] | null;
+    }>(
+      `WITH RECURSIVE partners AS (${PARTNERS_SQL}),
+       cursors AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS c(partner, after))
+       SELECT p.partner, c.after, r.first_seq, r.items
+         FROM partners p
+         LEFT JOIN cursors c ON c.partner = p.partner
+         LEFT JOIN LATERAL (${feedRunsAfterSql('c.partner', 'c.after', '$3::int')}) r ON true
+        WHERE p.partner IS NOT NULL
+          AND (c.partner IS NULL OR r.first_seq + cardinality(r.items) - 1 > c.after)
+        ORDER BY p.partner, r.first_seq`,
+      [
+        [...cursors.keys()].map((partner) => partner.toUpperCase()),
+        [...cursors.values()].map((after) => Math.max(0, Math.trunc(after) || 0)),
+        capped,
+      ],
+    );
+    const unknown = rows.filter((row) => row.after === null).map((row) => row.partner);
+    const runs = rows.filter(
+      (row): row is { partner: string; after: string; first_seq: string; items: string[] } =>
+        row.after !== null && row.first_seq !== null && row.items !== null,
+    );
+    return { pages: await this.entriesOfRuns(runs, capped), unknown };
+  }
+
+  /**
+   * The runs holding partners' pages cut into (partner, seq, item), then each item read once: an
+   * entry most partners share is read, printed and parsed once, not once per partner.
+   */
+  private async entriesOfRuns(
+    runs: readonly { partner: string; after: string; first_seq: string; items: string[] }[],
+    capped: number,
+  ): Promise<Map<string, FeedEntry[]>> {
+    const pages = new Map<string, FeedEntry[]>();
     const at: { partner: string; seq: number; item: string }[] = [];
     for (const run of runs) {
       const after = Number(run.after);
