@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { incidentStreamId } from '@truceline/domain';
-import { TEST_CONSUMER, trafficReport } from '@truceline/testing';
-import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { openPolicyStore, TEST_CONSUMER, trafficReport } from '@truceline/testing';
+import { SqlClient, SqlEventStore } from '@truceline/event-store';
 import {
   FEEDS,
   FeedProjection,
@@ -67,13 +67,9 @@ describe(FeedRelay.name, () => {
 
   beforeEach(async () => {
     run = randomUUID().slice(0, 8);
-    sql = await openDatabase({ inMemory: true });
-    store = new SqlEventStore(sql);
-    await store.init();
-    await migratePartnerFeed(sql);
-    const policies = new PolicyRegistry(store);
-    await policies.load();
-    projection = new FeedProjection(sql, policies);
+    const opened = await openPolicyStore({ inMemory: true }, migratePartnerFeed);
+    ({ sql, store } = opened);
+    projection = new FeedProjection(sql, opened.policies);
     feeds = new FeedQueries(sql);
   });
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FEED_PARTNERS, incidentStreamId, LOG_CHECKPOINT, POLICY_V1 } from '@truceline/domain';
-import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { SqlClient, SqlEventStore } from '@truceline/event-store';
 import {
   generateSigningKey,
   Ledger,
@@ -12,7 +12,12 @@ import {
   parseSigningKey,
   parseVerifierKey,
 } from '@truceline/ledger';
-import { createTestDatabase, TestDatabase, trafficReport } from '@truceline/testing';
+import {
+  createTestDatabase,
+  openPolicyStore,
+  TestDatabase,
+  trafficReport,
+} from '@truceline/testing';
 import { FeedProjection } from './feed.projection';
 import { feedEntriesSql } from './feed.entries';
 import { FeedEntry, FeedQueries } from './feed.queries';
@@ -73,13 +78,13 @@ describe.each([
 
   beforeAll(async () => {
     database = postgres ? await createTestDatabase() : undefined;
-    sql = await openDatabase(database ? { databaseUrl: database.url } : { inMemory: true });
-    store = new SqlEventStore(sql);
-    await store.init();
-    await migratePartnerFeed(sql);
-    await migrateLedger(sql);
-    policies = new PolicyRegistry(store);
-    await policies.load();
+    ({ sql, store, policies } = await openPolicyStore(
+      database ? { databaseUrl: database.url } : { inMemory: true },
+      async (opened) => {
+        await migratePartnerFeed(opened);
+        await migrateLedger(opened);
+      },
+    ));
     sut = new FeedProjection(sql, policies);
     feeds = new FeedQueries(sql);
   });

@@ -3,7 +3,9 @@ import { deterministicId, openDatabase, SqlClient, SqlEventStore } from '@trucel
 import { randomUUID } from 'node:crypto';
 import {
   createTestDatabase,
+  openPolicyStore,
   planForAnyParameters,
+  PolicyStore,
   recordingPrepared,
   trafficReport,
 } from '@truceline/testing';
@@ -11,7 +13,6 @@ import { lockFeedPosition } from './feed.entries';
 import { FEED_STATE_SQL, FeedProjection } from './feed.projection';
 import { migratePartnerFeed } from './projections';
 import { FeedQueries, MAX_FEED_PAGE } from './feed.queries';
-import { PolicyRegistry } from './policy.registry';
 
 const INCIDENT = '0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6';
 let counter = 0;
@@ -39,13 +40,9 @@ describe(FeedProjection.name, () => {
   };
 
   beforeAll(async () => {
-    sql = await openDatabase({ inMemory: true });
-    store = new SqlEventStore(sql);
-    await store.init();
-    await migratePartnerFeed(sql);
-    const policies = new PolicyRegistry(store);
-    await policies.load();
-    sut = new FeedProjection(sql, policies);
+    const opened = await openPolicyStore({ inMemory: true }, migratePartnerFeed);
+    ({ sql, store } = opened);
+    sut = new FeedProjection(sql, opened.policies);
     feeds = new FeedQueries(sql);
     await store.append(
       incidentStreamId(INCIDENT),
@@ -221,19 +218,16 @@ describe(FeedProjection.name, () => {
 });
 
 /** Runs a case on a database of its own, the log's tables and the feeds' made, then drops it. */
-async function onNewFeedsDatabase(
-  run: (sql: SqlClient, store: SqlEventStore) => Promise<void>,
-): Promise<void> {
+async function onNewFeedsDatabase(run: (opened: PolicyStore) => Promise<void>): Promise<void> {
   const database = await createTestDatabase();
-  const sql = await openDatabase({ databaseUrl: database.url });
-  const store = new SqlEventStore(sql);
   try {
-    await store.init();
-    await migratePartnerFeed(sql);
-    await run(sql, store);
+    const opened = await openPolicyStore({ databaseUrl: database.url }, migratePartnerFeed);
+    try {
+      await run(opened);
+    } finally {
+      await opened.close();
+    }
   } finally {
-    await store.close();
-    await sql.close();
     await database.drop();
   }
 }
@@ -289,13 +283,11 @@ describe('PostgreSQL: the partner feeds before ANALYZE', () => {
   });
 
   it('plans the statements it prepares, once for any parameters, along indexes even on new tables', () =>
-    onNewFeedsDatabase(async (sql, store) => {
+    onNewFeedsDatabase(async ({ sql, store, policies }) => {
       // The tables of a first start: the rebuild that made them analyzed them empty.
       await sql.query(
         'ANALYZE partner_feed_items, partner_feed_runs, partner_feed_incidents, partner_feed_log_notices',
       );
-      const policies = new PolicyRegistry(store);
-      await policies.load();
       await store.append(incidentStreamId(randomUUID()), [trafficReport()], {
         expectedRevision: 'no-stream',
       });
@@ -318,9 +310,7 @@ describe('PostgreSQL: the partner feeds before ANALYZE', () => {
     }));
 
   it("cuts a partner's entries of one batch into runs of a reader's page at most", () =>
-    onNewFeedsDatabase(async (sql, store) => {
-      const policies = new PolicyRegistry(store);
-      await policies.load();
+    onNewFeedsDatabase(async ({ sql, store, policies }) => {
       for (let i = 0; i < 300; i++)
         await store.append(incidentStreamId(randomUUID()), [trafficReport()], {
           expectedRevision: 'no-stream',

@@ -1,7 +1,6 @@
-import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
-import { insertGeneratedHistory } from '@truceline/testing';
+import { SqlClient } from '@truceline/event-store';
+import { insertGeneratedHistory, openPolicyStore } from '@truceline/testing';
 import { IncidentViewLoader, INCIDENTS } from './incident.projection';
-import { PolicyRegistry } from './policy.registry';
 import { migrateProjection } from './projection';
 import { inSchema } from './rebuild';
 
@@ -14,12 +13,8 @@ const rowsOf = async (sql: SqlClient, schema: string) =>
 
 describe(IncidentViewLoader.name, () => {
   it('loads the rows applyBatch leaves, letting rows go and reading them back on the way', async () => {
-    const sql = await openDatabase({ inMemory: true });
-    const store = new SqlEventStore(sql);
+    const { sql, store, policies, close } = await openPolicyStore();
     try {
-      await store.init();
-      const policies = new PolicyRegistry(store);
-      await policies.load();
       // Thirty incidents interleaved from first event to last: every incident is let go (five
       // held at most) and read back several times, and most rows are written more than once.
       await insertGeneratedHistory(sql, 30, { interleave: 30 });
@@ -49,8 +44,7 @@ describe(IncidentViewLoader.name, () => {
       expect(loaded).toHaveLength(30);
       expect(loaded).toEqual(await rowsOf(sql, 'public'));
     } finally {
-      await store.close();
-      await sql.close();
+      await close();
     }
   }, 60_000);
 });

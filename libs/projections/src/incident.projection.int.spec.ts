@@ -1,13 +1,13 @@
 import { incidentIdOf } from '@truceline/domain';
-import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { SqlClient } from '@truceline/event-store';
 import {
   createTestDatabase,
   insertGeneratedHistory,
+  openPolicyStore,
   planForAnyParameters,
   recordingPrepared,
 } from '@truceline/testing';
 import { INCIDENTS } from './incident.projection';
-import { PolicyRegistry } from './policy.registry';
 import { migrateProjection } from './projection';
 
 const rowsOf = async (sql: SqlClient) =>
@@ -19,12 +19,8 @@ const rowsOf = async (sql: SqlClient) =>
 
 describe('IncidentProjection', () => {
   it('folds again from the table a row another writer changed since this one wrote it', async () => {
-    const sql = await openDatabase({ inMemory: true });
-    const store = new SqlEventStore(sql);
+    const { sql, store, policies, close } = await openPolicyStore();
     try {
-      await store.init();
-      const policies = new PolicyRegistry(store);
-      await policies.load();
       await insertGeneratedHistory(sql, 3);
       const events = (await store.readAll()).filter((e) => incidentIdOf(e.streamId));
       await migrateProjection(sql, INCIDENTS);
@@ -46,19 +42,14 @@ describe('IncidentProjection', () => {
 
       expect(await rowsOf(sql)).toEqual(expected);
     } finally {
-      await store.close();
-      await sql.close();
+      await close();
     }
   });
 
   it('writes a page of new incidents by a prepared insert, planned once along indexes even on a new table', async () => {
     const database = await createTestDatabase();
-    const sql = await openDatabase({ databaseUrl: database.url });
-    const store = new SqlEventStore(sql);
+    const { sql, store, policies, close } = await openPolicyStore({ databaseUrl: database.url });
     try {
-      await store.init();
-      const policies = new PolicyRegistry(store);
-      await policies.load();
       await migrateProjection(sql, INCIDENTS);
       // A first start: autovacuum may analyze the view while it is empty.
       await sql.query('ANALYZE incident_view');
@@ -79,8 +70,7 @@ describe('IncidentProjection', () => {
       expect(plans[0]).not.toMatch(/Seq Scan/);
       expect(await rowsOf(sql)).toHaveLength(3);
     } finally {
-      await store.close();
-      await sql.close();
+      await close();
       await database.drop();
     }
   });

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { incidentStreamId } from '@truceline/domain';
-import { openDatabase, SqlClient, SqlEventStore, Subscription } from '@truceline/event-store';
+import { SqlClient, SqlEventStore, Subscription } from '@truceline/event-store';
 import {
   createTestDatabase,
   incidentHistory,
   insertGeneratedHistory,
+  openPolicyStore,
   TestDatabase,
 } from '@truceline/testing';
 import { feedEntriesSql } from './feed.entries';
@@ -84,13 +85,10 @@ describe('rebuilding the projections on PostgreSQL while the live runners apply'
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    sql = await openDatabase({ databaseUrl: database.url });
-    store = new SqlEventStore(sql);
-    await store.init();
-    const policies = new PolicyRegistry(store);
-    await policies.load();
+    const opened = await openPolicyStore({ databaseUrl: database.url });
+    ({ sql, store } = opened);
     await insertGeneratedHistory(sql, 150);
-    live = await runLive(store, sql, policies);
+    live = await runLive(store, sql, opened.policies);
     await live.caughtUp();
   }, 60_000);
   afterAll(async () => {
@@ -183,12 +181,8 @@ describe('rebuilding the projections on PostgreSQL while the live runners apply'
 describe('a rebuild whose part fails', () => {
   it('drops what it built, leaves the live tables as they were, and stops every part', async () => {
     const database = await createTestDatabase();
-    const sql = await openDatabase({ databaseUrl: database.url });
-    const store = new SqlEventStore(sql);
+    const { sql, store, policies, close } = await openPolicyStore({ databaseUrl: database.url });
     try {
-      await store.init();
-      const policies = new PolicyRegistry(store);
-      await policies.load();
       await insertGeneratedHistory(sql, 100);
       const live = await runLive(store, sql, policies);
       await live.caughtUp();
@@ -217,8 +211,7 @@ describe('a rebuild whose part fails', () => {
       );
       expect(leftovers).toEqual([]);
     } finally {
-      await store.close();
-      await sql.close();
+      await close();
       await database.drop();
     }
   }, 60_000);
@@ -229,13 +222,10 @@ describe('rebuilding on the embedded store (PGlite)', () => {
   let store: SqlEventStore;
 
   beforeAll(async () => {
-    sql = await openDatabase({ inMemory: true });
-    store = new SqlEventStore(sql);
-    await store.init();
-    const policies = new PolicyRegistry(store);
-    await policies.load();
+    const opened = await openPolicyStore();
+    ({ sql, store } = opened);
     await insertGeneratedHistory(sql, 200);
-    const live = await runLive(store, sql, policies);
+    const live = await runLive(store, sql, opened.policies);
     await live.caughtUp();
     await live.stop();
   }, 60_000);

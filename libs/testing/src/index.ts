@@ -5,3 +5,4 @@ export * from './append-in-order';
 export * from './hold-connection';
 export * from './kafka-consumer';
 export * from './prepared-plans';
+export * from './policy-store';

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { incidentStreamId, NewEvent, NotFoundError, ValidationError } from '@truceline/domain';
-import { deterministicId, openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { deterministicId, SqlClient, SqlEventStore } from '@truceline/event-store';
 import {
   FeedProjection,
   FeedQueries,
   IncidentViews,
   migratePartnerFeed,
-  PolicyRegistry,
 } from '@truceline/projections';
+import { openPolicyStore } from '@truceline/testing';
 import { SystemClock } from '../clock';
 import { IncidentCommandHandler } from '../incident-command.handler';
 import { acknowledgeNotice, NoticeReceiptDeps } from './acknowledge-notice';
@@ -35,12 +35,9 @@ describe(acknowledgeNotice.name, () => {
   let gbTask: NewEvent;
 
   beforeAll(async () => {
-    sql = await openDatabase({ inMemory: true });
-    store = new SqlEventStore(sql);
-    await store.init();
-    await migratePartnerFeed(sql);
-    const policies = new PolicyRegistry(store);
-    await policies.load();
+    const opened = await openPolicyStore({ inMemory: true }, migratePartnerFeed);
+    ({ sql, store } = opened);
+    const { policies } = opened;
     const clock = new SystemClock();
     warning = event('WarningIssued', { channel: 'c', recipient: 'RU', reference: 'DW-1' });
     gbTask = event('CoalitionTaskAssigned', {

@@ -1,7 +1,7 @@
 import type { PartnerWebhook } from '@truceline/config';
 import { Actor, incidentStreamId, NotificationDelivered, StoredEvent } from '@truceline/domain';
-import { openDatabase, SqlClient, SqlEventStore } from '@truceline/event-store';
-import { IncidentViews, PolicyRegistry } from '@truceline/projections';
+import { OpenDatabaseOptions, SqlClient, SqlEventStore } from '@truceline/event-store';
+import { IncidentViews } from '@truceline/projections';
 import {
   assessed,
   confirmed,
@@ -9,6 +9,7 @@ import {
   FactDraft,
   h,
   hostilitiesPersisted,
+  openPolicyStore,
   reported,
   resolved,
   stream,
@@ -51,18 +52,17 @@ interface Node {
   store: SqlEventStore;
   incidents: IncidentCommandHandler;
   outbox: WebhookOutbox;
+  close(): Promise<void>;
 }
 
-async function openNode(sql: SqlClient): Promise<Node> {
-  const store = new SqlEventStore(sql);
-  await store.init();
-  const policies = new PolicyRegistry(store);
-  await policies.load();
+async function openNode(database: OpenDatabaseOptions): Promise<Node> {
+  const { sql, store, policies, close } = await openPolicyStore(database);
   const outbox = new WebhookOutbox(sql);
   await outbox.migrate();
   return {
     sql,
     store,
+    close,
     incidents: new IncidentCommandHandler(
       store,
       policies,
@@ -94,15 +94,15 @@ describe.each(engines)('webhook delivery on %s', (_engine, createDatabase) => {
   let workers: WebhookDeliveryWorker[];
   let errors: unknown[];
 
-  const open = () =>
-    openDatabase(database.url ? { databaseUrl: database.url } : { inMemory: true });
+  const where = (): OpenDatabaseOptions =>
+    database.url ? { databaseUrl: database.url } : { inMemory: true };
 
   beforeAll(async () => {
     database = await createDatabase();
-    node = await openNode(await open());
+    node = await openNode(where());
   });
   afterAll(async () => {
-    await node?.sql.close();
+    await node?.close();
     await database?.drop();
   });
   beforeEach(() => {
@@ -396,7 +396,7 @@ describe.each(engines)('webhook delivery on %s', (_engine, createDatabase) => {
     receiver.respondWith(() => ({ status: 204, delayMs: 20 }));
     const webhooks = webhooksFor(...Object.keys(SECRETS));
     // The second worker is another instance: on PostgreSQL it has its own connection pool.
-    const other = database.url ? await openNode(await open()) : node;
+    const other = database.url ? await openNode(where()) : node;
     try {
       const { incidentId } = await incident(
         [reported(), confirmed(), hostilitiesPersisted(), assessed('large-scale')],
@@ -412,7 +412,7 @@ describe.each(engines)('webhook delivery on %s', (_engine, createDatabase) => {
       expect(new Set(receiver.received.map((r) => r.deliveryId)).size).toBe(40);
       expect(errors).toEqual([]);
     } finally {
-      if (other !== node) await other.sql.close();
+      if (other !== node) await other.close();
     }
   });
 });
