@@ -524,4 +524,156 @@ export const EVENT_STORE_MIGRATIONS: string[] = [
   END
   $read$;
   `,
+  `
+  -- A stream's revision read from its events, not kept in a table of its own. Every append wrote
+  -- its streams' rows in the streams table as well as its events (a heap row, an index entry
+  -- and, for a new stream, a speculative insertion: about a fifth of the append's server time
+  -- for a report's one event), to keep a number the (stream_id, revision) unique index of the
+  -- events already finds in one descent: the last revision of a stream is its last entry there.
+  -- Under the stream's lock, the events show every append to the stream that committed, as the
+  -- streams table did. Outcomes and rules are truceline_append_columns's, unchanged.
+  CREATE OR REPLACE FUNCTION truceline_append_columns(
+    p_streams text[],
+    p_expected text[],
+    p_recorded_at timestamptz[],
+    p_counts integer[],
+    p_owners integer[],
+    p_ids uuid[],
+    p_types text[],
+    p_occurred_at timestamptz[],
+    p_data jsonb[],
+    p_metadata jsonb[],
+    p_schema_version integer
+  ) RETURNS TABLE (
+    append_index integer,
+    outcome text,
+    stream_revision integer,
+    "position" bigint,
+    id uuid,
+    stream_id text,
+    revision integer,
+    type text,
+    schema_version integer,
+    occurred_at timestamptz,
+    recorded_at timestamptz,
+    data jsonb,
+    metadata jsonb
+  ) LANGUAGE plpgsql SET enable_seqscan = off SET plan_cache_mode = force_generic_plan
+  AS $append$
+  #variable_conflict use_column
+  DECLARE
+    g integer := cardinality(p_streams);
+    revisions integer[];
+    any_stored boolean;
+    stored boolean[] := array_fill(false, ARRAY[g]);
+    accepted boolean[] := array_fill(false, ARRAY[g]);
+    -- Per append: the index of its first event in the event columns, and how many events of
+    -- accepted appends come before it (its positions follow those).
+    firsts integer[] := array_fill(0, ARRAY[g]);
+    offsets integer[] := array_fill(0, ARRAY[g]);
+    total integer := 0;
+    next_first integer := 1;
+    last_position bigint;
+    xact xid8;
+    unlocked boolean;
+    k integer;
+  BEGIN
+    -- Appends to one stream queue here until COMMIT (a stream's revision order is its position
+    -- order); appends to other streams go on. An advisory lock, not a row lock: taking it gives
+    -- the transaction no id yet (see below). Stream locks are taken in ascending key order, so
+    -- two groups never wait on each other crosswise.
+    IF g = 1 THEN
+      PERFORM pg_advisory_xact_lock(1953853540, hashtext(p_streams[1]));
+    ELSE
+      PERFORM pg_advisory_xact_lock(1953853540, h)
+        FROM (SELECT DISTINCT hashtext(s) AS h FROM unnest(p_streams) s ORDER BY 1) keys;
+    END IF;
+
+    -- Read after the locks, in a statement of its own: its snapshot shows every append to these
+    -- streams that committed before the locks were granted. A stream's revision is its last
+    -- event's, found at the end of the (stream_id, revision) index.
+    SELECT ARRAY(SELECT (SELECT max(e.revision) FROM events e WHERE e.stream_id = u.stream)
+                 FROM unnest(p_streams) WITH ORDINALITY AS u(stream, ord) ORDER BY u.ord),
+           EXISTS (SELECT 1 FROM events e WHERE e.id = ANY (p_ids))
+      INTO revisions, any_stored;
+
+    -- Retried appends are answered with what is stored, before any revision check.
+    IF any_stored THEN
+      FOR append_index, "position", id, stream_id, revision, type, schema_version, occurred_at,
+          recorded_at, data, metadata IN
+        SELECT p_owners[array_position(p_ids, e.id)], e.position, e.id, e.stream_id, e.revision,
+               e.type, e.schema_version, e.occurred_at, e.recorded_at, e.data, e.metadata
+        FROM events e WHERE e.id = ANY (p_ids) ORDER BY e.position
+      LOOP
+        outcome := 'stored';
+        stored[append_index] := true;
+        RETURN NEXT;
+      END LOOP;
+      "position" := NULL; id := NULL; stream_id := NULL; revision := NULL; type := NULL;
+      schema_version := NULL; occurred_at := NULL; recorded_at := NULL; data := NULL;
+      metadata := NULL;
+    END IF;
+
+    FOR k IN 1 .. g LOOP
+      firsts[k] := next_first;
+      next_first := next_first + p_counts[k];
+      CONTINUE WHEN stored[k];
+      IF p_expected[k] = 'any'
+         OR (p_expected[k] = 'no-stream' AND revisions[k] IS NULL)
+         OR (p_expected[k] = 'exists' AND revisions[k] IS NOT NULL)
+         OR p_expected[k] = coalesce(revisions[k]::text, 'no-stream') THEN
+        accepted[k] := true;
+        offsets[k] := total;
+        total := total + p_counts[k];
+      ELSE
+        append_index := k;
+        outcome := 'conflict';
+        stream_revision := revisions[k];
+        RETURN NEXT;
+      END IF;
+    END LOOP;
+    IF total = 0 THEN
+      RETURN;
+    END IF;
+
+    -- The transaction's id and the group's positions are taken together under one lock,
+    -- released at once: of two appends, the one with the lower transaction id holds the lower
+    -- positions. Nothing above wrote, so the transaction has no id before this point. One
+    -- statement: the lock (outer side of the join, which the lateral reference fixes), then
+    -- the positions and the id, then the unlock, projected from the one row they make.
+    BEGIN
+      SELECT t.last, t.xact, pg_advisory_unlock(1953853541, 0)
+        INTO last_position, xact, unlocked
+        FROM (SELECT pg_advisory_lock(1953853541, 0)::text) AS l(locked),
+        LATERAL (SELECT max(nextval('event_positions')) AS last, pg_current_xact_id() AS xact
+                 FROM generate_series(1, total + length(l.locked))) t;
+    EXCEPTION WHEN OTHERS OR QUERY_CANCELED THEN
+      -- A session lock outlives the transaction: never leave it behind.
+      PERFORM pg_advisory_unlock(1953853541, 0);
+      RAISE;
+    END;
+
+    INSERT INTO events (position, id, stream_id, revision, type, schema_version, occurred_at,
+                        recorded_at, data, metadata, transaction_id)
+      SELECT last_position - total + offsets[e.owner] + (e.n - firsts[e.owner]) + 1, e.id,
+             p_streams[e.owner], coalesce(revisions[e.owner], -1) + (e.n - firsts[e.owner]) + 1,
+             e.type, p_schema_version, e.occurred_at, p_recorded_at[e.owner], e.data,
+             e.metadata, xact
+      FROM unnest(p_owners, p_ids, p_types, p_occurred_at, p_data, p_metadata)
+             WITH ORDINALITY AS e(owner, id, type, occurred_at, data, metadata, n)
+      WHERE accepted[e.owner];
+
+    FOR k IN 1 .. g LOOP
+      CONTINUE WHEN NOT accepted[k];
+      append_index := k;
+      outcome := 'appended';
+      stream_revision := coalesce(revisions[k], -1) + 1;
+      "position" := last_position - total + offsets[k] + p_counts[k];
+      RETURN NEXT;
+    END LOOP;
+  END
+  $append$;
+
+  DROP TABLE streams;
+  `,
 ];

@@ -573,11 +573,11 @@ export class SqlEventStore implements EventStore {
   }
 
   async streamRevision(streamId: string): Promise<number | null> {
-    const { rows } = await this.sql.query<{ revision: number }>(
-      'SELECT revision FROM streams WHERE stream_id = $1',
+    const { rows } = await this.sql.query<{ revision: number | null }>(
+      'SELECT max(revision) AS revision FROM events WHERE stream_id = $1',
       [streamId],
     );
-    return rows.length > 0 ? rows[0].revision : null;
+    return rows[0].revision;
   }
 
   async headPosition(): Promise<number> {

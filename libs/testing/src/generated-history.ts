@@ -113,9 +113,6 @@ export async function insertGeneratedHistory(
         if (pending.length >= chunk) await flush();
       }
     }
-    await sql.query(`INSERT INTO streams (stream_id, revision) SELECT unnest($1::text[]), 9`, [
-      group.map((g) => g.streamId),
-    ]);
   }
   await flush();
   await sql.query(`SELECT setval('event_positions', $1)`, [position]);
