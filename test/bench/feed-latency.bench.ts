@@ -920,34 +920,29 @@ async function seedReports(sql: SqlClient, incidents: string[]): Promise<void> {
   const at = new Date(T0).toISOString();
   for (let first = 0; first < incidents.length; first += 5_000) {
     const chunk = incidents.slice(first, first + 5_000);
-    await sql.transaction(async (tx) => {
-      await tx.query(
-        `INSERT INTO events (position, id, stream_id, revision, type, schema_version,
+    await sql.query(
+      `INSERT INTO events (position, id, stream_id, revision, type, schema_version,
                              occurred_at, recorded_at, data, metadata)
          SELECT nextval('event_positions'), r.id, r.stream_id, 0, 'BreachReported', 1, $2, $2,
                 r.data, r.metadata
            FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, stream_id text, data jsonb, metadata jsonb)`,
-        [
-          JSON.stringify(
-            chunk.map((incident, i) => ({
-              id: randomUUID(),
-              stream_id: incidentStreamId(incident),
-              data: {
-                location: { sector: `sector-${i % 7}`, frontlineKm: (first + i) % 1400 },
-                category: 'artillery',
-                severity: 'major',
-                source: { kind: 'sensor', id: `array-${first + i}` },
-                summary: `bench breach ${first + i}`,
-              },
-              metadata: metadata(),
-            })),
-          ),
-          at,
-        ],
-      );
-      await tx.query(`INSERT INTO streams (stream_id, revision) SELECT unnest($1::text[]), 0`, [
-        chunk.map(incidentStreamId),
-      ]);
-    });
+      [
+        JSON.stringify(
+          chunk.map((incident, i) => ({
+            id: randomUUID(),
+            stream_id: incidentStreamId(incident),
+            data: {
+              location: { sector: `sector-${i % 7}`, frontlineKm: (first + i) % 1400 },
+              category: 'artillery',
+              severity: 'major',
+              source: { kind: 'sensor', id: `array-${first + i}` },
+              summary: `bench breach ${first + i}`,
+            },
+            metadata: metadata(),
+          })),
+        ),
+        at,
+      ],
+    );
   }
 }
