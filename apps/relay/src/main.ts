@@ -42,7 +42,7 @@ async function start(config: TrucelineConfig, logger: Logger): Promise<StopProce
   const feedRelay = new FeedRelay({
     sql,
     kafka,
-    partners: FEED_PARTNERS(policies.current()),
+    partners: [...FEED_PARTNERS(policies.current())],
     logger,
   });
   const registry = new Registry();

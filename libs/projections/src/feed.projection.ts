@@ -458,7 +458,7 @@ export class FeedProjection implements Projection {
       position: publication.position,
       signedAt: checkpoint.signedAt,
       exercise: publication.exercise,
-      partners: FEED_PARTNERS(this.policies.current()),
+      partners: [...FEED_PARTNERS(this.policies.current())],
       data: {
         checkpoint: checkpoint.note,
         origin: publication.origin,
@@ -581,8 +581,15 @@ export class FeedProjection implements Projection {
   private async plan(tx: SqlClient, planned: readonly Planned[]): Promise<Written> {
     const items: ItemRecord[] = [];
     if (planned.length === 0) return { items, runs: [], partners: [] };
-    const partners = [...new Set(planned.flatMap((p) => p.partners))];
-    const ids = [...new Set(planned.map((p) => p.id))];
+    // Gathered without the flattened list of every entry's partners (ten a report).
+    const partnerSet = new Set<string>();
+    const idSet = new Set<string>();
+    for (const entry of planned) {
+      for (const partner of entry.partners) partnerSet.add(partner);
+      idSet.add(entry.id);
+    }
+    const partners = [...partnerSet];
+    const ids = [...idSet];
     const { heads, lastItem, held } = await this.feedState(tx, partners, ids);
     const next = new Map(heads);
     const grown = new Set<string>();

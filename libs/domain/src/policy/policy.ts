@@ -87,18 +87,31 @@ export const policyOfAdoption = (data: unknown): EscalationPolicy => {
   return { ...settings, version };
 };
 
-/** Every partner code the policy knows of: rosters, verifiers, UA, US and EU. */
-export const knownPartners = (policy: EscalationPolicy): PartnerCode[] =>
-  [
-    ...new Set([
-      'UA',
-      'US',
-      'EU',
-      ...policy.verifierRoster,
-      ...policy.coalitionRoster.map((m) => m.member),
-      ...policy.westernForceRoster.map((m) => m.member),
-    ]),
-  ].sort();
+const partnersKnown = new WeakMap<EscalationPolicy, readonly PartnerCode[]>();
+
+/**
+ * Every partner code the policy knows of: rosters, verifiers, UA, US and EU. Found once per
+ * policy (a policy is never changed once made): the feeds ask for every event they apply.
+ */
+export const knownPartners = (policy: EscalationPolicy): readonly PartnerCode[] => {
+  let known = partnersKnown.get(policy);
+  if (!known) {
+    known = Object.freeze(
+      [
+        ...new Set([
+          'UA',
+          'US',
+          'EU',
+          ...policy.verifierRoster,
+          ...policy.coalitionRoster.map((m) => m.member),
+          ...policy.westernForceRoster.map((m) => m.member),
+        ]),
+      ].sort(),
+    );
+    partnersKnown.set(policy, known);
+  }
+  return known;
+};
 
 export const HOUR_MS = 3_600_000;
 export const addHours = (iso: string, hours: number): string =>

@@ -22,7 +22,8 @@ export interface ReleasableEvent {
 export type ReleaseContext = Pick<IncidentState, 'verifiers' | 'tasks'>;
 
 /** Every partner with a feed of its own: all the partners the policy knows of. */
-export const FEED_PARTNERS = (policy: EscalationPolicy): PartnerCode[] => knownPartners(policy);
+export const FEED_PARTNERS = (policy: EscalationPolicy): readonly PartnerCode[] =>
+  knownPartners(policy);
 
 /** Partners that see every coalition task besides the tasked member (SPEC §7). */
 const SEES_ALL_TASKS = ['UA', 'US'];
@@ -105,12 +106,24 @@ export function isReleasable(
   return ruleOf(event.type)(event.data, partner, incident);
 }
 
-/** The data of an event as a partner may see it: a report never names its source (SPEC §7). */
+const redactedReports = new WeakMap<object, unknown>();
+
+/**
+ * The data of an event as a partner may see it: a report never names its source (SPEC §7).
+ * Like the data of an event released as it is, what is returned is shared, not to be changed:
+ * a report's redaction is made once per report data and given to every partner alike, so the
+ * feeds, which ask for each partner, find one entry for all of them without comparing copies.
+ */
 export function redactFor(event: ReleasableEvent, _partner: PartnerCode): unknown {
   if (event.type !== 'BreachReported') return event.data;
   const report = event.data as BreachReported;
-  const { id: _sourceId, ...source } = report.source;
-  return { ...report, source };
+  let redacted = redactedReports.get(report);
+  if (redacted === undefined) {
+    const { id: _sourceId, ...source } = report.source;
+    redacted = { ...report, source };
+    redactedReports.set(report, redacted);
+  }
+  return redacted;
 }
 
 /** A coalition task in an incident's view: as its assignment is released (SPEC §7). */
