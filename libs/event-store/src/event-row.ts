@@ -17,9 +17,15 @@ export interface EventRow {
   metadata: EventMetadata;
 }
 
-// pg hands timestamptz columns over as Dates already: no second Date per value on a long read.
+/** toISOString's form, as read with QueryOptions.isoTimestamps: given as it is. */
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+// pg hands timestamptz columns over as Dates, or as ISO text already (isoTimestamps): no second
+// Date per value on a long read.
 const iso = (value: Date | string): string =>
-  (value instanceof Date ? value : new Date(value)).toISOString();
+  typeof value === 'string' && ISO.test(value)
+    ? value
+    : (value instanceof Date ? value : new Date(value)).toISOString();
 
 export const toStoredEvent = (row: EventRow): StoredEvent =>
   envelopeOf(row, iso(row.occurred_at), iso(row.recorded_at));

@@ -338,7 +338,8 @@ export class SqlEventStore implements EventStore {
         jsonArrayLiteral(metadata),
         SCHEMA_VERSION,
       ],
-      { prepare: true },
+      // A retry's stored events come back as rows (toStoredEvent).
+      { prepare: true, isoTimestamps: true },
     );
   }
 
@@ -441,6 +442,7 @@ export class SqlEventStore implements EventStore {
     const { rows } = await this.sql.query<EventRow>(
       `SELECT ${COLUMNS} FROM events WHERE id = ANY($1::uuid[]) ORDER BY position`,
       [events.map((event) => event.id)],
+      { isoTimestamps: true },
     );
     return rows.map(toStoredEvent);
   }
@@ -458,7 +460,7 @@ export class SqlEventStore implements EventStore {
       this.embedded ? READ_STREAM_EMBEDDED : 'SELECT * FROM truceline_read_stream($1, $2, $3)',
       [streamId, options.fromRevision ?? 0, options.limit ?? null],
       // A function's plan, made once with every lookup along its index (see the schema).
-      { prepare: true },
+      { prepare: true, isoTimestamps: true },
     );
     return rows.map(toStoredEvent);
   }
@@ -552,7 +554,7 @@ export class SqlEventStore implements EventStore {
       const { rows } = await this.sql.query<R & { head: string | null; settled: boolean | null }>(
         attempt === 0 ? first.text : again,
         [after, until, remaining],
-        { prepare: attempt === 0 && first.prepare },
+        { prepare: attempt === 0 && first.prepare, isoTimestamps: true },
       );
       target ??= rows.length > 0 && rows[0].head !== null ? Number(rows[0].head) : 0;
       // The safe prefix: a row right after the last safe one (nothing lies between them that

@@ -65,3 +65,50 @@ describe('PgSqlClient.copyFrom', () => {
     ]);
   });
 });
+
+describe('PgSqlClient isoTimestamps', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let sql: SqlClient;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    sql = await openDatabase({ databaseUrl: database.url, poolSize: 1 });
+  });
+  afterAll(async () => {
+    await sql.close();
+    await database.drop();
+  });
+
+  const INSTANTS = [
+    '2026-12-03 11:46:07.123456+00',
+    '2026-12-03 11:46:07.9+00',
+    '2026-12-03 11:46:07+00',
+    '0050-06-01 12:00:00.5+00',
+    '1969-12-31 23:59:59.999999+00',
+  ];
+  const read = (tx: SqlClient, isoTimestamps: boolean) =>
+    tx.query<{ at: Date | string }>(
+      'SELECT unnest($1::timestamptz[]) AS at',
+      [INSTANTS.map((text) => text.replace(' ', 'T').replace('+00', 'Z'))],
+      { isoTimestamps },
+    );
+
+  it('gives timestamptz columns as the toISOString of the Dates read without it', async () => {
+    await sql.transaction(async (tx) => {
+      await tx.query("SET LOCAL TimeZone = 'UTC'");
+      const dates = (await read(tx, false)).rows.map((row) => (row.at as Date).toISOString());
+      const texts = (await read(tx, true)).rows.map((row) => row.at);
+      expect(texts).toEqual(dates);
+      expect(texts[0]).toBe('2026-12-03T11:46:07.123Z');
+    });
+  });
+
+  it('gives Dates as without it when the session is not in UTC', async () => {
+    await sql.transaction(async (tx) => {
+      await tx.query("SET LOCAL TimeZone = 'Europe/Kyiv'");
+      const { rows } = await read(tx, true);
+      expect(rows.every((row) => row.at instanceof Date)).toBe(true);
+      expect((rows[0].at as Date).toISOString()).toBe('2026-12-03T11:46:07.123Z');
+    });
+  });
+});

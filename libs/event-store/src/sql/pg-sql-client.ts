@@ -1,4 +1,4 @@
-import { Client, Connection, Pool, PoolClient } from 'pg';
+import { Client, Connection, Pool, PoolClient, types } from 'pg';
 import { QueryOptions, SqlClient, TransactionClient } from './sql-client';
 
 export interface PgSqlClientOptions {
@@ -49,10 +49,11 @@ export class PgSqlClient implements SqlClient {
   }
 
   private statementOf(text: string, values: unknown[] | undefined, options?: QueryOptions) {
-    if (!options?.prepare) return { text, values };
+    const parsers = options?.isoTimestamps ? ISO_TIMESTAMPS : undefined;
+    if (!options?.prepare) return { text, values, types: parsers };
     let name = this.prepared.get(text);
     if (!name) this.prepared.set(text, (name = `truceline_${this.prepared.size + 1}`));
-    return { name, text, values };
+    return { name, text, values, types: parsers };
   }
 
   async exec(script: string): Promise<void> {
@@ -111,6 +112,37 @@ export class PgSqlClient implements SqlClient {
     await this.pool.end();
   }
 }
+
+const TIMESTAMPTZ = 1184;
+
+/**
+ * A timestamptz as the server prints it in UTC with DateStyle ISO (`2026-12-03 11:46:07.123456+00`,
+ * up to six digits of fraction): its date, time and milliseconds.
+ */
+const SERVER_UTC = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00$/;
+
+/**
+ * toISOString of the Date pg would parse from `text`, without the Date: the fraction cut to
+ * milliseconds as that Date keeps them. Any other text (another time zone or DateStyle, a year
+ * past 9999, infinity) is parsed by pg's own parser, to a Date.
+ */
+const isoOfTimestamptz = (parse: (text: string) => unknown) => (text: string) => {
+  const match = SERVER_UTC.exec(text);
+  if (!match) return parse(text);
+  const fraction = match[3] === undefined ? '000' : (match[3] + '00').slice(0, 3);
+  return `${match[1]}T${match[2]}.${fraction}Z`;
+};
+
+/** pg's parsers with timestamptz printed as toISOString prints it (QueryOptions.isoTimestamps). */
+const ISO_TIMESTAMPS = (() => {
+  const timestamptz = isoOfTimestamptz(types.getTypeParser(TIMESTAMPTZ, 'text'));
+  return {
+    getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+      oid === TIMESTAMPTZ && format !== 'binary'
+        ? timestamptz
+        : types.getTypeParser(oid, format as 'text'),
+  };
+})();
 
 /** What pg's connection offers for COPY FROM STDIN (not in its type declarations). */
 interface CopyWire {

@@ -46,6 +46,14 @@ export interface QueryOptions {
    * append and reads do, and the call of the function is prepared.)
    */
   prepare?: boolean;
+  /**
+   * timestamptz columns as the text toISOString prints (`2026-12-03T11:46:07.123Z`) instead of
+   * Dates, where the client can tell it from the server's own text (PostgreSQL, a session in
+   * UTC); else Dates as without it. For rows that become envelopes (toStoredEvent): a Date
+   * parsed from the text and printed back per timestamp was ~2% of the API's main thread under
+   * a load of POSTs.
+   */
+  isoTimestamps?: boolean;
 }
 
 /** What a transaction needs from the connection it runs on. */
