@@ -74,4 +74,40 @@ describe('IncidentProjection', () => {
       await database.drop();
     }
   });
+
+  it('writes on the locked path by a prepared statement, planned once along indexes even on a new table', async () => {
+    const database = await createTestDatabase();
+    const { sql, store, policies, close } = await openPolicyStore({ databaseUrl: database.url });
+    try {
+      await migrateProjection(sql, INCIDENTS);
+      // A first start: autovacuum may analyze the view while it is empty.
+      await sql.query('ANALYZE incident_view');
+      await insertGeneratedHistory(sql, 3);
+      const events = (await store.readAll()).filter((e) => incidentIdOf(e.streamId));
+      // The reports by one writer, the rest of each incident by another (a rebuild, another
+      // process): the second has written none of these rows, so it reads and locks them.
+      await INCIDENTS.create(sql, policies).applyBatch(events.filter((e) => e.revision === 0));
+      const prepared = new Set<string>();
+      await INCIDENTS.create(recordingPrepared(sql, prepared), policies).applyBatch(
+        events.filter((e) => e.revision > 0),
+      );
+
+      const plans = await sql.transaction(async (tx) => {
+        const planned: string[] = [];
+        for (const text of prepared) planned.push(await planForAnyParameters(tx, text));
+        return planned;
+      });
+      expect(plans).toHaveLength(1);
+      expect(plans[0]).toMatch(/Insert on incident_view/);
+      expect(plans[0]).not.toMatch(/Seq Scan/);
+      // The same rows as one projection applying the whole log leaves.
+      const twoWriters = await rowsOf(sql);
+      await sql.exec('DELETE FROM incident_view');
+      await INCIDENTS.create(sql, policies).applyBatch(events);
+      expect(twoWriters).toEqual(await rowsOf(sql));
+    } finally {
+      await close();
+      await database.drop();
+    }
+  });
 });

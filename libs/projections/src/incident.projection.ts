@@ -280,7 +280,13 @@ export class IncidentProjection implements Projection {
     if (rest.size > 0) await this.applyLocked(events, rest);
   }
 
-  /** The safe way: the rows of `ids` read and locked, folded on, written back. */
+  /**
+   * The safe way: the rows of `ids` read and locked, folded on, written back. The write is
+   * prepared, as WRITE_NEW is (an insert from the parameters has no other plan to choose; an
+   * incident last written by a rebuild, or long ago, takes this path on every page). The read is
+   * planned on every call: for any number of ids, on a view analyzed while small, its plan is a
+   * sequential scan.
+   */
   private async applyLocked(events: readonly StoredEvent[], ids: Set<string>): Promise<void> {
     const written = await this.sql.transaction(async (tx) => {
       const { rows } = await tx.query<StoredViewRow>(
@@ -291,7 +297,8 @@ export class IncidentProjection implements Projection {
       const views = new Map<string, ViewRow>(rows.map((row) => [row.incident_id, viewOf(row)]));
       const changed = new Set<string>();
       foldViews(views, events, this.policies, changed, ids);
-      if (changed.size > 0) await tx.query(UPSERT, parametersOf(columnsOf(views, [...changed])));
+      if (changed.size > 0)
+        await tx.query(UPSERT, parametersOf(columnsOf(views, [...changed])), { prepare: true });
       return views;
     });
     for (const [id, view] of written) this.remember(id, view);
