@@ -17,6 +17,34 @@ const rowsOf = async (sql: SqlClient) =>
     )
   ).rows.map((r) => r.row);
 
+/**
+ * A new database as a first start leaves it: the view made, analyzed while empty (autovacuum
+ * may do that), then three incidents' history in the log. `test` gets the open store.
+ */
+async function onNewAnalyzedView(
+  test: (opened: Awaited<ReturnType<typeof openPolicyStore>>) => Promise<void>,
+): Promise<void> {
+  const database = await createTestDatabase();
+  const opened = await openPolicyStore({ databaseUrl: database.url });
+  try {
+    await migrateProjection(opened.sql, INCIDENTS);
+    await opened.sql.query('ANALYZE incident_view');
+    await insertGeneratedHistory(opened.sql, 3);
+    await test(opened);
+  } finally {
+    await opened.close();
+    await database.drop();
+  }
+}
+
+/** The plan PostgreSQL makes for any parameters of each statement text in `prepared`. */
+const plansOf = (sql: SqlClient, prepared: Set<string>): Promise<string[]> =>
+  sql.transaction(async (tx) => {
+    const planned: string[] = [];
+    for (const text of prepared) planned.push(await planForAnyParameters(tx, text));
+    return planned;
+  });
+
 describe('IncidentProjection', () => {
   it('folds again from the table a row another writer changed since this one wrote it', async () => {
     const { sql, store, policies, close } = await openPolicyStore();
@@ -46,43 +74,22 @@ describe('IncidentProjection', () => {
     }
   });
 
-  it('writes a page of new incidents by a prepared insert, planned once along indexes even on a new table', async () => {
-    const database = await createTestDatabase();
-    const { sql, store, policies, close } = await openPolicyStore({ databaseUrl: database.url });
-    try {
-      await migrateProjection(sql, INCIDENTS);
-      // A first start: autovacuum may analyze the view while it is empty.
-      await sql.query('ANALYZE incident_view');
-      await insertGeneratedHistory(sql, 3);
+  it('writes a page of new incidents by a prepared insert, planned once along indexes even on a new table', () =>
+    onNewAnalyzedView(async ({ sql, store, policies }) => {
       const prepared = new Set<string>();
-
       await INCIDENTS.create(recordingPrepared(sql, prepared), policies).applyBatch(
         await store.readAll(),
       );
 
-      const plans = await sql.transaction(async (tx) => {
-        const planned: string[] = [];
-        for (const text of prepared) planned.push(await planForAnyParameters(tx, text));
-        return planned;
-      });
+      const plans = await plansOf(sql, prepared);
       expect(plans).toHaveLength(1);
       expect(plans[0]).toMatch(/Insert on incident_view/);
       expect(plans[0]).not.toMatch(/Seq Scan/);
       expect(await rowsOf(sql)).toHaveLength(3);
-    } finally {
-      await close();
-      await database.drop();
-    }
-  });
+    }));
 
-  it('writes on the locked path by a prepared statement, planned once along indexes even on a new table', async () => {
-    const database = await createTestDatabase();
-    const { sql, store, policies, close } = await openPolicyStore({ databaseUrl: database.url });
-    try {
-      await migrateProjection(sql, INCIDENTS);
-      // A first start: autovacuum may analyze the view while it is empty.
-      await sql.query('ANALYZE incident_view');
-      await insertGeneratedHistory(sql, 3);
+  it('writes on the locked path by a prepared statement, planned once along indexes even on a new table', () =>
+    onNewAnalyzedView(async ({ sql, store, policies }) => {
       const events = (await store.readAll()).filter((e) => incidentIdOf(e.streamId));
       // The reports by one writer, the rest of each incident by another (a rebuild, another
       // process): the second has written none of these rows, so it reads and locks them.
@@ -92,11 +99,7 @@ describe('IncidentProjection', () => {
         events.filter((e) => e.revision > 0),
       );
 
-      const plans = await sql.transaction(async (tx) => {
-        const planned: string[] = [];
-        for (const text of prepared) planned.push(await planForAnyParameters(tx, text));
-        return planned;
-      });
+      const plans = await plansOf(sql, prepared);
       expect(plans).toHaveLength(1);
       expect(plans[0]).toMatch(/Insert on incident_view/);
       expect(plans[0]).not.toMatch(/Seq Scan/);
@@ -105,9 +108,5 @@ describe('IncidentProjection', () => {
       await sql.exec('DELETE FROM incident_view');
       await INCIDENTS.create(sql, policies).applyBatch(events);
       expect(twoWriters).toEqual(await rowsOf(sql));
-    } finally {
-      await close();
-      await database.drop();
-    }
-  });
+    }));
 });
