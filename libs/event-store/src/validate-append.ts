@@ -2,8 +2,11 @@ import { NewEvent, ValidationError } from '@truceline/domain';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Rejects a malformed append before it reaches the database, with every problem at once. */
-export function validateAppend(streamId: string, events: NewEvent[]): void {
+/**
+ * Rejects a malformed append before it reaches the database, with every problem at once; else
+ * answers its event ids in lower case, as the store compares them.
+ */
+export function validateAppend(streamId: string, events: NewEvent[]): Set<string> {
   const problems: { field: string; message: string }[] = [];
   if (!streamId) problems.push({ field: 'streamId', message: 'must not be empty' });
   const ids = new Set<string>();
@@ -19,4 +22,5 @@ export function validateAppend(streamId: string, events: NewEvent[]): void {
     if (event.metadata === undefined) at('metadata', 'is required');
   });
   if (problems.length > 0) throw new ValidationError('invalid append', problems);
+  return ids;
 }

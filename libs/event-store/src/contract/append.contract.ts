@@ -46,6 +46,30 @@ export function appendContract({ sut }: ContractContext): void {
       expect(await sut().headPosition()).toBe(head + 2);
     });
 
+    it('keeps stream ids and types as given, whatever characters they hold', async () => {
+      // What the quoting of the statement's array parameters must carry through (see callAppend).
+      const odd = ['a "b" \\c\\', '{d,e} NULL', ' f\t🙂 ', 'NULL'];
+      const appends = odd.map((text) => ({
+        stream: `${streamName('odd')}${text}`,
+        events: [newEvent({}, text), newEvent({}, `${text}"`)],
+      }));
+
+      // Together, so that the appends may go to the store as one group.
+      const results = await Promise.all(
+        appends.map(({ stream, events }) =>
+          sut().append(stream, events, { expectedRevision: 'no-stream' }),
+        ),
+      );
+
+      for (const [i, { stream, events }] of appends.entries()) {
+        expect(results[i].events.map((e) => [e.streamId, e.type])).toEqual(
+          events.map((e) => [stream, e.type]),
+        );
+        expect(await sut().readStream(stream)).toEqual(results[i].events);
+        expect(await sut().streamRevision(stream)).toBe(1);
+      }
+    });
+
     it('reports an unknown stream as empty, with no revision', async () => {
       expect(await sut().readStream(streamName('unknown'))).toEqual([]);
       expect(await sut().streamRevision(streamName('unknown'))).toBeNull();
