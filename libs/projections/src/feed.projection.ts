@@ -30,7 +30,7 @@ import {
   logNoticesPlaced,
   recordLogNotice,
 } from './feed.log-notices';
-import { MAX_FEED_PAGE } from './feed.queries';
+import { FEED_ROUND_FUNCTION, MAX_FEED_PAGE } from './feed.queries';
 import { parseState } from './incident.queries';
 import { PolicyRegistry } from './policy.registry';
 import { checkpointOf, Projection, ProjectionDefinition, resetProjection } from './projection';
@@ -148,6 +148,8 @@ const MIGRATIONS = [
   // applyBatch). The folds keep their content (an object's keys in jsonb's order, which the
   // fold does not depend on): no rebuild.
   `ALTER TABLE partner_feed_incidents ALTER COLUMN state TYPE text USING state::text`,
+  // The Kafka feed relay's round as one function, planned once per connection.
+  FEED_ROUND_FUNCTION,
 ];
 
 /** The partner feeds, declared once. */

@@ -55,6 +55,31 @@ const isoOf = (text: string): string =>
 const PAGE_COLUMNS = `item, event_id, type, incident_id, ${isoText('occurred_at')} AS occurred_at,
   ${isoText('recorded_at')} AS recorded_at, position, exercise, data::text AS data`;
 
+/** An item as `PAGE_COLUMNS` (and the round's function) print it. */
+interface StoredPageItem {
+  item: string;
+  event_id: string;
+  type: string;
+  incident_id: string | null;
+  occurred_at: string;
+  recorded_at: string;
+  position: string | number;
+  exercise: boolean;
+  data: string;
+}
+
+/**
+ * A row of `truceline_feed_round`: a partner's run (partner, after, first_seq, items), a partner
+ * it was not given (partner alone), or one of the items the runs hold after their cursors (item
+ * and its columns, the rest null).
+ */
+type FeedRoundRow = {
+  partner: string | null;
+  after: string | null;
+  first_seq: string | null;
+  items: string[] | null;
+} & ({ item: null } | StoredPageItem);
+
 /**
  * Every partner with entries (and a null row last), for a recursive CTE `partners`: a skip
  * through the primary key, one probe per partner.
@@ -64,6 +89,71 @@ const PARTNERS_SQL = `(SELECT partner FROM partner_feed_runs ORDER BY partner LI
    SELECT (SELECT f.partner FROM partner_feed_runs f WHERE f.partner > p.partner
             ORDER BY f.partner LIMIT 1)
      FROM partners p WHERE p.partner IS NOT NULL`;
+
+/**
+ * The Kafka feed relay's round as one server-side function (a migration of the feeds creates
+ * it): every partner with entries, found as `heads` finds them; for each partner in
+ * `p_partners`, the runs holding its entries after its cursor in `p_afters` (up to `p_limit`
+ * entries), as `pages` reads them; each partner with entries that `p_partners` lacks, alone
+ * (its cursor is the relay's checkpoint, read once a leadership); then every item those runs
+ * hold within their pages, once however many partners share it, its timestamps and data as
+ * text as `pages` prints them. Partners at their head are left out.
+ *
+ * A function so that its plan is made once per connection: as two statements the relay's
+ * round was planned on every call (a join, which a plan made for any parameters could turn
+ * into a scan while the tables are small), which cost the server more than half again the
+ * round's running time, in each of the several reads a Kafka transaction makes. In it every
+ * lookup has an index, taken whatever the statistics say (enable_seqscan off), as in the
+ * store's functions; the runs and the items come in one round trip.
+ */
+export const FEED_ROUND_FUNCTION = `
+CREATE OR REPLACE FUNCTION truceline_feed_round(p_partners text[], p_afters bigint[], p_limit integer)
+RETURNS TABLE (
+  partner text,
+  after bigint,
+  first_seq bigint,
+  items bigint[],
+  item bigint,
+  event_id uuid,
+  type text,
+  incident_id text,
+  occurred_at text,
+  recorded_at text,
+  "position" bigint,
+  exercise boolean,
+  data text
+) LANGUAGE plpgsql STABLE SET enable_seqscan = off SET plan_cache_mode = force_generic_plan
+AS $round$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+    WITH RECURSIVE partners AS (${PARTNERS_SQL}),
+    cursors AS (SELECT * FROM unnest(p_partners, p_afters) AS c(partner, after)),
+    runs AS (
+      SELECT p.partner, c.after, r.first_seq, r.items
+        FROM partners p
+        LEFT JOIN cursors c ON c.partner = p.partner
+        LEFT JOIN LATERAL (${feedRunsAfterSql('c.partner', 'c.after', 'p_limit')}) r ON true
+       WHERE p.partner IS NOT NULL
+         AND (c.partner IS NULL OR r.first_seq + cardinality(r.items) - 1 > c.after)
+    )
+    SELECT r.partner, r.after, r.first_seq, r.items, NULL::bigint, NULL::uuid, NULL::text,
+           NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::boolean, NULL::text
+      FROM runs r
+    UNION ALL
+    SELECT NULL::text, NULL::bigint, NULL::bigint, NULL::bigint[], i.item, i.event_id, i.type,
+           i.incident_id, ${isoText('i.occurred_at')}, ${isoText('i.recorded_at')}, i.position,
+           i.exercise, i.data::text
+      FROM partner_feed_items i
+     WHERE i.item = ANY (ARRAY(
+             SELECT DISTINCT o.item
+               FROM runs r CROSS JOIN LATERAL unnest(r.items) WITH ORDINALITY AS o(item, k)
+              WHERE r.after IS NOT NULL
+                AND r.first_seq + o.k - 1 > r.after
+                AND r.first_seq + o.k - 1 <= r.after + p_limit))
+    ORDER BY 1 NULLS LAST, 3;
+END
+$round$`;
 
 /** Reads of the partner feeds; partner codes are stored upper-case. */
 export class FeedQueries {
@@ -152,43 +242,35 @@ export class FeedQueries {
   /**
    * The Kafka feed relay's round: every partner with entries, found as `heads` finds them, and
    * for each one `cursors` holds (partner → last seq sent), its entries after it as `pages`
-   * gives them, in the same two statements as `pages`. The partners with entries that `cursors`
-   * lacks come back in `unknown` (their cursor is the relay's checkpoint, read once a
-   * leadership). Reading the heads in a statement of their own before the pages cost every round
-   * a round trip and its planning.
+   * gives them, in one call of `truceline_feed_round` (FEED_ROUND_FUNCTION), kept prepared. The
+   * partners with entries that `cursors` lacks come back in `unknown` (their cursor is the
+   * relay's checkpoint, read once a leadership). Reading the heads in a statement of their own
+   * before the pages cost every round a round trip and its planning.
    */
   async pendingPages(
     cursors: ReadonlyMap<string, number>,
     limit: number,
   ): Promise<{ pages: Map<string, FeedEntry[]>; unknown: string[] }> {
     const capped = Math.min(Math.max(Math.trunc(limit) || 1, 1), MAX_FEED_PAGE);
-    const { rows } = await this.sql.query<{
-      partner: string;
-      after: string | null;
-      first_seq: string | null;
-      items: string[] | null;
-    }>(
-      `WITH RECURSIVE partners AS (${PARTNERS_SQL}),
-       cursors AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS c(partner, after))
-       SELECT p.partner, c.after, r.first_seq, r.items
-         FROM partners p
-         LEFT JOIN cursors c ON c.partner = p.partner
-         LEFT JOIN LATERAL (${feedRunsAfterSql('c.partner', 'c.after', '$3::int')}) r ON true
-        WHERE p.partner IS NOT NULL
-          AND (c.partner IS NULL OR r.first_seq + cardinality(r.items) - 1 > c.after)
-        ORDER BY p.partner, r.first_seq`,
+    const { rows } = await this.sql.query<FeedRoundRow>(
+      'SELECT * FROM truceline_feed_round($1::text[], $2::bigint[], $3::int)',
       [
         [...cursors.keys()].map((partner) => partner.toUpperCase()),
         [...cursors.values()].map((after) => Math.max(0, Math.trunc(after) || 0)),
         capped,
       ],
+      { prepare: true },
     );
-    const unknown = rows.filter((row) => row.after === null).map((row) => row.partner);
-    const runs = rows.filter(
-      (row): row is { partner: string; after: string; first_seq: string; items: string[] } =>
-        row.after !== null && row.first_seq !== null && row.items !== null,
-    );
-    return { pages: await this.entriesOfRuns(runs, capped), unknown };
+    const unknown: string[] = [];
+    const runs: { partner: string; after: string; first_seq: string; items: string[] }[] = [];
+    const items: StoredPageItem[] = [];
+    for (const row of rows) {
+      if (row.item !== null) items.push(row as StoredPageItem);
+      else if (row.after === null) unknown.push(row.partner as string);
+      else if (row.first_seq !== null && row.items !== null)
+        runs.push(row as { partner: string; after: string; first_seq: string; items: string[] });
+    }
+    return { pages: this.cutRuns(runs, capped, items), unknown };
   }
 
   /**
@@ -199,27 +281,23 @@ export class FeedQueries {
     runs: readonly { partner: string; after: string; first_seq: string; items: string[] }[],
     capped: number,
   ): Promise<Map<string, FeedEntry[]>> {
+    const wanted = new Set<string>();
+    for (const row of cutOf(runs, capped)) wanted.add(row.item);
+    if (wanted.size === 0) return new Map();
+    const { rows: items } = await this.sql.query<StoredPageItem>(
+      `SELECT ${PAGE_COLUMNS} FROM partner_feed_items WHERE item = ANY($1::bigint[])`,
+      [[...wanted]],
+    );
+    return this.cutRuns(runs, capped, items);
+  }
+
+  /** The runs cut into each partner's entries, from their items (each parsed once). */
+  private cutRuns(
+    runs: readonly { partner: string; after: string; first_seq: string; items: string[] }[],
+    capped: number,
+    items: readonly StoredPageItem[],
+  ): Map<string, FeedEntry[]> {
     const pages = new Map<string, FeedEntry[]>();
-    const at: { partner: string; seq: number; item: string }[] = [];
-    for (const run of runs) {
-      const after = Number(run.after);
-      const first = Number(run.first_seq);
-      const from = Math.max(after + 1 - first, 0);
-      const to = Math.min(after + capped + 1 - first, run.items.length);
-      for (let k = from; k < to; k++)
-        at.push({ partner: run.partner, seq: first + k, item: run.items[k] });
-    }
-    if (at.length === 0) return pages;
-    const { rows: items } = await this.sql.query<
-      Omit<StoredFeedRow, 'seq'> & {
-        item: string;
-        occurred_at: string;
-        recorded_at: string;
-        data: string;
-      }
-    >(`SELECT ${PAGE_COLUMNS} FROM partner_feed_items WHERE item = ANY($1::bigint[])`, [
-      [...new Set(at.map((row) => row.item))],
-    ]);
     const parsed = new Map<string, unknown>();
     const byItem = new Map<string, Omit<FeedEntry, 'seq'>>();
     for (const row of items) {
@@ -236,7 +314,7 @@ export class FeedQueries {
         data,
       });
     }
-    for (const row of at) {
+    for (const row of cutOf(runs, capped)) {
       const item = byItem.get(String(row.item));
       if (!item) throw new Error(`feed item ${row.item} of ${row.partner} is missing`);
       const entry: FeedEntry = { seq: row.seq, ...item };
@@ -246,4 +324,21 @@ export class FeedQueries {
     }
     return pages;
   }
+}
+
+/** Runs (in seq order per partner) cut into (partner, seq, item) after each one's cursor. */
+function cutOf(
+  runs: readonly { partner: string; after: string; first_seq: string; items: string[] }[],
+  capped: number,
+): { partner: string; seq: number; item: string }[] {
+  const at: { partner: string; seq: number; item: string }[] = [];
+  for (const run of runs) {
+    const after = Number(run.after);
+    const first = Number(run.first_seq);
+    const from = Math.max(after + 1 - first, 0);
+    const to = Math.min(after + capped + 1 - first, run.items.length);
+    for (let k = from; k < to; k++)
+      at.push({ partner: run.partner, seq: first + k, item: run.items[k] });
+  }
+  return at;
 }
