@@ -1,7 +1,11 @@
-import { ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ValidationPipe } from '@nestjs/common';
+import type { ValidationPipeOptions } from '@nestjs/common';
+import { defaultMetadataStorage } from 'class-transformer/cjs/storage';
+import { TransformationType } from 'class-transformer';
 import { ValidationError } from '@truceline/domain';
 import { getMetadataStorage } from 'class-validator';
 import type { ValidationError as FieldFailure } from 'class-validator';
+import { ValidBodies } from './valid-body';
 
 export interface FieldError {
   field: string;
@@ -40,7 +44,10 @@ const remembering = new WeakSet<Storage>();
  * Only lookups without groups are kept (the pipe never passes any); the rest go through as they
  * were. The lists are never changed by class-validator after it hands them out.
  */
-export function rememberValidationRules(storage: Storage = getMetadataStorage()): void {
+export function rememberValidationRules(
+  storage: Storage = getMetadataStorage(),
+  onChange?: () => void,
+): void {
   if (remembering.has(storage)) return;
   remembering.add(storage);
   const lookup: Lookup = storage.getTargetValidationMetadatas.bind(storage);
@@ -51,6 +58,7 @@ export function rememberValidationRules(storage: Storage = getMetadataStorage())
   const forget = () => {
     rules = new Map();
     grouped = new WeakMap();
+    onChange?.();
   };
   // A schema's rules come through here too.
   storage.addValidationMetadata = (metadata) => {
@@ -74,18 +82,69 @@ export function rememberValidationRules(storage: Storage = getMetadataStorage())
   };
 }
 
+type Class = new () => object;
+
+/**
+ * What class-transformer's plainToInstance (no options) does with a property of `type`: copies
+ * its value as it is ('as-is': no @Type, no transform), or makes its plain object an instance
+ * of a class (@Type, nothing else); undefined for anything else, or a class that exposes or
+ * excludes: the valid-body path leaves those to the pipe.
+ */
+function propertyTypeOf(type: Class, property: string): Class | 'as-is' | undefined {
+  const storage = defaultMetadataStorage;
+  const plain = (target: Class) =>
+    storage.getStrategy(target) === 'none' &&
+    storage.getExposedMetadatas(target).length === 0 &&
+    storage.getExcludedMetadatas(target).length === 0;
+  if (!plain(type)) return undefined;
+  if (storage.findTransformMetadatas(type, property, TransformationType.PLAIN_TO_CLASS).length)
+    return undefined;
+  const found = storage.findTypeMetadata(type, property);
+  if (!found) return 'as-is';
+  if (found.options?.discriminator) return undefined;
+  const nested = found.typeFunction() as Class | undefined;
+  return typeof nested === 'function' && plain(nested) ? nested : undefined;
+}
+
+/**
+ * The pipe, with the bodies that surely pass it made without its walk (see ValidBodies): a
+ * body that does not is validated by the pipe as before, which gives the errors.
+ */
+class BodyValidationPipe extends ValidationPipe {
+  constructor(
+    options: ValidationPipeOptions,
+    private readonly bodies: ValidBodies,
+  ) {
+    super(options);
+  }
+
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const type = metadata.metatype as Class | undefined;
+    if (metadata.type === 'body' && typeof type === 'function') {
+      const accepted = this.bodies.accept(type, value);
+      if (accepted) return accepted;
+    }
+    return super.transform(value, metadata);
+  }
+}
+
 /**
  * Bodies and queries are validated against their DTO; unknown fields are refused rather than
  * dropped (SPEC §6), so a misspelt optional field is reported instead of silently ignored.
  */
 export const createValidationPipe = () => {
-  rememberValidationRules();
-  return new ValidationPipe({
-    whitelist: true,
-    forbidNonWhitelisted: true,
-    transform: true,
-    stopAtFirstError: true,
-    validationError: { target: false, value: false },
-    exceptionFactory: validationException,
-  });
+  const storage = getMetadataStorage();
+  const bodies = new ValidBodies(storage, propertyTypeOf);
+  rememberValidationRules(storage, () => bodies.forget());
+  return new BodyValidationPipe(VALIDATION_OPTIONS, bodies);
+};
+
+/** The pipe's options (also what the valid-body path is held to in its spec). */
+export const VALIDATION_OPTIONS: ValidationPipeOptions = {
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  transform: true,
+  stopAtFirstError: true,
+  validationError: { target: false, value: false },
+  exceptionFactory: validationException,
 };
