@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { incidentStreamId } from '@truceline/domain';
-import { openPolicyStore, TEST_CONSUMER, trafficReport } from '@truceline/testing';
+import {
+  createTestDatabase,
+  openPolicyStore,
+  TEST_CONSUMER,
+  trafficReport,
+} from '@truceline/testing';
 import { SqlClient, SqlEventStore } from '@truceline/event-store';
 import {
   FEEDS,
@@ -172,6 +177,52 @@ describe(FeedRelay.name, () => {
     await waitForLag0(a);
 
     expect([a.isLeader(), b.isLeader()].filter(Boolean)).toHaveLength(1);
+  });
+
+  it('on PostgreSQL publishes what the projector notified, and by its poll what came without a NOTIFY', async () => {
+    const database = await createTestDatabase();
+    const pg = await openPolicyStore(
+      { databaseUrl: database.url, poolSize: 4 },
+      migratePartnerFeed,
+    );
+    // The same database, but no LISTEN/NOTIFY: entries committed through it wake no relay.
+    const base = pg.sql;
+    const silent: SqlClient = {
+      engine: base.engine,
+      query: (text, params, options) => base.query(text, params, options),
+      exec: (script) => base.exec(script),
+      transaction: (fn) => base.transaction(fn),
+      close: () => Promise.resolve(),
+    };
+    const report = async (through: SqlClient) => {
+      await pg.store.append(incidentStreamId(randomUUID()), [trafficReport()], {
+        expectedRevision: 'no-stream',
+      });
+      const projection = new FeedProjection(through, pg.policies);
+      for (const event of await pg.store.readAll()) await projection.apply(event);
+    };
+    const sut = aRelay({ sql: base, pollIntervalMs: 1_000 });
+    try {
+      await report(base);
+      await sut.start();
+      await waitForLag0(sut);
+      await report(base);
+      await waitForLag0(sut);
+      await sleep(100); // the relay at its tail, idle, its last read no longer under way
+
+      await report(silent);
+      await waitForLag0(sut);
+
+      const pgFeeds = new FeedQueries(base);
+      const all = await pgFeeds.page('PL', 0, 500);
+      expect(all).toHaveLength(6); // a report and its tier-0 notice per incident
+      const received = await consume(kafka, topicOf('PL'), all.length);
+      expect(received.sort()).toEqual(all.map((e) => e.id).sort());
+    } finally {
+      await sut.stop();
+      await pg.close();
+      await database.drop();
+    }
   });
 });
 

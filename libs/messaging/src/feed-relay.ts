@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { SqlEventStore } from '@truceline/event-store';
 import {
   FEED_CHANNEL,
@@ -18,6 +19,8 @@ export interface FeedRelayOptions extends RelayOptions {
 }
 
 const FEED_SOURCE = '/truceline/feeds';
+/** The publisher's idle wait between rounds when nothing wakes it (LeasedPublisher's default). */
+const DEFAULT_POLL_MS = 150;
 
 /**
  * Partitions of a feed topic the relay creates. A partner's feed is one sequence (`ce_seq`): on
@@ -86,6 +89,13 @@ export class FeedRelay implements PublishSource {
   private readonly partners = new Set<string>();
   private readonly values = new WeakMap<object, string>();
   private unlisten?: () => Promise<void>;
+  /**
+   * Whether entries may have been committed since the last read began: a NOTIFY came, the last
+   * read stopped at its page size, or nothing was read yet. Only while listening.
+   */
+  private maybePending = true;
+  /** When the last read began (performance.now()). */
+  private lastReadAt = -Infinity;
 
   constructor(private readonly options: FeedRelayOptions) {
     this.feeds = new FeedQueries(options.sql);
@@ -110,7 +120,10 @@ export class FeedRelay implements PublishSource {
     // The projector (in the API processes) notifies once entries are committed: the relay
     // publishes them at once rather than at its next poll.
     this.unlisten = await this.options.sql
-      .listen?.(FEED_CHANNEL, () => this.publisher.wake())
+      .listen?.(FEED_CHANNEL, () => {
+        this.maybePending = true;
+        this.publisher.wake();
+      })
       .catch(() => undefined); // polling covers it
     await this.publisher.start();
   }
@@ -139,6 +152,7 @@ export class FeedRelay implements PublishSource {
     this.checkpoints.clear();
     this.reading.clear();
     this.partners.clear();
+    this.maybePending = true;
   }
 
   /** Each partner whose checkpoint is known: the last seq read (ahead) or else committed. */
@@ -153,6 +167,27 @@ export class FeedRelay implements PublishSource {
 
   /** Every partner's next entries, for one transaction; null when there is nothing to send. */
   async next(): Promise<PublishBatch | null> {
+    // Listening, a read that follows one at the tail within the poll interval, with no NOTIFY
+    // between, would find nothing (the projector notifies after every commit of entries): the
+    // relay asks after each send of a transaction and again after its commit, and at the tail
+    // most of those reads came back empty, each costing the server a round's probes. The poll
+    // interval still bounds how long a missed NOTIFY (or an entry written without one) waits.
+    const now = performance.now();
+    if (
+      this.unlisten &&
+      !this.maybePending &&
+      now - this.lastReadAt < (this.options.pollIntervalMs ?? DEFAULT_POLL_MS)
+    )
+      return null;
+    // Cleared before the read: a NOTIFY of a commit the read may not see comes after this.
+    this.maybePending = false;
+    this.lastReadAt = now;
+    const batch = await this.read();
+    if (batch?.full) this.maybePending = true;
+    return batch;
+  }
+
+  private async read(): Promise<PublishBatch | null> {
     const pageSize = Math.min(this.options.batchSize ?? 200, MAX_FEED_PAGE);
     // Every partner's page in one round trip (and one for their items), the partners found in
     // it too: a partner new to this leadership needs its checkpoint first, then the pages again.
@@ -205,6 +240,7 @@ export class FeedRelay implements PublishSource {
   /** What was read ahead goes again, after each partner's last committed seq. */
   failed(): void {
     this.reading.clear();
+    this.maybePending = true;
   }
 
   private async checkpoint(partner: string): Promise<number> {
