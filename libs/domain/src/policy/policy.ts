@@ -114,5 +114,22 @@ export const knownPartners = (policy: EscalationPolicy): readonly PartnerCode[] 
 };
 
 export const HOUR_MS = 3_600_000;
-export const addHours = (iso: string, hours: number): string =>
-  new Date(Date.parse(iso) + hours * HOUR_MS).toISOString();
+
+/**
+ * addHours' recent answers. One event's instant is folded by the command that decides it, the
+ * incident view and the partner feeds, each computing the same due time: parsing and printing
+ * a Date cost ~0.7 µs a call, the lookup ~0.15. Cleared when full rather than kept in order.
+ */
+const added = new Map<string, string>();
+const ADDED_KEPT = 1_000;
+
+export const addHours = (iso: string, hours: number): string => {
+  const key = `${hours} ${iso}`;
+  let found = added.get(key);
+  if (found === undefined) {
+    found = new Date(Date.parse(iso) + hours * HOUR_MS).toISOString();
+    if (added.size >= ADDED_KEPT) added.clear();
+    added.set(key, found);
+  }
+  return found;
+};

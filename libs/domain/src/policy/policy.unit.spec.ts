@@ -61,6 +61,15 @@ describe(addHours.name, () => {
   ])('%s + %d h = %s (UTC, whatever the offset)', (iso, hours, expected) => {
     expect(sut(iso, hours)).toBe(expected);
   });
+
+  it('answers again as the first time, and refuses what is no instant every time', () => {
+    for (let i = 0; i < 2_500; i++) {
+      const iso = new Date(Date.UTC(2026, 2, 2) + (i % 1_200) * 60_000).toISOString();
+      expect(sut(iso, i % 7)).toBe(new Date(Date.parse(iso) + (i % 7) * 3_600_000).toISOString());
+    }
+    expect(() => sut('not an instant', 1)).toThrow(RangeError);
+    expect(() => sut('not an instant', 1)).toThrow(RangeError);
+  });
 });
 
 describe('EscalationPolicyAdopted data', () => {
