@@ -19,13 +19,6 @@ export interface SharedLogReaderOptions {
 const unpromotable = <T>(read: () => T) => ({ result: read(), promote: () => undefined });
 
 /**
- * Told of every run of events a read of the store brings past the end of the window, at once
- * and before any reader gets them: every event with a position in (after, the last one's],
- * committed, in order. Runs told one after another need not meet (the window may jump ahead).
- */
-export type TailListener = (after: number, events: readonly StoredEvent[]) => void;
-
-/**
  * Answers read behind the window kept aside (see SharedLogReader): enough for the readers that
  * lag while the others follow the tail (the feeds' projection, the sealer), at most this many
  * pages of events held besides the window.
@@ -87,7 +80,6 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
    * latest first.
    */
   private behind: { from: number; to: number; events: StoredEvent[] }[] = [];
-  private readonly tailListeners = new Set<TailListener>();
 
   constructor(
     private readonly store: Pick<EventStore, 'readAll'>,
@@ -97,16 +89,6 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
     this.pageSize = options.pageSize ?? 500;
     this.emptyReuseMs = options.emptyReuseMs ?? 50;
     this.promotable = options.promotable ?? unpromotable;
-  }
-
-  /**
-   * Tells `listener` of the events each read of the store brings past the window's end (see
-   * TailListener): what the process's readers have read at the tail, for a reader that would
-   * otherwise read it again (the log's sealer). Returns what stops telling it.
-   */
-  onTail(listener: TailListener): () => void {
-    this.tailListeners.add(listener);
-    return () => this.tailListeners.delete(listener);
   }
 
   /** Something was appended (here or, through NOTIFY, elsewhere): the tail must be read again. */
@@ -181,29 +163,6 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
     return events.length > limit ? events.slice(0, limit) : events;
   }
 
-  /**
-   * The answer's events past the window's end, to the tail listeners. The answer is every event
-   * in (after, last]; when it begins inside the window, those past `to` are every event in
-   * (to, last].
-   */
-  private tell(after: number, events: StoredEvent[]): void {
-    let first = 0;
-    let from = after;
-    if (this.from >= 0 && after <= this.to) {
-      first = events.length;
-      while (first > 0 && events[first - 1].position > this.to) first--;
-      from = this.to;
-    }
-    const past = first === 0 ? events : events.slice(first);
-    for (const listener of this.tailListeners) {
-      try {
-        listener(from, past);
-      } catch {
-        // A listener's failure is its own: the readers get their answer all the same.
-      }
-    }
-  }
-
   /** Joins a store's answer to the window when the two meet; else it replaces a window behind it. */
   private keep(after: number, events: StoredEvent[], generation: number, asked: number): void {
     const last = events.length > 0 ? events[events.length - 1].position : after;
@@ -211,7 +170,6 @@ export class SharedLogReader implements Pick<EventStore, 'readAll'> {
     // a wake, so the subscriptions finishing it need not each ask for the next.
     if (events.length < asked) this.empty = { after: last, generation, at: Date.now() };
     if (events.length === 0) return;
-    if (this.tailListeners.size > 0 && last > this.to) this.tell(after, events);
     if (after < this.from) {
       // A reader behind the window: its next pages are in this answer, which the window, kept
       // at the tail, would not hold (or would drop again at once).

@@ -1,5 +1,4 @@
-import { StoredEvent } from '@truceline/domain';
-import { EventStore, SqlClient, TailListener } from '@truceline/event-store';
+import { EventStore, SqlClient } from '@truceline/event-store';
 import { LedgerRepository, StoredCheckpoint } from './ledger.repository';
 import { CompactRange } from './merkle/compact-range';
 import { formatCheckpoint } from './note/checkpoint';
@@ -28,13 +27,6 @@ export interface LogSealerOptions {
    * stays on this thread.
    */
   sealingThread?: { databaseUrl: string } | WorkerSealing;
-  /**
-   * With a sealing thread: the process's shared log reader (SharedLogReader), whose reads at
-   * the tail are handed to the thread as they arrive, so that it seals them without reading
-   * each event back from the database a second time. What it was not handed (it fell behind,
-   * another process appended unseen, the process started) it reads for itself as before.
-   */
-  tail?: { onTail(listener: TailListener): () => void };
   now?: () => Date;
   /**
    * Runs inside the transaction that stores a new checkpoint: the partner feeds publish it
@@ -49,13 +41,6 @@ export interface LogSealerOptions {
 
 /** After the sealing thread failed to start or died, how long the sealer seals here instead. */
 const THREAD_RETRY_MS = 30_000;
-
-/**
- * How far past what is sealed (in positions) the tail is handed to the sealing thread: beyond,
- * the thread at nice 19 has fallen behind a load that takes every core, and what it would be
- * handed would wait in memory; it reads those events itself once it gets there.
- */
-const FED_AHEAD = 5_000;
 
 interface Sealed {
   size: number;
@@ -91,11 +76,6 @@ export class LogSealer {
   /** The sealing thread while running (when configured), and when it last failed. */
   private thread?: Promise<WorkerSealing | undefined>;
   private threadFailedAt = -Infinity;
-  /** The sealing thread the tail is handed to, once started, and what stops the handing. */
-  private fedThread?: WorkerSealing;
-  private unfollowTail?: () => void;
-  /** The position of the last leaf this sealer knows is stored (-1: not known yet). */
-  private sealedTo = -1;
   /** One write at a time in this process: rounds, on-demand callers and signing share it. */
   private queue: Promise<unknown> = Promise.resolve();
   /**
@@ -122,18 +102,12 @@ export class LogSealer {
     if (!this.stopped) return;
     this.stopped = false;
     this.thread = this.startThread();
-    const { tail, sealingThread } = this.options;
-    if (tail && sealingThread)
-      this.unfollowTail = tail.onTail((after, events) => this.feed(after, events));
     this.schedule(0);
     this.scheduleSigning();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.unfollowTail?.();
-    this.unfollowTail = undefined;
-    this.fedThread = undefined;
     clearTimeout(this.timer);
     clearTimeout(this.signTimer);
     await this.running;
@@ -241,36 +215,17 @@ export class LogSealer {
 
   private async startThread(): Promise<WorkerSealing | undefined> {
     const option = this.options.sealingThread;
-    if (option instanceof WorkerSealing) return (this.fedThread = option);
+    if (option instanceof WorkerSealing) return option;
     const url = option?.databaseUrl;
     if (!url) return undefined;
     try {
-      const thread = await WorkerSealing.start(url);
-      if (!this.stopped) this.fedThread = thread;
-      return thread;
+      return await WorkerSealing.start(url);
     } catch (error) {
       // Sealing goes on here meanwhile: slower appends beat an unsealed log.
       this.threadFailedAt = Date.now();
       this.options.onError?.(error);
       return undefined;
     }
-  }
-
-  /**
-   * Hands the sealing thread every committed event in (after, the last one's] that the shared
-   * reader read at the tail, less what is sealed already; nothing when the thread is far
-   * behind (FED_AHEAD) or where the tree stands is not known yet.
-   */
-  private feed(after: number, events: readonly StoredEvent[]): void {
-    const thread = this.fedThread;
-    const sealedTo = this.sealedTo;
-    if (!thread?.alive || sealedTo < 0) return;
-    const last = events[events.length - 1].position;
-    if (last <= sealedTo || last - sealedTo > FED_AHEAD) return;
-    if (after >= sealedTo) return thread.feed(after, events);
-    let first = 0;
-    while (events[first].position <= sealedTo) first++;
-    thread.feed(sealedTo, events.slice(first));
   }
 
   /** Where the tree stands, as this sealer last stored or read it. */
@@ -300,7 +255,6 @@ export class LogSealer {
         position: run.positions[run.positions.length - 1],
         range: run.range,
       };
-      this.sealedTo = this.sealed.position;
     }
   }
 
@@ -308,7 +262,6 @@ export class LogSealer {
     const range = await this.repository.state();
     const size = range.size;
     const position = size === 0 ? 0 : (await this.repository.leaves(size - 1, 1))[0].position;
-    this.sealedTo = position;
     return { size, position, range };
   }
 

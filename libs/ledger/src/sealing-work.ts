@@ -1,5 +1,4 @@
-import { StoredEvent } from '@truceline/domain';
-import { EventStore, ReadAllOptions } from '@truceline/event-store';
+import { EventStore } from '@truceline/event-store';
 import { leafHashHexOf } from './leaf';
 import { CompactRange } from './merkle/compact-range';
 
@@ -55,82 +54,5 @@ export class ReadAndHash implements SealingWork {
       }
     }
     return { positions: events.map((event) => event.position), hashes, range: grown };
-  }
-}
-
-/** Events a FedLog holds at most; a run that would pass it is dropped (read later instead). */
-const FED_HELD = 20_000;
-
-/** Every committed event in (after, the last one's]: `events` from `start` on. */
-interface Held {
-  after: number;
-  events: StoredEvent[];
-  start: number;
-}
-
-/**
- * The log as the sealing thread reads it when its process's readers hand it what they read at
- * the tail (see SharedLogReader.onTail): a read is answered from the runs handed over when one
- * covers it, else by the store. Each run is every committed event in (after, last] — what the
- * store's ordered read answered — so a slice of one from a position it covers is a gap-free
- * prefix of the log, as the store's own answer would be. Runs that meet are joined; what the
- * sealer has read past is let go at its next read.
- */
-export class FedLog implements Pick<EventStore, 'readAll'> {
-  private readonly held: Held[] = [];
-  private count = 0;
-
-  constructor(private readonly store: Pick<EventStore, 'readAll'>) {}
-
-  /** Takes every committed event in (after, the last one's], in position order. */
-  add(after: number, events: readonly StoredEvent[]): void {
-    if (events.length === 0) return;
-    const last = this.held[this.held.length - 1];
-    const end = last ? last.events[last.events.length - 1].position : -1;
-    const meets = last !== undefined && after <= end;
-    let first = 0;
-    // Meeting the last run, only what lies past it is new.
-    if (meets) while (first < events.length && events[first].position <= end) first++;
-    const fresh = events.length - first;
-    if (fresh === 0 || this.count + fresh > FED_HELD) return;
-    this.count += fresh;
-    if (meets) for (let i = first; i < events.length; i++) last.events.push(events[i]);
-    else this.held.push({ after, events: events.slice(), start: 0 });
-  }
-
-  readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
-    const after = options.after ?? 0;
-    const { limit, until } = options;
-    this.letGo(after);
-    const run = this.held[0];
-    if (run && run.after <= after && limit !== undefined && until === undefined)
-      return Promise.resolve(run.events.slice(run.start, run.start + limit));
-    return this.store.readAll(options);
-  }
-
-  /** Events held at present. */
-  get size(): number {
-    return this.count;
-  }
-
-  /** Lets go of what lies at or before `after`: the sealer reads on from there. */
-  private letGo(after: number): void {
-    while (this.held.length > 0) {
-      const run = this.held[0];
-      const { events } = run;
-      if (events[events.length - 1].position <= after) {
-        this.count -= events.length - run.start;
-        this.held.shift();
-        continue;
-      }
-      let start = run.start;
-      while (events[start].position <= after) start++;
-      if (start > run.start) {
-        this.count -= start - run.start;
-        run.start = start;
-        run.after = events[start - 1].position;
-      }
-      return;
-    }
   }
 }

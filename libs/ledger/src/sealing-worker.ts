@@ -3,7 +3,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase, SqlEventStore } from '@truceline/event-store';
 import { CompactRange } from './merkle/compact-range';
-import { FedLog, ReadAndHash } from './sealing-work';
+import { ReadAndHash } from './sealing-work';
 import type { FromSealingThread, ToSealingThread, SealingThreadData } from './worker-sealing';
 
 /**
@@ -30,18 +30,14 @@ async function main(): Promise<void> {
     post({ kind: 'failed', message: messageOf(error) });
     return;
   }
-  // What the process's readers read at the tail comes here too (see FedLog): most rounds then
-  // read nothing back through this thread's connection.
-  const log = new FedLog(new SqlEventStore(sql));
   // No slices: nothing else waits on this thread's event loop.
-  const work = new ReadAndHash(log, { yieldEvery: undefined });
+  const work = new ReadAndHash(new SqlEventStore(sql), { yieldEvery: undefined });
   port.on('message', (message: ToSealingThread) => {
     if (message.kind === 'close') {
       port.removeAllListeners('message');
       void sql.close().finally(() => port.close());
       return;
     }
-    if (message.kind === 'events') return log.add(message.after, message.events);
     const { id, after, size, range, limit } = message;
     work.next(after, CompactRange.restore(size, Buffer.from(range)), limit).then(
       (run) => {

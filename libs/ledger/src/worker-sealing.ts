@@ -1,4 +1,3 @@
-import { StoredEvent } from '@truceline/domain';
 import { startModuleThread } from '@truceline/event-store';
 import { Worker } from 'node:worker_threads';
 import { CompactRange } from './merkle/compact-range';
@@ -11,7 +10,6 @@ export interface SealingThreadData {
 
 export type ToSealingThread =
   | { kind: 'next'; id: number; after: number; size: number; range: Uint8Array; limit: number }
-  | { kind: 'events'; after: number; events: readonly StoredEvent[] }
   | { kind: 'close' };
 
 export type FromSealingThread =
@@ -111,15 +109,6 @@ export class WorkerSealing implements SealingWork {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage(message);
     });
-  }
-
-  /**
-   * Hands the thread every committed event in (after, the last one's], as the process's shared
-   * log reader read them at the tail: the thread seals from them instead of reading them again.
-   */
-  feed(after: number, events: readonly StoredEvent[]): void {
-    if (this.alive)
-      this.worker.postMessage({ kind: 'events', after, events } satisfies ToSealingThread);
   }
 
   /** Ends the thread's connection and the thread (terminated if it takes too long). */

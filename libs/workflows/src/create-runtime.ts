@@ -212,14 +212,12 @@ export class EmbeddedRuntime implements Runtime {
     const feedAppended = feedProjection;
     // Every checkpoint goes to every partner's feed in the transaction that stores it (SPEC §10).
     let published: string[] = [];
-    // On PostgreSQL the running sealer hashes on a thread of its own at the lowest priority, so
-    // it takes no CPU the appends want (SPEC §10); the pages the subscriptions read at the tail
-    // are handed to it (tail), and it reads through its own connection only what it missed.
+    // On PostgreSQL the running sealer reads and hashes on a thread of its own at the lowest
+    // priority, through its own connection, so it takes no CPU the appends want (SPEC §10).
     // Embedded, the database lives on this thread: the sealer reads the pages the
     // subscriptions share (store.log), mostly finding its next page there.
     runtime.ledger = new Ledger(sql, store.log, signer, {
       sealingThread: config.databaseUrl ? { databaseUrl: config.databaseUrl } : undefined,
-      tail: store.log,
       now: () => clock.now(),
       onCheckpoint: async (tx, checkpoint, position) => {
         published = await feedAppended.publishCheckpoint(tx, checkpoint, {
