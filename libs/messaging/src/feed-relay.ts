@@ -9,7 +9,13 @@ import {
 } from '@truceline/projections';
 import { feedTopic, OutgoingKafkaMessage } from './cloud-event';
 import { ensureTopics } from './kafka-client';
-import { LeasedPublisher, PublishBatch, PublishSource, RelayOptions } from './leased-publisher';
+import {
+  DEFAULT_POLL_INTERVAL_MS,
+  LeasedPublisher,
+  PublishBatch,
+  PublishSource,
+  RelayOptions,
+} from './leased-publisher';
 
 export interface FeedRelayOptions extends RelayOptions {
   /** Partners whose topics are created at start; others are created when they first get entries. */
@@ -19,8 +25,6 @@ export interface FeedRelayOptions extends RelayOptions {
 }
 
 const FEED_SOURCE = '/truceline/feeds';
-/** The publisher's idle wait between rounds when nothing wakes it (LeasedPublisher's default). */
-const DEFAULT_POLL_MS = 150;
 
 /**
  * Partitions of a feed topic the relay creates. A partner's feed is one sequence (`ce_seq`): on
@@ -176,7 +180,7 @@ export class FeedRelay implements PublishSource {
     if (
       this.unlisten &&
       !this.maybePending &&
-      now - this.lastReadAt < (this.options.pollIntervalMs ?? DEFAULT_POLL_MS)
+      now - this.lastReadAt < (this.options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS)
     )
       return null;
     // Cleared before the read: a NOTIFY of a commit the read may not see comes after this.

@@ -10,6 +10,8 @@ const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
 /** First retry of a transaction's send; it doubles up to 8 times (about 5 s in all). */
 const ADD_PARTITIONS_RETRY_MS = 20;
+/** The idle wait between rounds when nothing wakes the publisher earlier. */
+export const DEFAULT_POLL_INTERVAL_MS = 150;
 /** See RelayOptions.tailTransactionMs. */
 const DEFAULT_TAIL_TRANSACTION_MS = 25;
 
@@ -205,7 +207,7 @@ export class LeasedPublisher {
       options.leaseTtlMs ?? 5_000,
     );
     this.leaseRenewMs = options.leaseRenewMs ?? 1_000;
-    this.pollIntervalMs = options.pollIntervalMs ?? 150;
+    this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.batchesPerTransaction = Math.max(1, options.batchesPerTransaction ?? 5);
     this.transactionIntervalMs = Math.max(0, options.transactionIntervalMs ?? 0);
     this.tailTransactionMs = Math.max(0, options.tailTransactionMs ?? DEFAULT_TAIL_TRANSACTION_MS);
