@@ -363,6 +363,51 @@ describe(SqlEventStore.name, () => {
           await otherSql.close();
         }
       });
+
+      it('reads the tail for its own append once: its own NOTIFY, coming back, wakes nobody', async () => {
+        let reads = 0;
+        const counting: SqlClient = {
+          engine: engine.sql.engine,
+          query: (text, params, options) => {
+            if (text.includes('truceline_read_log')) reads++;
+            return engine.sql.query(text, params, options);
+          },
+          exec: (script) => engine.sql.exec(script),
+          transaction: (fn) => engine.sql.transaction(fn),
+          listen: (channel, onNotify) => engine.sql.listen!(channel, onNotify),
+          close: async () => undefined,
+        };
+        const store = new SqlEventStore(counting);
+        // A listener of the same channel on another client, as another process: it hears them.
+        let heard = 0;
+        const unlisten = await engine.sql.listen!('truceline_events', () => void heard++);
+        const subscriberId = `echo-${streamName('sub')}`;
+        await store.writeCheckpoint(subscriberId, await store.headPosition());
+        const subscription = await store.subscribe(async () => undefined, {
+          subscriberId,
+          pollIntervalMs: 60_000,
+        });
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 100)); // let it go idle
+          const before = reads;
+          const appended = await store.append(streamName('echo'), newEvents(1), {
+            expectedRevision: 'no-stream',
+          });
+          await subscription.waitFor(appended.position, 5_000);
+          const until = Date.now() + 5_000;
+          while (heard === 0 && Date.now() < until)
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          await new Promise((resolve) => setTimeout(resolve, 200)); // the echo, had it woken
+          expect(heard).toBeGreaterThan(0);
+          // The page with the append, short, so the tail past it is known empty until a wake:
+          // nothing more after the NOTIFY.
+          expect(reads - before).toBe(1);
+        } finally {
+          await subscription.stop();
+          await unlisten();
+          await store.close();
+        }
+      });
     }
   });
 });

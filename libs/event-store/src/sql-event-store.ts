@@ -452,10 +452,7 @@ export class SqlEventStore implements EventStore {
 
   /** Other processes' subscribers (PostgreSQL) learn of appends through NOTIFY after commit. */
   private notifyOtherProcesses(): void {
-    let notify = notifiers.get(this.sql);
-    if (!notify)
-      notifiers.set(this.sql, (notify = new NotifyAfterCommit(this.sql, EVENTS_CHANNEL)));
-    notify.send();
+    notifierOf(this.sql).send();
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
@@ -597,7 +594,12 @@ export class SqlEventStore implements EventStore {
     options: SubscriptionOptions,
   ): Promise<Subscription> {
     if (this.sql.listen && !this.unlisten) {
-      this.unlisten = this.sql.listen(EVENTS_CHANNEL, this.wakeSubscriptions);
+      // This client's own NOTIFYs come back too: their appends woke every store over the client
+      // as they settled (the signal), and waking again would only send another read of the tail.
+      const own = notifierOf(this.sql).token;
+      this.unlisten = this.sql.listen(EVENTS_CHANNEL, (payload) => {
+        if (payload !== own) this.wakeSubscriptions();
+      });
       this.unlisten.catch(() => (this.unlisten = undefined)); // polling still covers it
     }
     const source = {
@@ -806,6 +808,11 @@ const GROUP_MAX_EVENTS = 1000;
 
 /** One notifier per client: every store over the same connection shares its coalescing. */
 const notifiers = new WeakMap<SqlClient, NotifyAfterCommit>();
+const notifierOf = (sql: SqlClient): NotifyAfterCommit => {
+  let notify = notifiers.get(sql);
+  if (!notify) notifiers.set(sql, (notify = new NotifyAfterCommit(sql, EVENTS_CHANNEL)));
+  return notify;
+};
 
 /**
  * Rows after $1 in position order, each flagged `settled` when its transaction id is below the

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { SqlClient } from './sql-client';
 
 /**
@@ -9,6 +10,11 @@ import { SqlClient } from './sql-client';
  * appends.
  */
 export class NotifyAfterCommit {
+  /**
+   * The payload of every NOTIFY this notifier sends: a listener over the same client can tell
+   * its own notifications, which come back to it, from other processes' (see SqlEventStore).
+   */
+  readonly token = randomUUID();
   private running = false;
   private again = false;
 
@@ -27,7 +33,7 @@ export class NotifyAfterCommit {
     const next = (): void => {
       this.again = false;
       this.sql
-        .query('SELECT pg_notify($1, $2)', [this.channel, ''], { prepare: true })
+        .query('SELECT pg_notify($1, $2)', [this.channel, this.token], { prepare: true })
         .catch(() => undefined)
         .finally(() => {
           if (this.again) next();
