@@ -297,8 +297,9 @@ export class SqlEventStore implements EventStore {
   /**
    * The group as the append function's columns: one array per append field and event field,
    * each written here as its array literal (pg would quote every element with two regular
-   * expressions). Event ids are UUIDs (validateAppend) and recordedAt is toISOString's: neither
-   * holds a character a literal quotes.
+   * expressions), and the events' data and metadata as one JSON array each, their JSON texts
+   * joined as they are. Event ids are UUIDs (validateAppend) and recordedAt is toISOString's:
+   * neither holds a character a literal quotes.
    */
   private callAppend(client: SqlClient, group: PendingAppend[]) {
     let streams = '';
@@ -309,8 +310,9 @@ export class SqlEventStore implements EventStore {
     let ids = '';
     let types = '';
     let occurredAt = '';
-    const data: string[] = [];
-    const metadata: string[] = [];
+    let data = '';
+    let metadata = '';
+    let n = 0;
     group.forEach((pending, i) => {
       const comma = i === 0 ? '' : ',';
       streams += comma + quoted(pending.streamId);
@@ -318,13 +320,13 @@ export class SqlEventStore implements EventStore {
       recordedAt += comma + pending.recordedAt;
       counts += comma + pending.events.length;
       pending.events.forEach((event, j) => {
-        const next = data.length === 0 ? '' : ',';
+        const next = n++ === 0 ? '' : ',';
         owners += next + (i + 1);
         ids += next + event.id;
         types += next + quoted(event.type);
         occurredAt += next + quoted(event.occurredAt);
-        data.push(pending.data[j]);
-        metadata.push(pending.metadata[j]);
+        data += next + pending.data[j];
+        metadata += next + pending.metadata[j];
       });
     });
     return client.query<AppendRow>(
@@ -338,12 +340,11 @@ export class SqlEventStore implements EventStore {
         `{${ids}}`,
         `{${types}}`,
         `{${occurredAt}}`,
-        jsonArrayLiteral(data),
-        jsonArrayLiteral(metadata),
+        `[${data}]`,
+        `[${metadata}]`,
         SCHEMA_VERSION,
       ],
-      // A retry's stored events come back as rows (toStoredEvent).
-      { prepare: true, isoTimestamps: true },
+      { prepare: true },
     );
   }
 
@@ -380,7 +381,7 @@ export class SqlEventStore implements EventStore {
     const [first] = rows;
     if (!first) throw new Error(`append to ${streamId}: the store answered nothing`);
     if (first.outcome === 'stored') {
-      return unlessError(duplicateOf(streamId, events, rows.map(toStoredEvent)));
+      return unlessError(duplicateOf(streamId, events, rows.map(storedEventOf)));
     }
     if (first.outcome === 'conflict') {
       throw new ConcurrencyError(streamId, options.expectedRevision, first.stream_revision);
@@ -737,12 +738,22 @@ function unlessError(outcome: TrucelineError | AppendResult): AppendResult {
   return outcome;
 }
 
-interface AppendRow extends EventRow {
+/** A row of the append function's answer. */
+interface AppendRow {
   /** Which append of the group the row answers (1-based). */
   append_index: number;
   outcome: 'stored' | 'conflict' | 'appended';
+  /** Appended: the revision of the append's first event; conflict: the stream's revision. */
   stream_revision: number | null;
+  /** Appended: the position of the append's last event; stored: the stored event's. */
+  position: string | number | null;
+  /** Stored: the stored event, printed as a replay reads it (REPLAY_COLUMNS). */
+  event: string | null;
 }
+
+/** A stored event the append function answered a retry with. */
+const storedEventOf = (row: AppendRow): StoredEvent =>
+  replayEventOf({ position: row.position as string | number, event: row.event as string });
 
 /** An append waiting for, or travelling in, a group. */
 interface PendingAppend {
@@ -779,16 +790,7 @@ const deferred = (): Deferred => {
 /** One statement per group of appends: see truceline_append_columns in the schema. */
 const APPEND = `SELECT * FROM truceline_append_columns($1::text[], $2::text[],
   $3::timestamptz[], $4::integer[], $5::integer[], $6::uuid[], $7::text[], $8::timestamptz[],
-  $9::jsonb[], $10::jsonb[], $11)`;
-
-/**
- * JSON texts as one PostgreSQL array literal (`{"…","…"}`), for a `jsonb[]` parameter. A JSON
- * text holds no raw control character, so JSON's own quoting of it as a string (`"` and `\`
- * escaped with a backslash) is the array element's quoting; pg quoted each element with two
- * regular expressions, a hundredth of the API's main thread under a load of POSTs.
- */
-const jsonArrayLiteral = (texts: readonly string[]): string =>
-  `{${texts.map((text) => JSON.stringify(text)).join(',')}}`;
+  $9::jsonb, $10::jsonb, $11)`;
 
 /** Any text as an element of an array literal: in double quotes, `"` and `\\` escaped. */
 const quoted = (text: string): string =>

@@ -9,7 +9,7 @@ export function appendContract({ sut }: ContractContext): void {
       const stream = streamName('envelope');
       const first = newEvent({
         list: [1, 'two', null],
-        // What the data's quoting in the statement must carry through (see jsonArrayLiteral).
+        // What the data's quoting in the statement must carry through (see callAppend).
         nested: { text: 'Київ ü', quoted: 'a "b" \\c\\ {d,e}\n\tf 🙂 \u2028 NULL' },
         n: 1.5,
       });
