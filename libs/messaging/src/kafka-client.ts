@@ -2,6 +2,7 @@ import type { KafkaSecurity } from '@truceline/config';
 import { Kafka, KafkaConfig, logCreator, logLevel, RetryOptions, SASLOptions } from 'kafkajs';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { retryConcurrentTransactionsQuickly } from './add-partitions-retry';
 import { useOnePassProduceEncoding } from './produce-encoding';
 import { keepTransactionCoordinators } from './transaction-coordinator';
 
@@ -36,6 +37,9 @@ export function createKafka(options: CreateKafkaOptions): Kafka {
   useOnePassProduceEncoding();
   // One FindCoordinator per producer, not one before every AddPartitionsToTxn and EndTxn.
   keepTransactionCoordinators();
+  // A transaction begun while the broker still finishes the one before: asked again within
+  // milliseconds, not after the producer's retry wait.
+  retryConcurrentTransactionsQuickly();
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
