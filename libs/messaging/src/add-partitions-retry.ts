@@ -52,13 +52,10 @@ const SEND_REQUEST = Object.getOwnPropertySymbols(Broker.prototype).find(
 const isConcurrentTransactions = (error: unknown): boolean =>
   (error as { type?: unknown } | null)?.type === 'CONCURRENT_TRANSACTIONS';
 
-/** Turns the quick retries on (every process: `createKafka` does it) or off. */
-export function retryConcurrentTransactionsQuickly(on = true): void {
+/** Turns the quick retries on (every process: `createKafka` does it). */
+export function retryConcurrentTransactionsQuickly(): void {
   // A kafkajs whose Broker is not shaped as expected keeps its own behaviour.
-  if (!on || SEND_REQUEST === undefined) {
-    Broker.prototype.addPartitionsToTxn = kafkajsAddPartitionsToTxn;
-    return;
-  }
+  if (SEND_REQUEST === undefined) return;
   const sendRequest = SEND_REQUEST;
   Broker.prototype.addPartitionsToTxn = async function addPartitionsToTxn(
     this: BrokerLike,
