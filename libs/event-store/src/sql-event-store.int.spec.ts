@@ -67,11 +67,14 @@ describe(SqlEventStore.name, () => {
       const reused = { ...newEvent(), id: stored.id };
       const head = await sut.headPosition();
 
-      for (const [target, events] of [
-        [stream, [reused, newEvent()]],
-        [streamName('elsewhere'), [reused]],
+      // The last creates its stream: its ids are not looked up, the insert's unique index
+      // refuses it (see the schema's step that stopped looking them up).
+      for (const [target, events, expectedRevision] of [
+        [stream, [reused, newEvent()], 'any'],
+        [streamName('elsewhere'), [reused], 'any'],
+        [streamName('new'), [newEvent(), reused], 'no-stream'],
       ] as const) {
-        const attempt = sut.append(target, [...events], { expectedRevision: 'any' });
+        const attempt = sut.append(target, [...events], { expectedRevision });
         await expect(attempt).rejects.toBeInstanceOf(TrucelineError);
         await expect(attempt).rejects.toMatchObject({ code: 'idempotency-conflict' });
       }

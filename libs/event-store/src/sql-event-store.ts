@@ -267,8 +267,9 @@ export class SqlEventStore implements EventStore {
       rows = (await this.callAppend(this.sql, group)).rows;
     } catch (error) {
       if (group.length === 1) return this.failed(group[0], error);
-      // One append's failure (ids stored meanwhile by another stream's append) rolled back the
-      // whole group: each goes again alone, so only that one sees its error.
+      // One append's failure (ids stored on another stream, found by the insert's unique index
+      // for an append that creates its stream, or stored meanwhile by a concurrent append)
+      // rolled back the whole group: each goes again alone, so only that one sees its error.
       await Promise.all(group.map((pending) => this.sendAlone(pending)));
       return;
     }
@@ -414,8 +415,9 @@ export class SqlEventStore implements EventStore {
     const { streamId, events, options } = pending;
     try {
       if (!isUniqueViolation(error)) throw error;
-      // Only a writer that bypassed the append function, or one storing the same ids on another
-      // stream at the same moment, can collide here.
+      // Only a writer that bypassed the append function, one storing the same ids on another
+      // stream at the same moment, or an append creating its stream with ids stored on another
+      // (the function looks those up only by inserting them) can collide here.
       const stored = await this.storedWithIds(events);
       if (stored.length > 0) {
         pending.result.resolve(unlessError(duplicateOf(streamId, events, stored)));
