@@ -86,7 +86,8 @@ export async function recordLogNotice(tx: SqlClient, notice: LogNotice): Promise
   return rows.length > 0;
 }
 
-interface NoticeRow {
+/** A row of partner_feed_log_notices as `noticeOf` reads it. */
+export interface NoticeRow {
   id: string;
   after_position: string | number;
   position: string | number;
@@ -94,33 +95,32 @@ interface NoticeRow {
   exercise: boolean;
   partners: unknown;
   data: unknown;
+  tree_size: string | number;
 }
 
 const json = (value: unknown): unknown =>
   typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
 
-/** Notices placed after a position in [from, to], in feed order. */
-export async function logNoticesPlaced(
-  tx: SqlClient,
-  from: number,
-  to: number,
-): Promise<LogNotice[]> {
-  const { rows } = await tx.query<NoticeRow>(
-    `SELECT id, after_position, position, signed_at, exercise, partners, data
-       FROM partner_feed_log_notices
-      WHERE after_position >= $1 AND after_position <= $2
-      ORDER BY after_position, tree_size`,
-    [from, to],
-    // In the feeds' writing transaction (lockFeedPosition): planned once, along the index.
-    { prepare: true },
-  );
-  return rows.map((row) => ({
-    id: row.id,
-    afterPosition: Number(row.after_position),
-    position: Number(row.position),
-    signedAt: new Date(row.signed_at).toISOString(),
-    exercise: row.exercise === true,
-    partners: json(row.partners) as string[],
-    data: json(row.data) as LogCheckpointData,
-  }));
-}
+/**
+ * The notices placed after a position in [`from`, `to`] (SQL expressions), as rows for
+ * `noticeOf`: in no set order (the caller sorts them with `byPlacement`), so that the query can
+ * be one part of a UNION ALL.
+ */
+export const noticesPlacedSql = (from: string, to: string): string =>
+  `SELECT id, after_position, position, signed_at, exercise, partners, data, tree_size
+     FROM partner_feed_log_notices
+    WHERE after_position >= ${from} AND after_position <= ${to}`;
+
+/** Feed order of notices: by the position they were placed after, then by tree size. */
+export const byPlacement = (a: NoticeRow, b: NoticeRow): number =>
+  Number(a.after_position) - Number(b.after_position) || Number(a.tree_size) - Number(b.tree_size);
+
+export const noticeOf = (row: NoticeRow): LogNotice => ({
+  id: row.id,
+  afterPosition: Number(row.after_position),
+  position: Number(row.position),
+  signedAt: new Date(row.signed_at).toISOString(),
+  exercise: row.exercise === true,
+  partners: json(row.partners) as string[],
+  data: json(row.data) as LogCheckpointData,
+});

@@ -24,10 +24,13 @@ import type { StoredCheckpoint } from '@truceline/ledger';
 import { FeedRow, feedHeadSql, lockFeedPosition } from './feed.entries';
 import {
   feedRowOf,
+  byPlacement,
   LOG_NOTICES,
   LogNotice,
   logCheckpointNoticeId,
-  logNoticesPlaced,
+  NoticeRow,
+  noticeOf,
+  noticesPlacedSql,
   recordLogNotice,
 } from './feed.log-notices';
 import { FEED_ROUND_FUNCTION, MAX_FEED_PAGE } from './feed.queries';
@@ -366,6 +369,24 @@ export const FEED_STATE_SQL = `SELECT p AS partner,
   CROSS JOIN LATERAL (SELECT event_id, partners FROM partner_feed_items
                        WHERE event_id = id OFFSET 0) AS i`;
 
+/** A row of FOLDS_AND_NOTICES_SQL: an incident's fold, or (incident_id null) a notice. */
+type FoldOrNoticeRow =
+  { incident_id: string; state: string } | ({ incident_id: null; state: null } & NoticeRow);
+
+/**
+ * What applying a page reads before it folds, in one statement (parameters: the incidents'
+ * ids, then the positions `from` and `to`): the projector's fold of each incident, and the
+ * LogCheckpoint notices placed after a position in [from, to]. Under load each round trip of
+ * the page waits for both processes to be scheduled again, with the feeds' position row locked.
+ */
+const FOLDS_AND_NOTICES_SQL = `SELECT incident_id, state, NULL::uuid AS id,
+        NULL::bigint AS after_position, NULL::bigint AS position, NULL::timestamptz AS signed_at,
+        NULL::boolean AS exercise, NULL::jsonb AS partners, NULL::jsonb AS data,
+        NULL::bigint AS tree_size
+   FROM partner_feed_incidents WHERE incident_id = ANY($1::text[])
+ UNION ALL
+ SELECT NULL, NULL, n.* FROM (${noticesPlacedSql('$2', '$3')}) AS n`;
+
 /**
  * The per-partner feeds of SPEC §7, projected from the log by a single projector: for each
  * incident event, every partner gets the event if the need-to-know rules release it to them
@@ -418,8 +439,7 @@ export class FeedProjection implements Projection {
       // here. Those placed after `after` itself went in with the batch that applied it.
       const from = after === 0 ? 0 : after + 1;
       const position = fresh[fresh.length - 1].position;
-      const notices = await logNoticesPlaced(tx, from, position);
-      const { folds, written } = await this.project(tx, fresh, notices);
+      const { folds, written } = await this.project(tx, fresh, from, position);
       // The folds, the entries and the position in one statement: under load each round trip
       // waits for both processes to be scheduled again, with the position row locked. The folds
       // come column by column, the states as one text, a JSON document a line (JSON.stringify
@@ -486,26 +506,29 @@ export class FeedProjection implements Projection {
   }
 
   /**
-   * Folds the events and plans their entries, each LogCheckpoint notice among them right after
-   * the event it was placed after: the folds to store (JSON) and the entries to write.
+   * Folds the events and plans their entries, each LogCheckpoint notice placed after a position
+   * in [`from`, `to`] among them right after the event it was placed after: the folds to store
+   * (JSON) and the entries to write.
    */
   private async project(
     tx: SqlClient,
     events: readonly StoredEvent[],
-    notices: readonly LogNotice[],
+    from: number,
+    to: number,
   ): Promise<{ folds: { ids: string[]; states: string }; written: Written }> {
     const ids = [
       ...new Set(events.map((e) => incidentIdOf(e.streamId)).filter((id): id is string => !!id)),
     ];
     const folds = new Map<string, IncidentState>();
-    if (ids.length > 0) {
-      const { rows } = await tx.query<{ incident_id: string; state: string }>(
-        'SELECT incident_id, state FROM partner_feed_incidents WHERE incident_id = ANY($1::text[])',
-        [ids],
-        { prepare: true },
-      );
-      for (const row of rows) folds.set(row.incident_id, parseState(row.state));
+    const { rows } = await tx.query<FoldOrNoticeRow>(FOLDS_AND_NOTICES_SQL, [ids, from, to], {
+      prepare: true,
+    });
+    const noticeRows: NoticeRow[] = [];
+    for (const row of rows) {
+      if (row.incident_id !== null) folds.set(row.incident_id, parseState(row.state));
+      else noticeRows.push(row);
     }
+    const notices: LogNotice[] = noticeRows.sort(byPlacement).map(noticeOf);
     const planned: Planned[] = [];
     let placed = 0;
     const placeNotices = (upTo: number) => {
