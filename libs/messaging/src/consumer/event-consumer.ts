@@ -102,6 +102,8 @@ export class EventConsumer {
   private stopped: Promise<void> | null = null;
   private admin: Admin | null = null;
   private lagTimer: NodeJS.Timeout | null = null;
+  /** The lag measurement in flight, if any: one at a time (see stop). */
+  private measuring: Promise<void> | null = null;
 
   constructor(private readonly options: EventConsumerOptions) {
     this.topic = options.topic ?? EVENTS_TOPIC;
@@ -182,10 +184,15 @@ export class EventConsumer {
    * Lag from the broker's view: it keeps growing while a partition is stuck in a backoff or
    * nothing is fetched, which the batches alone cannot show.
    */
-  private async measureLag(): Promise<void> {
+  private measureLag(): Promise<void> {
+    this.measuring ??= this.measureLagOnce().finally(() => (this.measuring = null));
+    return this.measuring;
+  }
+
+  private async measureLagOnce(): Promise<void> {
     const admin = this.admin;
     const owned = this.assignment;
-    if (!admin || owned.length === 0) return;
+    if (!admin || owned.length === 0 || !this.running) return;
     try {
       const [highs, [committed]] = await Promise.all([
         admin.fetchTopicOffsets(this.topic),
@@ -220,6 +227,11 @@ export class EventConsumer {
       if (this.lagTimer) clearInterval(this.lagTimer);
       try {
         await this.consumer.disconnect();
+        // The admin client connects to the brokers a request needs as it goes: a measurement
+        // still in flight when it is disconnected opens a connection nothing ever closes again,
+        // which kept the process alive after the consumer had stopped. It ends first (its errors
+        // are its own: measureLagOnce catches them).
+        await this.measuring;
         await this.admin?.disconnect();
       } finally {
         this.untrack();
