@@ -1,5 +1,4 @@
 import { Agent, request as httpRequest } from 'node:http';
-import { performance } from 'node:perf_hooks';
 
 export interface LoadResult {
   /** Events (or requests) per second: `count` over the wall time of the concurrent phase. */
@@ -14,7 +13,9 @@ export interface LoadResult {
 
 /**
  * Runs `writers` loops for `durationMs`, each calling `once(writer, i)` back to back; `once`
- * resolves to the number of events it wrote. Latencies are per call, in milliseconds.
+ * resolves to the number of events it wrote. Latencies are per call, in milliseconds. The clock is
+ * the global `performance` (not node:perf_hooks' own binding), which jest's fake timers replace:
+ * the unit spec runs it on a clock that only moves when told to.
  */
 export async function drive(
   writers: number,

@@ -5,16 +5,25 @@ import { performance } from 'node:perf_hooks';
 import { drive, paced } from './load';
 
 describe(drive.name, () => {
+  // On the fake clock no time passes between the writers' starts or between one call's end and
+  // the next, so the counts do not depend on how loaded the machine is: on the real one, a pause
+  // of 30 ms while the writers were being started (load 11) left the later writers no time to call.
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
   it('counts every operation of every concurrent writer', async () => {
     let calls = 0;
-    const result = await drive(8, 30, async () => {
+    const driven = drive(8, 30, async () => {
       calls += 1;
       await new Promise((resolve) => setTimeout(resolve, 1));
       return 10;
     });
-    // Every writer calls at least once, however slow the machine; that alone shows the lost
-    // counts of `events += await once()` (eight calls counted as one).
-    expect(calls).toBeGreaterThanOrEqual(8);
+    await jest.advanceTimersByTimeAsync(30);
+    const result = await driven;
+    // Each of the eight writers calls at 0, 1, ... 29 ms, its calls ending together with the
+    // others': `events += await once()` reads `events` before the await, so it would count the
+    // eight calls of each millisecond as one (300 instead of 2400).
+    expect(calls).toBe(8 * 30);
     expect(result.count).toBe(calls * 10);
   });
 });
