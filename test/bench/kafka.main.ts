@@ -46,7 +46,9 @@ async function main(): Promise<void> {
       console.log(JSON.stringify(feed));
       console.log(
         `breach → ministry feed at ${feed.rate}/s: p50 ${feed.truceline.p50.toFixed(1)} ms, ` +
-          `p99 ${feed.truceline.p99.toFixed(1)} ms; raw Kafka p50 ${feed.raw.p50.toFixed(1)} ms, ` +
+          `p99 ${feed.truceline.p99.toFixed(1)} ms, ${feed.truceline.received} of ` +
+          `${feed.truceline.sent} received within 10 s (${feed.truceline.late} later); ` +
+          `raw Kafka p50 ${feed.raw.p50.toFixed(1)} ms, ` +
           `p99 ${feed.raw.p99.toFixed(1)} ms`,
       );
     }

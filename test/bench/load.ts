@@ -48,6 +48,26 @@ export function percentiles(latencies: number[]): { p50: number; p99: number } {
   return { p50: at(0.5), p99: at(0.99) };
 }
 
+/**
+ * An open-loop run's latencies (ms) over the messages it sent, matched by id: `latencies` may
+ * hold ids of other runs (late arrivals of a warm-up), which do not count here. A message sent
+ * but not received counts as infinitely late, and `received` says how many did arrive.
+ */
+export function summariseArrivals(
+  sent: readonly string[],
+  latencies: ReadonlyMap<string, number>,
+): { sent: number; received: number; p50: number; p99: number; max: number } {
+  const all = sent.map((id) => latencies.get(id) ?? Infinity);
+  const received = all.filter((latency) => latency !== Infinity).length;
+  const sorted = all.sort((a, b) => a - b);
+  return {
+    sent: sent.length,
+    received,
+    ...percentiles(sorted),
+    max: sorted[sorted.length - 1] ?? 0,
+  };
+}
+
 /** The run whose rate is the median of the runs (with that same run's latencies). */
 export function median<T extends LoadResult>(results: T[]): T {
   const sorted = [...results].sort((a, b) => a.rate - b.rate);

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { drive, paced } from './load';
+import { drive, paced, summariseArrivals } from './load';
 
 describe(drive.name, () => {
   // On the fake clock no time passes between the writers' starts or between one call's end and
@@ -74,5 +74,28 @@ describe(paced.name, () => {
     } finally {
       close();
     }
+  });
+});
+
+describe(summariseArrivals.name, () => {
+  it('counts only the run’s own messages, and the missing ones as never received', () => {
+    // A warm-up that did not drain: two of its notices arrive among the measured ones, and
+    // one measured notice never does. Counted by size (3 + 2 for 4 sent), the late warm-up
+    // notices hid the lost one and made the unreceived count negative (an invalid array length).
+    const latencies = new Map([
+      ['warm-1', 900],
+      ['m-1', 10],
+      ['m-2', 20],
+      ['warm-2', 950],
+      ['m-3', 30],
+    ]);
+    const run = summariseArrivals(['m-1', 'm-2', 'm-3', 'm-4'], latencies);
+    expect(run).toEqual({ sent: 4, received: 3, p50: 30, p99: Infinity, max: Infinity });
+  });
+
+  it('gives the percentiles of a run that received everything', () => {
+    const sent = Array.from({ length: 100 }, (_, i) => `m-${i}`);
+    const run = summariseArrivals(sent, new Map(sent.map((id, i) => [id, 100 - i])));
+    expect(run).toEqual({ sent: 100, received: 100, p50: 51, p99: 100, max: 100 });
   });
 });

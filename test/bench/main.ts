@@ -130,8 +130,11 @@ async function main(): Promise<void> {
       details: { ...relay },
     });
     const feed = await breachToMinistryFeed(await database('bench_feed'), kafka);
-    const lost = (r: { sent: number; received: number }) =>
-      r.received < r.sent ? `, ${r.sent - r.received} of ${r.sent} not received within 10 s` : '';
+    const lost = (r: { sent: number; received: number; late?: number }) =>
+      r.received < r.sent
+        ? `, ${r.sent - r.received} of ${r.sent} not received within 10 s` +
+          (r.late ? ` (${r.late} of them later)` : '')
+        : '';
     // A notice never received counts as infinitely late.
     const ms = (value: number) => (Number.isFinite(value) ? `${value.toFixed(1)} ms` : 'never');
     add({
