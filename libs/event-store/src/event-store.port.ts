@@ -12,6 +12,14 @@ export type ExpectedRevision = 'any' | 'no-stream' | 'exists' | number;
 export interface AppendOptions {
   expectedRevision: ExpectedRevision;
   /**
+   * Another stream the decision read, and the revision it read it at (-1: no such stream): the
+   * append goes only if that stream is still there, else it throws a ConcurrencyError naming
+   * the guard's stream and writes nothing. A command decided with the escalation policy its
+   * process holds guards the policy stream, so an adoption committed meanwhile through any
+   * process governs it (SPEC §3) without a read of the policy stream before every command.
+   */
+  guard?: { streamId: string; revision: number };
+  /**
    * Test hook for the contract suite: called inside the append transaction after positions are
    * taken and before commit, so a test can hold a writer "in flight".
    */

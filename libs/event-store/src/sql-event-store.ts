@@ -228,15 +228,21 @@ export class SqlEventStore implements EventStore {
       const ids = new Set<string>();
       const later: PendingAppend[] = [];
       let events = 0;
+      let guardStream: string | undefined;
       for (const pending of this.queue) {
         const full =
           group.length > 0 &&
           (group.length >= GROUP_MAX_APPENDS || events + pending.events.length > GROUP_MAX_EVENTS);
-        if (full || streams.has(pending.streamId) || sharesAny(ids, pending.ids)) {
+        // One guard stream a group (one probe of it): in practice the policy stream or none.
+        const guard = pending.options.guard?.streamId;
+        const otherGuard =
+          guard !== undefined && guardStream !== undefined && guard !== guardStream;
+        if (full || otherGuard || streams.has(pending.streamId) || sharesAny(ids, pending.ids)) {
           later.push(pending);
           continue;
         }
         group.push(pending);
+        guardStream ??= guard;
         streams.add(pending.streamId);
         for (const id of pending.ids) ids.add(id);
         events += pending.events.length;
@@ -314,9 +320,14 @@ export class SqlEventStore implements EventStore {
     let occurredAt = '';
     let data = '';
     let metadata = '';
+    let guardStream: string | null = null;
+    let guards = '';
     let n = 0;
     group.forEach((pending, i) => {
       const comma = i === 0 ? '' : ',';
+      const { guard } = pending.options;
+      if (guard) guardStream = guard.streamId;
+      guards += comma + (guard ? String(guard.revision) : 'NULL');
       streams += comma + quoted(pending.streamId);
       expected += comma + quoted(String(pending.options.expectedRevision));
       recordedAt += comma + pending.recordedAt;
@@ -345,6 +356,8 @@ export class SqlEventStore implements EventStore {
         `[${data}]`,
         `[${metadata}]`,
         SCHEMA_VERSION,
+        guardStream,
+        `{${guards}}`,
       ],
       { prepare: true },
     );
@@ -387,6 +400,10 @@ export class SqlEventStore implements EventStore {
     }
     if (first.outcome === 'conflict') {
       throw new ConcurrencyError(streamId, options.expectedRevision, first.stream_revision);
+    }
+    if (first.outcome === 'guard-moved' && options.guard) {
+      const { guard } = options;
+      throw new ConcurrencyError(guard.streamId, guard.revision, first.stream_revision);
     }
     const last = Number(first.position);
     const firstRevision = first.stream_revision as number;
@@ -745,8 +762,11 @@ function unlessError(outcome: TrucelineError | AppendResult): AppendResult {
 interface AppendRow {
   /** Which append of the group the row answers (1-based). */
   append_index: number;
-  outcome: 'stored' | 'conflict' | 'appended';
-  /** Appended: the revision of the append's first event; conflict: the stream's revision. */
+  outcome: 'stored' | 'conflict' | 'guard-moved' | 'appended';
+  /**
+   * Appended: the revision of the append's first event; conflict: the stream's revision;
+   * guard-moved: the guard stream's.
+   */
   stream_revision: number | null;
   /** Appended: the position of the append's last event; stored: the stored event's. */
   position: string | number | null;
@@ -793,7 +813,7 @@ const deferred = (): Deferred => {
 /** One statement per group of appends: see truceline_append_columns in the schema. */
 const APPEND = `SELECT * FROM truceline_append_columns($1::text[], $2::text[],
   $3::timestamptz[], $4::integer[], $5::integer[], $6::uuid[], $7::text[], $8::timestamptz[],
-  $9::jsonb, $10::jsonb, $11)`;
+  $9::jsonb, $10::jsonb, $11, $12, $13::integer[])`;
 
 /** Any text as an element of an array literal: in double quotes, `"` and `\\` escaped. */
 const quoted = (text: string): string =>

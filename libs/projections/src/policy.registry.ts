@@ -126,6 +126,16 @@ export class PolicyRegistry {
     return read;
   }
 
+  /**
+   * The revision of the policy stream this registry holds every adoption up to (-1 before
+   * any): adoptions reach it in the log's order, so it holds each one below. A command decided
+   * with current() appends guarded by it (AppendOptions.guard), and refreshes only when the
+   * store answers that the stream moved.
+   */
+  heldRevision(): number {
+    return this.revision;
+  }
+
   /** Keeps the registry current when a new version is adopted while running. */
   apply(event: StoredEvent): void {
     if (event.streamId !== POLICY_STREAM || event.type !== POLICY_ADOPTED) return;

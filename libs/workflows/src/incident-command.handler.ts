@@ -13,6 +13,7 @@ import {
   initialIncidentState,
   NewEvent,
   NotFoundError,
+  POLICY_STREAM,
   SCHEMA_VERSION,
   SectorConfirmation,
   StoredEvent,
@@ -73,12 +74,12 @@ export class IncidentCommandHandler {
   ) {}
 
   async load(incidentId: string, options: { unborn?: boolean } = {}): Promise<LoadedIncident> {
-    // A policy adopted through another process governs what this one appends next (SPEC §3):
-    // read beside the stream, not after it.
-    const [, events] = await Promise.all([
-      this.policies.refresh(),
-      options.unborn ? [] : this.store.readStream(incidentStreamId(incidentId)),
-    ]);
+    const events = options.unborn ? [] : await this.store.readStream(incidentStreamId(incidentId));
+    // A version adopted through another process and recorded on this stream since is read
+    // before the fold looks it up. Whether the policy deciding a command is still the latest
+    // is checked by its append (see handle), not by a read of the policy stream here.
+    if (events.some((e) => !this.policies.has(e.metadata.policyVersion)))
+      await this.policies.refresh();
     const state = decodeIncidentFacts(events).reduce(
       (s, fact) => evolveIncident(s, fact, this.policies.of),
       initialIncidentState(),
@@ -111,14 +112,29 @@ export class IncidentCommandHandler {
           envelope.expectedRevision,
           state.revision,
         );
+      // The policy stream as this process holds it, taken before deciding: a policy adopted
+      // through another process governs what this one appends next (SPEC §3), so the append
+      // goes only if no adoption has been stored since; else the registry reads the new one
+      // and the command is decided again. (Every command read the policy stream before
+      // deciding: a statement and a round trip on the path of each.)
+      const guard = { streamId: POLICY_STREAM, revision: this.policies.heldRevision() };
       const decided = await this.decide(command, state, envelope);
       if (decided.length === 0) return null;
       const events = [...decided, ...(await this.decidedWith(incidentId, state, decided))];
       try {
         return await this.store.append(incidentStreamId(incidentId), events, {
           expectedRevision: envelope.expectedRevision ?? state.revision ?? 'no-stream',
+          guard,
         });
       } catch (error) {
+        if (
+          error instanceof ConcurrencyError &&
+          error.streamId === POLICY_STREAM &&
+          attempt < this.retry.attempts
+        ) {
+          await this.policies.refresh();
+          continue;
+        }
         // With If-Match the client asked for exactly that revision: a conflict is theirs (412).
         const retryable =
           error instanceof ConcurrencyError &&
