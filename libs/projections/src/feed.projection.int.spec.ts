@@ -288,12 +288,27 @@ describe('PostgreSQL: the partner feeds before ANALYZE', () => {
       await sql.query(
         'ANALYZE partner_feed_items, partner_feed_runs, partner_feed_incidents, partner_feed_log_notices',
       );
-      await store.append(incidentStreamId(randomUUID()), [trafficReport()], {
-        expectedRevision: 'no-stream',
-      });
+      const incident = incidentStreamId(randomUUID());
+      await store.append(incident, [trafficReport()], { expectedRevision: 'no-stream' });
       const prepared = new Set<string>();
-      await new FeedProjection(recordingPrepared(sql, prepared), policies).applyBatch(
-        await store.readAll({ limit: 100 }),
+      const recording = new FeedProjection(recordingPrepared(sql, prepared), policies);
+      const first = await store.readAll({ limit: 100 });
+      await recording.applyBatch(first);
+      // A page of new incidents looks no folds up: a later event of the incident looks its
+      // fold up.
+      await store.append(
+        incident,
+        [
+          event(
+            'DecisionRecorded',
+            { authority: 'a', decision: 'other', rationale: 'r', releasableTo: ['PL'] },
+            6,
+          ),
+        ],
+        { expectedRevision: 'exists' },
+      );
+      await recording.applyBatch(
+        await store.readAll({ after: first[first.length - 1].position, limit: 100 }),
       );
 
       // The plans a writer's transaction keeps, as its settings (lockFeedPosition) make them.
