@@ -1,14 +1,20 @@
 import { StoredEvent } from '@truceline/domain';
 import { openDatabase, SqlClient } from '@truceline/event-store';
 import { createTestDatabase, TestDatabase } from '@truceline/testing';
-import { Kafka, Producer } from 'kafkajs';
+import { Admin, Kafka, logLevel, Producer } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
+import { connect, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { toKafkaMessage } from '../cloud-event';
-import { createKafka, parseBrokers } from '../kafka-client';
+import { createKafka, KAFKA_RETRY, parseBrokers } from '../kafka-client';
 import { ConsumerLedger } from './consumer-ledger';
-import { EventConsumer, EventConsumerOptions, MessageHandler } from './event-consumer';
+import {
+  EventConsumer,
+  EventConsumerOptions,
+  MessageHandler,
+  STOP_LAG_WAIT_MS,
+} from './event-consumer';
 
 /**
  * Against the real broker of the test run and a real PostgreSQL: every test has its own topic
@@ -351,5 +357,108 @@ describe(EventConsumer.name, () => {
     expect(await metric(registry, 'truceline_consumer_processed_total', { group: groupId })).toBe(
       40,
     );
+  });
+
+  describe('stopping while the lag is being measured', () => {
+    /**
+     * A client like the suite's that keeps every socket it opens to the broker, and whose admin
+     * clients, once `stall` is set, hold `fetchTopicOffsets` (the first request of a lag
+     * measurement) until `release` resolves: a measurement is in flight for as long as a test
+     * wants, as on a broker that does not answer. `disconnected` resolves when an admin client
+     * has been disconnected while stalling.
+     */
+    function stallingKafka() {
+      const sockets: Socket[] = [];
+      const tracked = new Kafka({
+        brokers: parseBrokers(process.env.KAFKA_BROKERS!),
+        clientId: 'consumer-int-spec-stall',
+        connectionTimeout: 3_000,
+        requestTimeout: 30_000,
+        retry: KAFKA_RETRY,
+        logLevel: logLevel.NOTHING,
+        socketFactory: ({ host, port, onConnect }) => {
+          const socket = connect({ host, port }, onConnect);
+          sockets.push(socket);
+          return socket;
+        },
+      });
+      let disconnected = () => {};
+      const held = {
+        stall: false,
+        entered: 0,
+        release: Promise.resolve(),
+        disconnected: new Promise<void>((resolve) => (disconnected = resolve)),
+      };
+      const admin = tracked.admin.bind(tracked);
+      jest.spyOn(tracked, 'admin').mockImplementation((config) => {
+        const client: Admin = admin(config);
+        const { fetchTopicOffsets, disconnect } = client;
+        client.fetchTopicOffsets = async (topic) => {
+          if (held.stall) {
+            held.entered += 1;
+            await held.release;
+          }
+          return fetchTopicOffsets(topic);
+        };
+        client.disconnect = async () => {
+          await disconnect();
+          if (held.stall) disconnected();
+        };
+        return client;
+      });
+      const open = () => sockets.filter((socket) => !socket.destroyed).length;
+      return { tracked, held, open };
+    }
+
+    /**
+     * Stops a consumer measuring the lag every 5 ms while a measurement is held until
+     * `releaseOf(disconnected)` resolves. `stopped` is how long stop() took, or null if it had not
+     * returned after STOP_LAG_WAIT_MS + 5 s (leaving the group takes a moment of its own).
+     */
+    async function stopWhileMeasuring(releaseOf: (disconnected: Promise<void>) => Promise<void>) {
+      const { tracked, held, open } = stallingKafka();
+      const { topic, groupId } = await freshTopic();
+      const sut = await start({
+        kafka: tracked,
+        topic,
+        groupId,
+        lagIntervalMs: 5,
+        handler: recordEffect(groupId),
+      });
+      await waitFor('the assignment', () => sut.partitions.length > 0);
+      held.release = releaseOf(held.disconnected);
+      held.stall = true;
+      await waitFor('a measurement in flight', () => held.entered > 0, 5_000);
+      const began = Date.now();
+      const late = sleep(STOP_LAG_WAIT_MS + 5_000, null, { ref: false });
+      const stopped = Promise.race([sut.stop().then(() => Date.now() - began), late]);
+      return { stopped, open };
+    }
+
+    it('closes what a measurement going on after the admin is disconnected opens', async () => {
+      // The measurement goes on once the admin client is disconnected (the race stop() must not
+      // lose): it asks the broker again, which connects that client again.
+      const { stopped, open } = await stopWhileMeasuring((disconnected) => disconnected);
+      expect(await stopped).not.toBeNull();
+      await waitFor('every socket to the broker closed', () => open() === 0, 3_000);
+      // And they stay closed: nothing left running opens another.
+      await sleep(500);
+      expect(open()).toBe(0);
+    });
+
+    it('does not wait out a stalled measurement, and closes what it opens once it ends', async () => {
+      let release = () => {};
+      const { stopped, open } = await stopWhileMeasuring(
+        () => new Promise<void>((resolve) => (release = resolve)),
+      );
+      try {
+        expect(await stopped).not.toBeNull();
+      } finally {
+        release();
+      }
+      await waitFor('every socket to the broker closed', () => open() === 0, 3_000);
+      await sleep(500);
+      expect(open()).toBe(0);
+    });
   });
 });

@@ -71,6 +71,14 @@ export interface EventConsumerOptions {
 
 type Outcome = 'handled' | 'duplicate' | 'parked' | 'interrupted';
 
+/**
+ * How long stop() waits for a lag measurement in flight to end. Longer, it is left to end on its
+ * own (see stop): a shutdown is not held up by a broker that is gone or does not answer, which the
+ * measurement would otherwise wait out (its requests time out after 30 s, the client's connection
+ * and metadata retries take about a minute).
+ */
+export const STOP_LAG_WAIT_MS = 1_000;
+
 /** The consumer group of a service: each service sees every event once, whatever its instances. */
 export const consumerGroupOf = (service: string): string => `truceline.${service}`;
 
@@ -172,7 +180,11 @@ export class EventConsumer {
     this.running = true;
     const lagIntervalMs = this.options.lagIntervalMs ?? 15_000;
     if (lagIntervalMs > 0) {
-      this.admin = this.options.kafka.admin();
+      // A failed measurement is not retried (the next one comes within the interval): with the
+      // client's retries a measurement against a broker gone would go on for about a minute.
+      // kafkajs applies this only to the admin's own requests: its connection and metadata
+      // retries still follow the client's settings, hence the bound in disconnectAdmin.
+      this.admin = this.options.kafka.admin({ retry: { retries: 0 } });
       await this.admin.connect();
       this.lagTimer = setInterval(() => void this.measureLag(), lagIntervalMs);
       this.lagTimer.unref();
@@ -227,18 +239,39 @@ export class EventConsumer {
       if (this.lagTimer) clearInterval(this.lagTimer);
       try {
         await this.consumer.disconnect();
-        // The admin client connects to the brokers a request needs as it goes: a measurement
-        // still in flight when it is disconnected opens a connection nothing ever closes again,
-        // which kept the process alive after the consumer had stopped. It ends first (its errors
-        // are its own: measureLagOnce catches them).
-        await this.measuring;
-        await this.admin?.disconnect();
+        await this.disconnectAdmin();
       } finally {
         this.untrack();
         this.forgetLag();
       }
     })();
     return this.stopped;
+  }
+
+  /**
+   * The admin client connects to the brokers a request needs as it goes: a measurement still in
+   * flight when it is disconnected opens a connection that nothing would close, and the process
+   * could not end. So the admin is disconnected once the measurement has ended (its errors are
+   * its own: measureLagOnce catches them). A measurement that has not ended within
+   * STOP_LAG_WAIT_MS (a broker gone or stalled) is not waited for: the admin is disconnected now,
+   * which closes its idle connections (one with a request in flight closes when that request
+   * ends), and again when the measurement ends, which closes what it opened meanwhile.
+   */
+  private async disconnectAdmin(): Promise<void> {
+    const admin = this.admin;
+    if (!admin) return;
+    const measuring = this.measuring;
+    if (measuring && !(await settlesWithin(measuring, STOP_LAG_WAIT_MS))) {
+      this.logger.debug('a lag measurement is still in flight; its connections close when it ends');
+      const disconnect = () =>
+        admin.disconnect().catch((error: unknown) => {
+          this.logger.debug({ err: error }, 'could not disconnect the lag admin client');
+        });
+      void disconnect();
+      void measuring.then(disconnect);
+      return;
+    }
+    await admin.disconnect();
   }
 
   /** Lag of partitions now owned by another member (or by nobody) is not ours to report. */
@@ -427,4 +460,11 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Whether `promise` settles within `ms` (its outcome is left to its own handlers). */
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([promise.then(() => true), late]).finally(() => clearTimeout(timer));
 }
