@@ -233,11 +233,21 @@ export class SqlEventStore implements EventStore {
         const full =
           group.length > 0 &&
           (group.length >= GROUP_MAX_APPENDS || events + pending.events.length > GROUP_MAX_EVENTS);
-        // One guard stream a group (one probe of it): in practice the policy stream or none.
+        // One guard stream a group (one probe of it): in practice the policy stream or none. An
+        // append to the guard stream (an adoption) never shares a group with appends it guards:
+        // they would read the guard before the group's insert and pass, stored after it.
         const guard = pending.options.guard?.streamId;
         const otherGuard =
-          guard !== undefined && guardStream !== undefined && guard !== guardStream;
-        if (full || otherGuard || streams.has(pending.streamId) || sharesAny(ids, pending.ids)) {
+          guard !== undefined &&
+          ((guardStream !== undefined && guard !== guardStream) || streams.has(guard));
+        const guardOfGroup = pending.streamId === guardStream;
+        if (
+          full ||
+          otherGuard ||
+          guardOfGroup ||
+          streams.has(pending.streamId) ||
+          sharesAny(ids, pending.ids)
+        ) {
           later.push(pending);
           continue;
         }

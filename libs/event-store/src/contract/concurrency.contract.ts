@@ -1,5 +1,5 @@
 import { ConcurrencyError, NewEvent } from '@truceline/domain';
-import { EventStore } from '../event-store.port';
+import { AppendOptions, EventStore } from '../event-store.port';
 import {
   ContractContext,
   deferred,
@@ -152,6 +152,58 @@ export function concurrencyContract({ sut, fixture }: ContractContext): void {
       );
     });
 
+    /*
+     * A guarded append (a command decided with the policy its process holds) and an append to
+     * its guard stream (an adoption) in flight at once: whichever is held, the other waits for
+     * its COMMIT, so no event decided under the older policy is stored after the adoption.
+     * PGlite has one connection, where the other queues behind the held one anyway.
+     */
+    it('makes a guarded append wait for an append to its guard stream in flight, then refuses it', async () => {
+      const guardStream = streamName('guard');
+      const guardedStream = streamName('guarded');
+      const held = holdAppend(sut, guardStream, { expectedRevision: 'no-stream' });
+      await held.inFlight;
+      let guarded;
+      try {
+        guarded = track(
+          sut().append(guardedStream, newEvents(1), {
+            expectedRevision: 'no-stream',
+            guard: { streamId: guardStream, revision: -1 },
+          }),
+        );
+        await sleep(300); // time for the guarded append to reach the engine
+        expect(guarded.settled).toBe(false);
+      } finally {
+        held.release();
+      }
+      await held.writer.promise;
+      const refusal = await guarded.promise.catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(ConcurrencyError);
+      expect(refusal).toMatchObject({ streamId: guardStream, expected: -1, actual: 0 });
+      expect(await sut().streamRevision(guardedStream)).toBeNull();
+    });
+
+    it('makes an append to a guard stream wait for the guarded appends in flight', async () => {
+      const guardStream = streamName('guard');
+      const held = holdAppend(sut, streamName('guarded'), {
+        expectedRevision: 'no-stream',
+        guard: { streamId: guardStream, revision: -1 },
+      });
+      await held.inFlight;
+      let adoption;
+      try {
+        adoption = track(
+          sut().append(guardStream, newEvents(1), { expectedRevision: 'no-stream' }),
+        );
+        await sleep(300); // time for the append to the guard stream to reach the engine
+        expect(adoption.settled).toBe(false);
+      } finally {
+        held.release();
+      }
+      const [guarded, adopted] = await Promise.all([held.writer.promise, adoption.promise]);
+      expect(guarded.position).toBeLessThan(adopted.position);
+    });
+
     it('lets exactly one of 50 writers win each revision: losers get ConcurrencyError', async () => {
       const stream = streamName('race');
       await sut().append(stream, newEvents(1), { expectedRevision: 'no-stream' });
@@ -211,11 +263,21 @@ export function concurrencyContract({ sut, fixture }: ContractContext): void {
 
 /** An append held open inside its transaction, after its positions were taken. */
 function holdWriter(sut: () => EventStore, events: NewEvent[]) {
+  return holdAppend(sut, streamName('held'), { expectedRevision: 'no-stream' }, events);
+}
+
+/** One append to `stream` with `options`, held open inside its transaction after its positions. */
+function holdAppend(
+  sut: () => EventStore,
+  stream: string,
+  options: AppendOptions,
+  events: NewEvent[] = newEvents(1),
+) {
   const inFlight = deferred();
   const release = deferred();
   const writer = track(
-    sut().append(streamName('held'), events, {
-      expectedRevision: 'no-stream',
+    sut().append(stream, events, {
+      ...options,
       beforeCommit: async () => {
         inFlight.resolve();
         await release.promise;
