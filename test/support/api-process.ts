@@ -4,9 +4,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MALLOC_TUNABLES } from '../../infra/start/malloc-tunables';
-import { REPO_ROOT } from './shared-scenarios';
+import { BUILT_ROOT, REPO_ROOT } from './shared-scenarios';
 
-export const BUILT_API = join(REPO_ROOT, 'dist/apps/api/src/main.js');
+export const BUILT_API = join(BUILT_ROOT, 'apps/api/src/main.js');
 
 /** Variables of the parent that must not leak into the child: each test chooses its own store. */
 const INHERITED_NOT = /^(PORT|DATABASE_URL|KAFKA_BROKERS|TRUCELINE_.*|NODE_ENV)$/;

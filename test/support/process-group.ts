@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureBuilt } from './api-process';
-import { REPO_ROOT } from './shared-scenarios';
+import { BUILT_ROOT, REPO_ROOT } from './shared-scenarios';
 
 /** Variables of the parent that must not leak into a child: each test chooses its own. */
 const INHERITED_NOT =
@@ -18,7 +18,7 @@ const ORPHAN_GUARD =
   "if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL'); }, 500).unref();";
 
 /** The built file of an app entry, e.g. `apps/relay/src/main.js` → dist/apps/relay/src/main.js. */
-export const builtEntry = (entry: string): string => join(REPO_ROOT, 'dist', entry);
+export const builtEntry = (entry: string): string => join(BUILT_ROOT, entry);
 
 /** Builds dist/ when needed; fails loudly when an entry is still missing afterwards. */
 export function ensureBuiltEntries(entries: readonly string[]): void {

@@ -8,6 +8,15 @@ import { join, resolve } from 'node:path';
 export const REPO_ROOT = [resolve(__dirname, '../..'), resolve(__dirname, '../../..')].find((dir) =>
   existsSync(join(dir, 'package.json')),
 ) as string;
+/**
+ * The built tree whose processes a test or bench starts (the API, the relay, the services): when
+ * this file runs built, the tree it runs from, so that a copy of a build (`node
+ * dist.A/test/bench/http.main.js`, an A/B pair's older side) starts its own API and not whatever
+ * dist/ holds now; from the sources (jest), the repository's dist/.
+ */
+export const BUILT_ROOT = existsSync(join(resolve(__dirname, '../..'), 'package.json'))
+  ? join(REPO_ROOT, 'dist')
+  : resolve(__dirname, '../..');
 export const SHARED_SCENARIOS_DIR = resolve(REPO_ROOT, '../shared/scenarios');
 
 /**
