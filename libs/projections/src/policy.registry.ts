@@ -90,12 +90,13 @@ export class PolicyRegistry {
   }
 
   /**
-   * Reads adoptions this registry has not seen yet: another process may have adopted one. Every
-   * command calls it before deciding, so under load callers share reads: one arriving while a
-   * read is in flight (begun before it, so perhaps before an adoption it must see) waits for
-   * that read and for one more begun after it, which every caller arriving meanwhile shares. So
-   * each caller still sees every adoption committed before it called, and one read is in flight
-   * at a time instead of one per command.
+   * Reads adoptions this registry has not seen yet: another process may have adopted one. A
+   * command calls it when its append found the policy stream moved since its decision (see
+   * heldRevision), or when an incident's stream holds a version this registry lacks, so under a
+   * burst of such commands callers share reads: one arriving while a read is in flight (begun
+   * before it, so perhaps before an adoption it must see) waits for that read and for one more
+   * begun after it, which every caller arriving meanwhile shares. So each caller still sees
+   * every adoption committed before it called, and one read is in flight at a time.
    */
   refresh(): Promise<void> {
     if (this.whole) return Promise.resolve();
