@@ -14,7 +14,7 @@ export interface BenchKafka {
 /**
  * The broker of KAFKA_BROKERS when set (it must answer), else a single-node Apache Kafka started
  * from infra/kafka as the tests do (jars fetched by Maven on first use), so `npm run bench` on a
- * fresh clone brings its own.
+ * fresh clone brings its own (its log kept in BENCH_KAFKA_LOG_DIR when set).
  */
 export async function provideBenchKafka(): Promise<BenchKafka> {
   const given = process.env.KAFKA_BROKERS;
@@ -30,7 +30,12 @@ export async function provideBenchKafka(): Promise<BenchKafka> {
       stop: async () => undefined,
     };
   }
-  const kafka = await startLocalKafka({ log: (line) => console.log(line) });
+  // BENCH_KAFKA_LOG_DIR keeps the broker's log there after the run (else it goes with the run's
+  // storage), to be read against the seconds a figure stalled.
+  const kafka = await startLocalKafka({
+    log: (line) => console.log(line),
+    logDir: process.env.BENCH_KAFKA_LOG_DIR || undefined,
+  });
   process.on('exit', () => kafka.stopSync());
   return {
     brokers: kafka.brokers,

@@ -99,9 +99,10 @@ export interface FeedLatencyFigures {
   /**
    * The floor: a kafkajs producer with the relay's acks and idempotence sending one message per
    * scheduled send, at the same pace, to a consumer (read committed) in this process; after the
-   * warm-up, on the broker the measured minute then uses.
+   * warm-up, on the broker the measured minute then uses; when it started (ISO) and its worst
+   * latency in each second of its sends (ms).
    */
-  raw: LatencyRun;
+  raw: LatencyRun & { startedAt: string; maxBySecond: number[] };
 }
 
 /**
@@ -749,7 +750,7 @@ async function rawLatency(
   consumers: Consumer[],
   rate: number,
   seconds: number,
-): Promise<LatencyRun> {
+): Promise<FeedLatencyFigures['raw']> {
   const topic = `bench.e2e-raw.${randomUUID().slice(0, 8)}`;
   await ensureTopics(kafka, [topic], { numPartitions: 12 });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -780,7 +781,9 @@ async function rawLatency(
         flush();
       });
   };
+  let firstAt = 0;
   await paced(rate, seconds, (i, at) => {
+    if (i === 0) firstAt = at;
     const key = randomUUID();
     keys.push(key);
     scheduledAt.set(key, at);
@@ -789,9 +792,18 @@ async function rawLatency(
   });
   await waitForAll(() => latencies.size >= total, DRAIN_MS);
   const run = summariseArrivals(keys, latencies);
+  // When it ran and its worst latency in each second of sends (∞, null in the JSON, for a message
+  // never received): a stall of the broker shows as the seconds it held, to be found in the
+  // broker's own log.
+  const maxBySecond: number[] = [];
+  keys.forEach((key, i) => {
+    const s = Math.floor(i / rate);
+    maxBySecond[s] = Math.max(maxBySecond[s] ?? 0, latencies.get(key) ?? Infinity);
+  });
+  const startedAt = new Date(performance.timeOrigin + firstAt).toISOString();
   await consumer.stop();
   await producer.disconnect();
-  return run;
+  return { ...run, startedAt, maxBySecond: maxBySecond.map((ms) => Math.round(ms * 10) / 10) };
 }
 
 /**
