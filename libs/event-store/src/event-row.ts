@@ -51,6 +51,36 @@ function envelopeOf(
 }
 
 /**
+ * COLUMNS with data and metadata as the JSON text the server prints for them (what pg would
+ * JSON.parse), for a reader that parses one event at a time (the log's sealer): a page of 500
+ * events parsed at once stays alive, as object trees, until the page is done.
+ */
+export const JSON_TEXT_COLUMNS =
+  'position, id, stream_id, revision, type, schema_version, occurred_at, recorded_at, ' +
+  'data::text AS data, metadata::text AS metadata';
+
+/** A stored event with its data and metadata still JSON text (JSON_TEXT_COLUMNS). */
+export interface StoredEventJsonText extends Omit<StoredEvent, 'data' | 'metadata'> {
+  data: string;
+  metadata: string;
+}
+
+export const toStoredEventJsonText = (
+  row: Omit<EventRow, 'data' | 'metadata'> & { data: string; metadata: string },
+): StoredEventJsonText => ({
+  id: row.id,
+  type: row.type,
+  schemaVersion: row.schema_version,
+  streamId: row.stream_id,
+  revision: row.revision,
+  position: Number(row.position),
+  occurredAt: iso(row.occurred_at),
+  recordedAt: iso(row.recorded_at),
+  data: row.data,
+  metadata: row.metadata,
+});
+
+/**
  * A timestamp as JSON: in years 1 to 9999 the server's ISO 8601 text of it in UTC (to_json
  * prints ISO whatever the session's DateStyle, without the zone for a timestamp in UTC), else its
  * milliseconds since 1970 rounded down as a number, as a Date parsed from the server's text

@@ -35,11 +35,16 @@ import { isUniqueViolation, SqlClient } from './sql/sql-client';
 import {
   COLUMNS,
   EventRow,
+  JSON_TEXT_COLUMNS,
   REPLAY_COLUMNS,
   ReplayRow,
   replayEventOf,
+  StoredEventJsonText,
   toStoredEvent,
+  toStoredEventJsonText,
 } from './event-row';
+
+export type { StoredEventJsonText } from './event-row';
 import { validateAppend } from './validate-append';
 
 export interface SqlEventStoreOptions {
@@ -515,6 +520,22 @@ export class SqlEventStore implements EventStore {
   }
 
   /**
+   * readAll with each event's data and metadata as JSON text, for a reader that parses them one
+   * event at a time (the log's sealer, on a thread of its own): the same events, the same safe
+   * prefix. The statement is planned for each call, with its values, always along the log's
+   * index; the function readAll calls costs the server a fifth more per row (it scans the
+   * page twice and keeps it in a tuplestore), which a reader of 500-event pages need not pay.
+   */
+  readAllJsonText(options: ReadAllOptions = {}): Promise<StoredEventJsonText[]> {
+    return this.readSafePrefix(
+      options,
+      { text: JSON_TEXT_READ, prepare: false },
+      JSON_TEXT_READ_OTHER_DATABASES_IGNORED,
+      toStoredEventJsonText,
+    );
+  }
+
+  /**
    * readAll for a replay, which reads the whole log in large pages: the same events, with the
    * timestamps printed by the server as readAll's Dates print them (toISOString) instead of a
    * Date parsed and printed per value — on a long read, a third of the decoding.
@@ -568,15 +589,15 @@ export class SqlEventStore implements EventStore {
     return rows.map(replayEventOf);
   }
 
-  private async readSafePrefix<R extends { position: string | number }>(
+  private async readSafePrefix<R extends { position: string | number }, E = StoredEvent>(
     options: ReadAllOptions,
     first: { text: string; prepare: boolean },
     again: string,
-    decode: (row: R) => StoredEvent,
-  ): Promise<StoredEvent[]> {
+    decode: (row: R) => E,
+  ): Promise<E[]> {
     const limit = options.limit ?? null;
     const until = options.until ?? null;
-    const events: StoredEvent[] = [];
+    const events: E[] = [];
     let after = options.after ?? 0;
     let target: number | undefined;
     const deadline = Date.now() + IN_FLIGHT_WAIT_MS;
@@ -910,4 +931,6 @@ const READ_STREAM_EMBEDDED = `SELECT ${COLUMNS} FROM events WHERE stream_id = $1
   ORDER BY revision LIMIT $3::bigint`;
 const READ_ALL_OTHER_DATABASES_IGNORED = readAllOtherDatabasesIgnoredOf(COLUMNS);
 const REPLAY_READ = readAllOf(REPLAY_COLUMNS);
+const JSON_TEXT_READ = readAllOf(JSON_TEXT_COLUMNS);
+const JSON_TEXT_READ_OTHER_DATABASES_IGNORED = readAllOtherDatabasesIgnoredOf(JSON_TEXT_COLUMNS);
 const REPLAY_READ_OTHER_DATABASES_IGNORED = readAllOtherDatabasesIgnoredOf(REPLAY_COLUMNS);

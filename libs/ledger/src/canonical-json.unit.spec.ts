@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { StoredEvent } from '@truceline/domain';
 import vectors from './testdata/jcs-vectors.json';
 import { canonicalJson, plainJson } from './canonical-json';
-import { canonicalEnvelope, leafHashOf, sealedEnvelope } from './leaf';
+import { canonicalEnvelope, leafHashHexOfJsonText, leafHashOf, sealedEnvelope } from './leaf';
 import { hashLeaf } from './merkle/hashes';
 
 /** Both answers, or both refusals: the direct path may never differ from the package. */
@@ -91,6 +91,19 @@ describe(canonicalEnvelope.name, () => {
 
         expect(canonicalEnvelope(e)).toBe(text);
         expect(leafHashOf(e)).toEqual(hashLeaf(Buffer.from(text, 'utf8')));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('is the same leaf from data and metadata read as JSON text (the sealing thread)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ stringUnit: 'binary' }), (data) => {
+        // What the server prints and pg would parse: a string or a number as data included.
+        const e = event(JSON.parse(JSON.stringify(data)));
+        const text = { ...e, data: JSON.stringify(e.data), metadata: JSON.stringify(e.metadata) };
+
+        expect(leafHashHexOfJsonText(text)).toBe(leafHashOf(e).toString('hex'));
       }),
       { numRuns: 500 },
     );

@@ -1,5 +1,6 @@
 import canonicalize from 'canonicalize';
 import { StoredEvent } from '@truceline/domain';
+import type { StoredEventJsonText } from '@truceline/event-store';
 import { plainJson } from './canonical-json';
 import { hashLeafHex } from './merkle/hashes';
 
@@ -74,4 +75,17 @@ export function leafHashOf(event: StoredEvent): Buffer {
 /** leafHashOf as 64 hex digits: what the sealer stores and hashes on with, without a Buffer. */
 export function leafHashHexOf(event: StoredEvent): string {
   return hashLeafHex(canonicalEnvelope(event));
+}
+
+/**
+ * leafHashHexOf of an event read with its data and metadata as JSON text: parsed here, as the
+ * store's read would have parsed them, so the leaf is the same; the parsed values live only
+ * while this event is hashed.
+ */
+export function leafHashHexOfJsonText(event: StoredEventJsonText): string {
+  return leafHashHexOf({
+    ...event,
+    data: JSON.parse(event.data) as unknown,
+    metadata: JSON.parse(event.metadata) as StoredEvent['metadata'],
+  });
 }

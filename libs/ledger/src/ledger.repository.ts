@@ -62,15 +62,19 @@ export class LedgerRepository {
    * Appends a run to a tree of `size` leaves and stores `range`, the tree it leads to, in one
    * statement — unless the tree is no longer of `size` leaves (another sealer added some
    * first): then nothing is written and the answer is false. Two sealers trying at once: the
-   * second waits on the state row, finds its size moved on, and writes nothing.
+   * second waits on the state row, finds its size moved on, and writes nothing. `leafHashes`
+   * are the run's hashes as 64 hex digits each, one after the other.
    */
   async appendRun(
     size: number,
     range: CompactRange,
     positions: number[],
-    leafHashes: string[],
+    leafHashes: string,
   ): Promise<boolean> {
-    if (leafHashes.length !== positions.length || range.size !== size + positions.length) {
+    if (
+      leafHashes.length !== 2 * HASH_SIZE * positions.length ||
+      range.size !== size + positions.length
+    ) {
       throw new Error(
         `a run of ${positions.length} leaves after ${size} cannot reach ${range.size}`,
       );
@@ -83,7 +87,7 @@ export class LedgerRepository {
        INSERT INTO ledger_leaf_runs (first_leaf, positions, leaf_hashes)
        SELECT $1, $4::bigint[], decode($5, 'hex') FROM claimed
        RETURNING first_leaf`,
-      [size, range.size, range.serialize().toString('hex'), positions, leafHashes.join('')],
+      [size, range.size, range.serialize().toString('hex'), `{${positions.join(',')}}`, leafHashes],
     );
     return rows.length === 1;
   }

@@ -30,8 +30,13 @@ async function main(): Promise<void> {
     post({ kind: 'failed', message: messageOf(error) });
     return;
   }
-  // No slices: nothing else waits on this thread's event loop.
-  const work = new ReadAndHash(new SqlEventStore(sql), { yieldEvery: undefined });
+  // No slices: nothing else waits on this thread's event loop. Data and metadata come as JSON
+  // text, parsed an event at a time as it is hashed (see ReadAndHash).
+  const store = new SqlEventStore(sql);
+  const work = new ReadAndHash(
+    { readAllJsonText: (options) => store.readAllJsonText(options) },
+    { yieldEvery: undefined },
+  );
   port.on('message', (message: ToSealingThread) => {
     if (message.kind === 'close') {
       port.removeAllListeners('message');
@@ -50,7 +55,7 @@ async function main(): Promise<void> {
             id,
             run: {
               positions: run.positions,
-              hashes: run.hashes.join(''),
+              hashes: run.hashes,
               size: run.range.size,
               range: grown,
             },

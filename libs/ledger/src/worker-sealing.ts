@@ -130,11 +130,9 @@ export class WorkerSealing implements SealingWork {
     if (message.kind === 'error') return request.reject(new Error(message.message));
     const { run } = message;
     if (!run) return request.resolve(null);
-    const hashes: string[] = [];
-    for (let at = 0; at < run.hashes.length; at += 64) hashes.push(run.hashes.slice(at, at + 64));
     request.resolve({
       positions: run.positions,
-      hashes,
+      hashes: run.hashes,
       range: CompactRange.restore(run.size, Buffer.from(run.range)),
     });
   }
