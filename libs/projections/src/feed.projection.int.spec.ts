@@ -143,6 +143,21 @@ describe(FeedProjection.name, () => {
     expect(await Promise.all(partners.map((p) => feeds.page(p, 0, 500)))).toEqual(oneByOne);
   });
 
+  it('keeps of each incident only what its release decisions and tier notices read', async () => {
+    const { rows } = await sql.query<{ state: string }>(
+      'SELECT state FROM partner_feed_incidents WHERE incident_id = $1',
+      [INCIDENT],
+    );
+
+    expect(rows.map((row) => JSON.parse(row.state))).toEqual([
+      {
+        tier: 3,
+        verifiers: ['UA', 'US'],
+        tasks: [expect.objectContaining({ taskId: 't1', member: 'GB', status: 'acknowledged' })],
+      },
+    ]);
+  });
+
   it('pages by seq, finds an entry by id and knows the head', async () => {
     const all = await feeds.page('PL', 0, 500);
 

@@ -6,11 +6,14 @@ import {
   INCIDENT_TIER_CHANGED,
   decodeIncidentFact,
   incidentIdOf,
+  IncidentFact,
   IncidentState,
   initialIncidentState,
   isReleasable,
+  PolicyLookup,
   redactFor,
   StoredEvent,
+  Tier,
   TierChange,
 } from '@truceline/domain';
 import {
@@ -34,7 +37,6 @@ import {
   recordLogNotice,
 } from './feed.log-notices';
 import { FEED_ROUND_FUNCTION, MAX_FEED_PAGE } from './feed.queries';
-import { parseState } from './incident.queries';
 import { PolicyRegistry } from './policy.registry';
 import { checkpointOf, Projection, ProjectionDefinition, resetProjection } from './projection';
 
@@ -117,7 +119,8 @@ const FEED_RUNS: TableDefinition = {
 const TABLES: readonly TableDefinition[] = [
   FEED_RUNS,
   FEED_ITEMS,
-  // The projector's own fold of each incident: the incident view may lag behind it.
+  // What the projector keeps of each incident (FeedFold), as JSON text: the incident view,
+  // which holds the whole fold, may lag behind the projector.
   {
     name: 'partner_feed_incidents',
     columns: { incident_id: 'text PRIMARY KEY', state: 'jsonb NOT NULL' },
@@ -158,8 +161,10 @@ const MIGRATIONS = [
 /** The partner feeds, declared once. */
 export const FEEDS: ProjectionDefinition<FeedProjection> = {
   name: 'feeds',
-  // Bump when the fold or a table changes: a new version is rebuilt from the log.
-  version: 4,
+  // Bump when the fold or a table changes: a new version is rebuilt from the log. Version 5
+  // keeps a FeedFold of each incident where version 4 kept the whole IncidentState (the tables
+  // are the same: no migration).
+  version: 5,
   tables: TABLES.map((table) => table.name),
   migrations: MIGRATIONS,
   create: (sql, policies) => new FeedProjection(sql, policies),
@@ -203,10 +208,13 @@ interface Entry {
 export const tierNoticeId = (incidentId: string, tier: number): string =>
   deterministicId(incidentId, 'tier-changed', String(tier));
 
-/** `tierHistory` entries this event added, each a notice with an id fixed per (incident, tier). */
-function tierNotices(incidentId: string, before: TierChange[], after: TierChange[]): Entry[] {
-  return after.slice(before.length).map((change, index, added) => {
-    const previous = index === 0 ? before[before.length - 1] : added[index - 1];
+/**
+ * The tiers an event reached (`reached`, the incident having been at tier `from`), each a notice
+ * with an id fixed per (incident, tier).
+ */
+function tierNotices(incidentId: string, from: Tier | null, reached: TierChange[]): Entry[] {
+  return reached.map((change, index) => {
+    const previousTier = index === 0 ? from : reached[index - 1].tier;
     return {
       id: tierNoticeId(incidentId, change.tier),
       type: INCIDENT_TIER_CHANGED,
@@ -214,13 +222,48 @@ function tierNotices(incidentId: string, before: TierChange[], after: TierChange
       data: {
         incidentId,
         tier: change.tier,
-        previousTier: previous ? previous.tier : null,
+        previousTier,
         at: change.at,
         causedBy: change.causedBy,
         policyVersion: change.policyVersion,
       },
     };
   });
+}
+
+/**
+ * What the feeds keep of an incident between pages (partner_feed_incidents): what the
+ * need-to-know rules read (the verifiers asked, the coalition tasks) and the tier the next tier
+ * notice follows. Keeping the incident view's whole fold here (obligations, findings, the tier
+ * history…: ~0.6 kB for a report and its verification request, against ~50 bytes) stored every
+ * report's fold twice.
+ */
+type FeedFold = Pick<IncidentState, 'tier' | 'verifiers' | 'tasks'>;
+
+const NO_FOLD: FeedFold = { tier: null, verifiers: [], tasks: [] };
+
+/**
+ * A new incident's state, shared by every event folded (evolveIncident copies the state it is
+ * given and never changes it or its lists).
+ */
+const NEW_INCIDENT: Readonly<IncidentState> = Object.freeze(initialIncidentState());
+
+/**
+ * Folds one fact into a FeedFold with the rules of the whole fold (evolveIncident): the tier,
+ * the verifiers and the tasks change by the fact and these three alone. The state it evolves
+ * has an empty tier history, so the history after the fact holds exactly the tiers it reached.
+ */
+function evolveFeedFold(
+  fold: FeedFold,
+  fact: IncidentFact,
+  policyOf: PolicyLookup,
+): { fold: FeedFold; reached: TierChange[] } {
+  const { tier, verifiers, tasks } = fold;
+  const after = evolveIncident({ ...NEW_INCIDENT, tier, verifiers, tasks }, fact, policyOf);
+  return {
+    fold: { tier: after.tier, verifiers: after.verifiers, tasks: after.tasks },
+    reached: after.tierHistory,
+  };
 }
 
 /** One entry to write and the partners it goes to, in feed order: seqs are given when written. */
@@ -528,13 +571,13 @@ export class FeedProjection implements Projection {
       if (event.revision === 0) born.add(incidentId);
     }
     const ids = [...seen].filter((id) => !born.has(id));
-    const folds = new Map<string, IncidentState>();
+    const folds = new Map<string, FeedFold>();
     const { rows } = await tx.query<FoldOrNoticeRow>(FOLDS_AND_NOTICES_SQL, [ids, from, to], {
       prepare: true,
     });
     const noticeRows: NoticeRow[] = [];
     for (const row of rows) {
-      if (row.incident_id !== null) folds.set(row.incident_id, parseState(row.state));
+      if (row.incident_id !== null) folds.set(row.incident_id, JSON.parse(row.state) as FeedFold);
       else noticeRows.push(row);
     }
     const notices: LogNotice[] = noticeRows.sort(byPlacement).map(noticeOf);
@@ -552,9 +595,10 @@ export class FeedProjection implements Projection {
       this.policies.apply(event);
       const incidentId = incidentIdOf(event.streamId);
       if (!incidentId) continue;
-      const before = folds.get(incidentId) ?? initialIncidentState();
+      const before = folds.get(incidentId) ?? NO_FOLD;
       const fact = decodeIncidentFact(event);
-      const after = fact ? evolveIncident(before, fact, this.policies.of) : before;
+      const evolved = fact ? evolveFeedFold(before, fact, this.policies.of) : null;
+      const after = evolved ? evolved.fold : before;
       folds.set(incidentId, after);
       changed.add(incidentId);
       const { recordedAt, position } = event;
@@ -592,7 +636,7 @@ export class FeedProjection implements Projection {
           partners: to,
         });
       // Then each tier the event reached, to every partner.
-      for (const notice of tierNotices(incidentId, before.tierHistory, after.tierHistory))
+      for (const notice of tierNotices(incidentId, before.tier, evolved ? evolved.reached : []))
         planned.push({
           incidentId,
           recordedAt,
