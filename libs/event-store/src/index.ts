@@ -5,6 +5,7 @@ export * from './sql/pglite-sql-client';
 export * from './sql/open-database';
 export * from './sql/migrate';
 export * from './sql/table';
+export * from './sql/array-literal';
 export * from './sql/notify-after-commit';
 export * from './sql-event-store';
 export * from './catch-up-subscription';

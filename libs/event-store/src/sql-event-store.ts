@@ -24,6 +24,7 @@ import {
 import { EVENT_STORE_COMPONENT, EVENT_STORE_MIGRATIONS } from './event-store.schema';
 import { migrate } from './sql/migrate';
 import { NotifyAfterCommit } from './sql/notify-after-commit';
+import { quotedElement as quoted } from './sql/array-literal';
 import {
   asRequest,
   inBackground,
@@ -845,12 +846,6 @@ const deferred = (): Deferred => {
 const APPEND = `SELECT * FROM truceline_append_columns($1::text[], $2::text[],
   $3::timestamptz[], $4::integer[], $5::integer[], $6::uuid[], $7::text[], $8::timestamptz[],
   $9::jsonb, $10::jsonb, $11, $12, $13::integer[])`;
-
-/** Any text as an element of an array literal: in double quotes, `"` and `\\` escaped. */
-const quoted = (text: string): string =>
-  `"${ARRAY_ESCAPED.test(text) ? text.replace(ARRAY_ESCAPED_ALL, '\\$&') : text}"`;
-const ARRAY_ESCAPED = /["\\]/;
-const ARRAY_ESCAPED_ALL = /["\\]/g;
 
 /** Whether two sets share an element. */
 const sharesAny = (a: ReadonlySet<string>, b: ReadonlySet<string>): boolean => {

@@ -17,6 +17,7 @@ import {
   TierChange,
 } from '@truceline/domain';
 import {
+  arrayLiteral,
   createTable,
   deterministicId,
   NotifyAfterCommit,
@@ -341,28 +342,22 @@ const writeEntries = (at: number): string => {
    )`;
 };
 
-/** An array literal of `values`, strings quoted (a partner's name comes from the config). */
-const arrayLiteral = (values: readonly (string | number)[]): string => {
-  const quoted = (value: string) => `"${value.replace(/["\\]/g, '\\$&')}"`;
-  return `{${values.map((value) => (typeof value === 'number' ? value : quoted(value))).join(',')}}`;
-};
-
-/** The parameters of writeEntries for what `plan` wrote. */
+/** The parameters of writeEntries for what `plan` wrote: array literals of ours (arrayLiteral). */
 function entriesOf({ items, runs }: Written): unknown[] {
   return [
-    items.map((i) => i.item),
-    items.map((i) => i.event_id),
-    items.map((i) => i.incident_id),
-    items.map((i) => i.type),
-    items.map((i) => i.occurred_at),
-    items.map((i) => i.recorded_at),
-    items.map((i) => i.position),
+    arrayLiteral(items.map((i) => i.item)),
+    arrayLiteral(items.map((i) => i.event_id)),
+    arrayLiteral(items.map((i) => i.incident_id)),
+    arrayLiteral(items.map((i) => i.type)),
+    arrayLiteral(items.map((i) => i.occurred_at)),
+    arrayLiteral(items.map((i) => i.recorded_at)),
+    arrayLiteral(items.map((i) => i.position)),
     items.map((i) => JSON.stringify(i.data)).join('\n'),
-    items.map((i) => i.exercise),
+    arrayLiteral(items.map((i) => i.exercise)),
     items.map((i) => arrayLiteral(i.partners)).join('\n'),
     items.map((i) => arrayLiteral(i.seqs)).join('\n'),
-    runs.map((r) => r.partner),
-    runs.map((r) => r.first_seq),
+    arrayLiteral(runs.map((r) => r.partner)),
+    arrayLiteral(runs.map((r) => r.first_seq)),
     runs.map((r) => arrayLiteral(r.items)).join('\n'),
   ];
 }
@@ -496,7 +491,7 @@ export class FeedProjection implements Projection {
            ON CONFLICT (incident_id) DO UPDATE SET state = EXCLUDED.state
          ), ${writeEntries(5)}
          UPDATE partner_feed_position SET position = $3 WHERE name = $4`,
-        [folds.ids, folds.states, position, FEED_PROJECTION, ...entriesOf(written)],
+        [arrayLiteral(folds.ids), folds.states, position, FEED_PROJECTION, ...entriesOf(written)],
         // Inserts from the parameters: planned once, not on every page (about 0.5 ms each).
         { prepare: true },
       );
@@ -572,9 +567,13 @@ export class FeedProjection implements Projection {
     }
     const ids = [...seen].filter((id) => !born.has(id));
     const folds = new Map<string, FeedFold>();
-    const { rows } = await tx.query<FoldOrNoticeRow>(FOLDS_AND_NOTICES_SQL, [ids, from, to], {
-      prepare: true,
-    });
+    const { rows } = await tx.query<FoldOrNoticeRow>(
+      FOLDS_AND_NOTICES_SQL,
+      [arrayLiteral(ids), from, to],
+      {
+        prepare: true,
+      },
+    );
     const noticeRows: NoticeRow[] = [];
     for (const row of rows) {
       if (row.incident_id !== null) folds.set(row.incident_id, JSON.parse(row.state) as FeedFold);
@@ -733,7 +732,7 @@ export class FeedProjection implements Projection {
       head: string | number | null;
       event_id: string | null;
       holders: string[] | null;
-    }>(FEED_STATE_SQL, [partners, ids], { prepare: true });
+    }>(FEED_STATE_SQL, [arrayLiteral(partners), arrayLiteral(ids)], { prepare: true });
     const heads = new Map<string, number>();
     let lastItem = 0;
     const held = new Map<string, Set<string>>();

@@ -8,7 +8,13 @@ import {
   POLICY_STREAM,
   StoredEvent,
 } from '@truceline/domain';
-import { CopyRows, createTable, SqlClient, TableDefinition } from '@truceline/event-store';
+import {
+  arrayLiteral,
+  CopyRows,
+  createTable,
+  SqlClient,
+  TableDefinition,
+} from '@truceline/event-store';
 import { parseState } from './incident.queries';
 import { PolicyRegistry } from './policy.registry';
 import {
@@ -155,10 +161,13 @@ function columnsOf(
   ];
 }
 
-/** Columns as the parameters of INSERT, UPSERT and WRITE: the states as one text, a line each. */
+/**
+ * Columns as the parameters of INSERT, UPSERT and WRITE: each an array literal of ours (see
+ * arrayLiteral), the states as one text, a line each.
+ */
 function parametersOf(columns: ReturnType<typeof columnsOf>): unknown[] {
-  const states = columns[columns.length - 1];
-  return [...columns.slice(0, -1), states.join('\n')];
+  const last = columns.length - 1;
+  return columns.map((column, c) => (c === last ? column.join('\n') : arrayLiteral(column)));
 }
 
 /** Columns as the rows of COPY, in its text format. */

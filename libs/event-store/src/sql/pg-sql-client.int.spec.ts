@@ -1,5 +1,6 @@
 import { createTestDatabase } from '@truceline/testing';
 import { openDatabase } from './open-database';
+import { arrayLiteral } from './array-literal';
 import { CopyRows, SqlClient } from './sql-client';
 
 describe('PgSqlClient.copyFrom', () => {
@@ -110,5 +111,43 @@ describe('PgSqlClient isoTimestamps', () => {
       expect(rows.every((row) => row.at instanceof Date)).toBe(true);
       expect((rows[0].at as Date).toISOString()).toBe('2026-12-03T11:46:07.123Z');
     });
+  });
+});
+
+describe(arrayLiteral.name, () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let sql: SqlClient;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    sql = await openDatabase({ databaseUrl: database.url, poolSize: 2 });
+  });
+  afterAll(async () => {
+    await sql.close();
+    await database.drop();
+  });
+
+  it('gives the server the arrays pg would, whatever the text', async () => {
+    const texts = [
+      'plain',
+      '',
+      'NULL',
+      ' spaced ',
+      'a,b',
+      '{x}',
+      'q"uote',
+      'back\\slash',
+      'é€\n\t',
+    ];
+    const values = [texts, [1, -2, 9007199254740991], [true, false], ['x', null]] as const;
+    const casts = ['text[]', 'bigint[]', 'boolean[]', 'text[]'];
+    const select = `SELECT ${casts.map((cast, i) => `$${i + 1}::${cast} AS a${i}`).join(', ')}`;
+
+    for (const prepare of [false, true]) {
+      const ours = await sql.query(select, values.map(arrayLiteral), { prepare });
+      const pgs = await sql.query(select, [...values], { prepare });
+
+      expect(ours.rows).toEqual(pgs.rows);
+    }
   });
 });
