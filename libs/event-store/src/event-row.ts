@@ -30,12 +30,21 @@ const iso = (value: Date | string): string =>
 export const toStoredEvent = (row: EventRow): StoredEvent =>
   envelopeOf(row, iso(row.occurred_at), iso(row.recorded_at));
 
-/** The envelope of a row, its timestamps already printed as ISO (REPLAY_COLUMNS keeps its keys' order). */
-function envelopeOf(
-  row: Omit<EventRow, 'occurred_at' | 'recorded_at'>,
+/** A row's columns but its timestamps, its data and metadata of whatever form it was read in. */
+type RowOf<D, M> = Omit<EventRow, 'occurred_at' | 'recorded_at' | 'data' | 'metadata'> & {
+  data: D;
+  metadata: M;
+};
+
+/**
+ * The envelope of a row, its timestamps already printed as ISO (REPLAY_COLUMNS keeps its keys'
+ * order), its data and metadata as they were read (parsed, or JSON text).
+ */
+function envelopeOf<D, M>(
+  row: RowOf<D, M>,
   occurredAt: string,
   recordedAt: string,
-): StoredEvent {
+): Omit<StoredEvent, 'data' | 'metadata'> & { data: D; metadata: M } {
   return {
     id: row.id,
     type: row.type,
@@ -66,19 +75,8 @@ export interface StoredEventJsonText extends Omit<StoredEvent, 'data' | 'metadat
 }
 
 export const toStoredEventJsonText = (
-  row: Omit<EventRow, 'data' | 'metadata'> & { data: string; metadata: string },
-): StoredEventJsonText => ({
-  id: row.id,
-  type: row.type,
-  schemaVersion: row.schema_version,
-  streamId: row.stream_id,
-  revision: row.revision,
-  position: Number(row.position),
-  occurredAt: iso(row.occurred_at),
-  recordedAt: iso(row.recorded_at),
-  data: row.data,
-  metadata: row.metadata,
-});
+  row: RowOf<string, string> & Pick<EventRow, 'occurred_at' | 'recorded_at'>,
+): StoredEventJsonText => envelopeOf(row, iso(row.occurred_at), iso(row.recorded_at));
 
 /**
  * A timestamp as JSON: in years 1 to 9999 the server's ISO 8601 text of it in UTC (to_json
