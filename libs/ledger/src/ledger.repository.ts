@@ -1,4 +1,4 @@
-import { SqlClient } from '@truceline/event-store';
+import { arrayLiteral, SqlClient } from '@truceline/event-store';
 import { CompactRange } from './merkle/compact-range';
 import { HASH_SIZE } from './merkle/hashes';
 
@@ -87,7 +87,7 @@ export class LedgerRepository {
        INSERT INTO ledger_leaf_runs (first_leaf, positions, leaf_hashes)
        SELECT $1, $4::bigint[], decode($5, 'hex') FROM claimed
        RETURNING first_leaf`,
-      [size, range.size, range.serialize().toString('hex'), `{${positions.join(',')}}`, leafHashes],
+      [size, range.size, range.serialize().toString('hex'), arrayLiteral(positions), leafHashes],
     );
     return rows.length === 1;
   }
