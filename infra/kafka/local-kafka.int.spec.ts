@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   AclOperationTypes,
   AclPermissionTypes,
@@ -194,5 +196,19 @@ describe('local Kafka with SASL/SCRAM-SHA-256, StandardAuthorizer and ACLs', () 
     await expect(consume(asGb, frTopic, 'truceline.feed.gb.reader-fr', 1)).rejects.toMatchObject({
       type: 'TOPIC_AUTHORIZATION_FAILED',
     });
+  });
+
+  it("preallocates a new partition's indexes at 1 MiB, not Kafka's default 10 MiB", async () => {
+    const admin = client(secured.brokers, secured.sasl);
+    const topic = `local-kafka.indexes.${randomUUID()}`;
+    await createTopics(admin, [topic]);
+    await produce(admin, topic, ['one']);
+
+    const segment = join(secured.dataDir, `${topic}-0`, '00000000000000000000');
+    const sizes = await Promise.all(
+      ['.index', '.timeindex'].map(async (suffix) => (await stat(segment + suffix)).size),
+    );
+    // The offset index's entries are 8 bytes and the time index's 12: each rounded down.
+    expect(sizes).toEqual([1_048_576, 1_048_572]);
   });
 });
