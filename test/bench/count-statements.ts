@@ -69,10 +69,40 @@ const cutProfile = () => {
   });
 };
 
+/**
+ * BENCH_HEAP_PROF=<dir>: V8's sampling heap profiler over the same spans as the CPU profiles,
+ * counting the objects collected since (what the process allocated, not only what it kept):
+ * api-NN.heapprofile, one per SIGUSR2.
+ */
+const heapDir = process.env.BENCH_HEAP_PROF;
+let heapProfiles = 0;
+const heapSession = heapDir ? new Session() : undefined;
+const startSampling = () =>
+  heapSession?.post('HeapProfiler.startSampling', {
+    samplingInterval: 16_384,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  } as never);
+if (heapSession) {
+  heapSession.connect();
+  heapSession.post('HeapProfiler.enable', () => startSampling());
+}
+const cutHeapProfile = () => {
+  if (!heapSession || !heapDir) return;
+  heapSession.post('HeapProfiler.stopSampling', (error, result) => {
+    if (!error) {
+      const name = `api-${String(++heapProfiles).padStart(2, '0')}.heapprofile`;
+      writeFileSync(join(heapDir, name), JSON.stringify(result.profile));
+    }
+    startSampling();
+  });
+};
+
 const file = process.env.BENCH_STATEMENTS_FILE;
 if (file) {
   process.on('SIGUSR2', () => {
     cutProfile();
+    cutHeapProfile();
     const usage = process.cpuUsage();
     writeFileSync(
       file,

@@ -23,6 +23,8 @@ import { postgresCpu } from './postgres-cpu';
  * sequentially and under load.
  * BENCH_CPU_PROF=<dir> writes there the API's CPU profile of each measured run (api-NN.cpuprofile,
  * numbered in the order of the runs printed, the sequential POSTs first);
+ * BENCH_HEAP_PROF=<dir> writes there, the same way, a sampling heap profile of each measured run
+ * (api-NN.heapprofile) that counts what was allocated, collected since or not;
  * BENCH_RATE=<n> adds a run at n POSTs per second, evenly paced (latency at a given load), to the
  * API then to the bare server.
  * BENCH_WARMUP_SECONDS (default 10) of POSTs go to each server, unmeasured, before the runs.
@@ -140,6 +142,7 @@ async function main(): Promise<void> {
       DATABASE_URL: databaseUrl,
       BENCH_STATEMENTS_FILE: statsFile,
       ...(CPU_PROF && { BENCH_CPU_PROF: CPU_PROF }),
+      ...(process.env.BENCH_HEAP_PROF && { BENCH_HEAP_PROF: process.env.BENCH_HEAP_PROF }),
       NODE_OPTIONS: `--require ${preload}`,
     });
     api.start();
