@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { Client } from 'pg';
 
 /**
@@ -98,6 +100,43 @@ const cutHeapProfile = () => {
   });
 };
 
+/**
+ * BENCH_GC=1: the time V8's collections took on the main thread, by kind (minor = scavenge,
+ * major = mark-compact, incremental = marking steps, weakcb = weak callbacks), and how many,
+ * so far: written with the statement counts.
+ */
+const gc: Record<string, { count: number; ms: number }> = {};
+if (process.env.BENCH_GC === '1') {
+  const kinds: Record<number, string> = {
+    [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+    [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+    [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+    [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+  };
+  // What a scavenge left in the young generation, and how much the old one grew meanwhile (kB a request)
+  // (mostly what scavenges promoted), summed: what lives across collections.
+  const used = (name: string) =>
+    getHeapSpaceStatistics().find((space) => space.space_name === name)?.space_used_size ?? 0;
+  let oldBefore = used('old_space');
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const { detail } = entry as unknown as { detail: { kind: number } };
+      const kind = kinds[detail.kind] ?? 'other';
+      const seen = (gc[kind] ??= { count: 0, ms: 0 });
+      seen.count++;
+      seen.ms += entry.duration;
+      if (kind === 'minor') {
+        const old = used('old_space');
+        const young = (gc['young kept, MB'] ??= { count: 0, ms: 0 });
+        young.ms += used('new_space') / 2 ** 20;
+        const grown = (gc['old grown, MB'] ??= { count: 0, ms: 0 });
+        grown.ms += Math.max(0, old - oldBefore) / 2 ** 20;
+        oldBefore = old;
+      } else oldBefore = used('old_space');
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
+
 const file = process.env.BENCH_STATEMENTS_FILE;
 if (file) {
   process.on('SIGUSR2', () => {
@@ -109,6 +148,7 @@ if (file) {
       JSON.stringify({
         cpuMicros: usage.user + usage.system,
         statements: Object.fromEntries([...counts].sort((a, b) => b[1] - a[1])),
+        gc,
       }),
     );
   });

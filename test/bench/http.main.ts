@@ -25,6 +25,8 @@ import { postgresCpu } from './postgres-cpu';
  * numbered in the order of the runs printed, the sequential POSTs first);
  * BENCH_HEAP_PROF=<dir> writes there, the same way, a sampling heap profile of each measured run
  * (api-NN.heapprofile) that counts what was allocated, collected since or not;
+ * BENCH_GC=1 adds to each measured API run the time the API's main thread spent in each kind of
+ * garbage collection a request, and how many there were;
  * BENCH_RATE=<n> adds a run at n POSTs per second, evenly paced (latency at a given load), to the
  * API then to the bare server.
  * BENCH_WARMUP_SECONDS (default 10) of POSTs go to each server, unmeasured, before the runs.
@@ -103,6 +105,8 @@ function sampleWaits(url: string): { stop(): Promise<Record<string, unknown>> } 
 interface Sample {
   cpuMicros: number;
   statements: Record<string, number>;
+  /** With BENCH_GC=1: the main thread's collections so far, by kind. */
+  gc?: Record<string, { count: number; ms: number }>;
 }
 
 async function main(): Promise<void> {
@@ -216,6 +220,22 @@ async function main(): Promise<void> {
     };
     console.log(`sequential POST, per request: ${JSON.stringify(sequential)}`);
 
+    /** The statements a request sent, and (BENCH_GC=1) the main thread's collections a request. */
+    const countedFigures = async (before: Sample, requests: number) => {
+      const after = await sample();
+      const gc: Record<string, string> = {};
+      for (const [kind, { count, ms }] of Object.entries(after.gc ?? {})) {
+        const previous = before.gc?.[kind] ?? { count: 0, ms: 0 };
+        gc[kind] = kind.endsWith('MB')
+          ? `${(((ms - previous.ms) * 1024) / requests).toFixed(2)} kB a request`
+          : `${(((ms - previous.ms) * 1000) / requests).toFixed(1)} us, ` +
+            `${count - previous.count} times`;
+      }
+      return {
+        statements: perRequest(before, after, requests).byKind,
+        ...(after.gc && Object.keys(after.gc).length > 0 && { gc }),
+      };
+    };
     const runs: Record<string, unknown>[] = [];
     const measured = async (
       name: string,
@@ -245,7 +265,7 @@ async function main(): Promise<void> {
         pgCpuMs: Number((((await postgresCpu(postmaster)) - server) / requests / 1000).toFixed(3)),
         load: Number(load.toFixed(1)),
         settledMs,
-        ...(counted && { statements: perRequest(before, await sample(), requests).byKind }),
+        ...(counted && (await countedFigures(before, requests))),
       };
       runs.push(figures);
       console.log(JSON.stringify(figures));
