@@ -103,6 +103,26 @@ describe(isReleasable.name, () => {
     },
   );
 
+  it('reads the codes an event names defensively: anything but a string names nobody', () => {
+    const request = { type: 'VerificationRequested', data: { verifiers: ['gb', 7, null, 'US'] } };
+    const decision = (releasableTo: unknown) => ({
+      type: 'DecisionRecorded',
+      data: { authority: 'cell', decision: 'other', rationale: 'r', releasableTo },
+    });
+    const none = { verifiers: [], tasks: [] };
+
+    expect(releasedTo(request, none)).toEqual(['GB', 'UA', 'US']);
+    expect(releasedTo({ type: 'VerificationRequested', data: { verifiers: 'GB' } }, none)).toEqual([
+      'UA',
+    ]);
+    expect(releasedTo(decision([1, 'pl', { code: 'GB' }]))).toEqual(['PL']);
+    expect(releasedTo(decision('GB'))).toEqual([]);
+    expect(releasedTo({ type: 'CoalitionTaskAssigned', data: { member: 7 } })).toEqual([
+      'UA',
+      'US',
+    ]);
+  });
+
   it('compares partner codes without regard to case', () => {
     expect(
       isReleasable({ type: 'CoalitionTaskAssigned', data: { member: 'GB' } }, 'gb', incident),
