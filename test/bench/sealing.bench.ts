@@ -27,6 +27,14 @@ export interface CpuPerEvent {
   otherThreads: number;
   /** Every process of the PostgreSQL server (absent when it is not on this machine, or PGlite). */
   postgres?: number;
+  /**
+   * Time spent runnable but waiting for a core (the scheduler's run delay): the main thread,
+   * and the PostgreSQL server's processes alive now. What a neighbour at any priority takes from
+   * the appends shows here, even when it is not CPU the appends would have used. During the
+   * slices only, not the catch-up after.
+   */
+  waitingNode: number;
+  waitingPostgres?: number;
 }
 
 export interface SealingFigures {
@@ -58,6 +66,12 @@ export interface SealingFigures {
    * the rates, these hardly move with the neighbours' load.
    */
   cpuPerEvent: { off: CpuPerEvent; on: CpuPerEvent; offAgain: CpuPerEvent };
+  /**
+   * PostgreSQL's CPU and run delay per appended event, µs, by what each process serves (the
+   * appends' pool, which also stores the sealer's runs; the sealer's reading connection; the
+   * WAL writer…), of the processes alive at both ends of a slice.
+   */
+  postgresByName?: Record<Kind, Record<string, { cpu: number; wait: number }>>;
   /** With `sustainedMs`: the sealer running through that long a stretch of appends. */
   sustained?: SustainedSealing;
 }
@@ -135,6 +149,51 @@ async function threadsCpu(
 }
 
 /**
+ * Run delay (µs) so far: this process's main thread, and the living processes of the server
+ * whose postmaster is given (Linux schedstat, its second field).
+ */
+async function waiting(postmaster: number | null): Promise<{ node: number; postgres: number }> {
+  const delayOf = async (file: string) => {
+    const text = await readFile(file, 'utf8').catch(() => null);
+    return text === null ? 0 : Number(text.split(' ')[1]) / 1_000;
+  };
+  const node = await delayOf(`/proc/self/task/${process.pid}/schedstat`);
+  let postgres = 0;
+  if (postmaster !== null) {
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => null);
+      if (stat === null) continue;
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster) postgres += await delayOf(`/proc/${entry}/schedstat`);
+    }
+  }
+  return { node, postgres };
+}
+
+/**
+ * CPU time and run delay (µs) so far of each living PostgreSQL process, summed by what it serves:
+ * a client backend by its connection's application_name, any other by its backend type.
+ */
+async function postgresByName(sql: SqlClient): Promise<Map<string, { cpu: number; wait: number }>> {
+  const { rows } = await sql.query<{ pid: number; name: string }>(
+    `SELECT pid, CASE WHEN backend_type = 'client backend'
+                      THEN coalesce(nullif(application_name, ''), 'unnamed client')
+                      ELSE backend_type END AS name
+       FROM pg_stat_activity`,
+  );
+  const byName = new Map<string, { cpu: number; wait: number }>();
+  for (const { pid, name } of rows) {
+    const text = await readFile(`/proc/${pid}/schedstat`, 'utf8').catch(() => null);
+    if (text === null) continue;
+    const [cpu, wait] = text.split(' ').map((n) => Number(n) / 1_000);
+    const sum = byName.get(name) ?? { cpu: 0, wait: 0 };
+    byName.set(name, { cpu: sum.cpu + cpu, wait: sum.wait + wait });
+  }
+  return byName;
+}
+
+/**
  * Appends with the sealer running behind them against the same appends without it (SPEC §10:
  * sealing never slows appends), interleaved on one database — and against the same appends
  * without it again, measured the same way (an A/A comparison in the same run), so that the
@@ -160,15 +219,22 @@ export async function appendWithSealing(
     inline?: boolean;
   } = {},
 ): Promise<SealingFigures> {
+  // Each connection's backend named, so the server's CPU is told apart by whom it serves.
+  const named = (name: string) => {
+    const withName = new URL(url!);
+    withName.searchParams.set('application_name', name);
+    return withName.toString();
+  };
   const sql = await openDatabase(
-    url ? { databaseUrl: url, poolSize: writers + 2 } : { inMemory: true },
+    url ? { databaseUrl: named('appends'), poolSize: writers + 2 } : { inMemory: true },
   );
   const store = new SqlEventStore(sql);
   await store.init();
   await migrateLedger(sql);
   // One sealing thread for the whole run, as the API keeps its own: started and warmed once,
   // not once per slice.
-  const thread = url && !options.inline ? await WorkerSealing.start(url) : undefined;
+  const thread =
+    url && !options.inline ? await WorkerSealing.start(named('sealer reading')) : undefined;
   const ledger = new Ledger(sql, store, parseSigningKey(generateSigningKey('truceline/bench')), {
     sealingThread: thread,
   });
@@ -195,27 +261,52 @@ export async function appendWithSealing(
     // BENCH_SECONDS / 4: 1-s slices by default, as before the A/A slices were added.
     const sliceMs = Math.max(500, settings.durationMs / 4);
     const postmaster = url ? await postmasterOf(sql) : null;
-    const zero = () => ({ node: 0, thread: 0, other: 0, postgres: 0, events: 0 });
+    const byName: Record<Kind, Map<string, { cpu: number; wait: number }>> = {
+      off: new Map(),
+      on: new Map(),
+      offAgain: new Map(),
+    };
+    const zero = () => ({
+      node: 0,
+      thread: 0,
+      other: 0,
+      postgres: 0,
+      waitingNode: 0,
+      waitingPostgres: 0,
+      events: 0,
+    });
     const cpu: Record<Kind, ReturnType<typeof zero>> = {
       off: zero(),
       on: zero(),
       offAgain: zero(),
     };
     /** Drives one slice, adding its CPU time and events to `into`; `after` runs before the count. */
-    const measured = async (
-      into: ReturnType<typeof zero>,
-      threadId?: number | null,
-      after?: () => Promise<void>,
-    ) => {
+    const measured = async (kind: Kind, threadId?: number | null, after?: () => Promise<void>) => {
       const threads = await threadsCpu(threadId);
+      const into = cpu[kind];
       const server = await postgresCpu(postmaster);
+      const byNameBefore = postmaster === null ? null : await postgresByName(sql);
+      const waited = await waiting(postmaster);
       const result = await drive(writers, sliceMs, append);
+      const waitedAfter = await waiting(postmaster);
       await after?.();
       const used = await threadsCpu(threadId);
       into.node += used.main - threads.main;
       into.thread += used.sealing - threads.sealing;
       into.other += used.other - threads.other;
       into.postgres += ((await postgresCpu(postmaster)) ?? 0) - (server ?? 0);
+      if (byNameBefore) {
+        for (const [name, now] of await postgresByName(sql)) {
+          const before = byNameBefore.get(name) ?? { cpu: 0, wait: 0 };
+          const sum = byName[kind].get(name) ?? { cpu: 0, wait: 0 };
+          byName[kind].set(name, {
+            cpu: sum.cpu + now.cpu - before.cpu,
+            wait: sum.wait + now.wait - before.wait,
+          });
+        }
+      }
+      into.waitingNode += waitedAfter.node - waited.node;
+      into.waitingPostgres += waitedAfter.postgres - waited.postgres;
       into.events += result.count ?? 0;
       return result;
     };
@@ -223,12 +314,12 @@ export async function appendWithSealing(
     const slice = async (kind: Kind): Promise<LoadResult> => {
       if (kind !== 'on') {
         await settle();
-        return measured(cpu[kind]);
+        return measured(kind);
       }
       await ledger.sealer.sealPending();
       ledger.sealer.start();
       await settle();
-      return measured(cpu.on, thread?.threadId, async () => {
+      return measured('on', thread?.threadId, async () => {
         const head = await store.headPosition();
         const { rows } = await sql.query<{ n: string }>(
           'SELECT count(*) AS n FROM events WHERE position <= $1 AND position > $2',
@@ -264,7 +355,10 @@ export async function appendWithSealing(
       node: c.node / c.events,
       sealingThread: c.thread / c.events,
       otherThreads: c.other / c.events,
-      ...(postmaster === null ? {} : { postgres: c.postgres / c.events }),
+      waitingNode: c.waitingNode / c.events,
+      ...(postmaster === null
+        ? {}
+        : { postgres: c.postgres / c.events, waitingPostgres: c.waitingPostgres / c.events }),
     });
     return {
       engine: url ? 'postgres' : 'pglite',
@@ -280,6 +374,17 @@ export async function appendWithSealing(
       medianPairRatio: middle(pairRatios),
       aaPairRatios,
       medianAaPairRatio: middle(aaPairRatios),
+      postgresByName: Object.fromEntries(
+        (['off', 'on', 'offAgain'] as const).map((kind) => [
+          kind,
+          Object.fromEntries(
+            [...byName[kind]].map(([name, { cpu: used, wait }]) => [
+              name,
+              { cpu: used / cpu[kind].events, wait: wait / cpu[kind].events },
+            ]),
+          ),
+        ]),
+      ) as SealingFigures['postgresByName'],
       cpuPerEvent: {
         off: perEvent(cpu.off),
         on: perEvent(cpu.on),

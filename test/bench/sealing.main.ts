@@ -49,17 +49,34 @@ async function main(): Promise<void> {
       });
       console.log(JSON.stringify(figures));
       console.log(`${summary(figures)}; load ${loadBefore} → ${load()}`);
+      if (figures.postgresByName) console.log(byConnection(figures.postgresByName));
     }
   } finally {
     await postgres.stop();
   }
 }
 
+/** PostgreSQL's CPU/run delay per appended event by connection or process, each kind of slice. */
+function byConnection(figures: NonNullable<SealingFigures['postgresByName']>): string {
+  return (['off', 'on', 'offAgain'] as const)
+    .map(
+      (kind) =>
+        `postgres µs/event CPU/waiting, ${kind}: ` +
+        Object.entries(figures[kind])
+          .filter(([, { cpu, wait }]) => cpu >= 0.1 || wait >= 0.1)
+          .map(([name, { cpu, wait }]) => `${name} ${cpu.toFixed(1)}/${wait.toFixed(1)}`)
+          .join(', '),
+    )
+    .join('\n');
+}
+
 function summary(figures: SealingFigures): string {
   const rate = (r: { rate: number }) => Math.round(r.rate);
   const cpu = (c: CpuPerEvent) =>
     `${Math.round(c.node)}+${Math.round(c.sealingThread)}+${Math.round(c.otherThreads)}` +
-    (c.postgres === undefined ? '' : `/${Math.round(c.postgres)}`);
+    (c.postgres === undefined ? '' : `/${Math.round(c.postgres)}`) +
+    ` (waiting ${Math.round(c.waitingNode)}` +
+    (c.waitingPostgres === undefined ? ')' : `/${Math.round(c.waitingPostgres)})`);
   const { off, on, offAgain } = figures.cpuPerEvent;
   const ms = (values: number[]) => values.map((v) => Math.round(v)).join(',');
   return (
