@@ -9,7 +9,7 @@ import { Client } from 'pg';
 import { startThrowawayPostgres } from '../../infra/postgres/pg-test-server';
 import { ApiProcess } from '../support/api-process';
 import { freePort } from '../support/free-port';
-import { cannon, cpuOf, JWT_SECRET, report, settle, untilAnswering } from './http.bench';
+import { cannon, cpuOf, JWT_SECRET, report, rssMb, settle, untilAnswering } from './http.bench';
 import { LoadResult, paced } from './load';
 import { postgresCpu } from './postgres-cpu';
 
@@ -30,6 +30,8 @@ import { postgresCpu } from './postgres-cpu';
  * BENCH_RATE=<n> adds a run at n POSTs per second, evenly paced (latency at a given load), to the
  * API then to the bare server.
  * BENCH_WARMUP_SECONDS (default 10) of POSTs go to each server, unmeasured, before the runs.
+ * BENCH_API_NODE_OPTIONS: node options for the API process besides the bench's own (those
+ * NODE_OPTIONS accepts, e.g. `--max-semi-space-size=32` or `--heapsnapshot-signal=SIGUSR1`).
  * BENCH_WAITS=1 samples the API's backends (pg_stat_activity) every 5 ms during each measured
  * API run and prints, per statement, how often it was seen running or waiting on what (a lock's
  * holder named by its statement), and the statements' time in the server (pg_stat_statements):
@@ -147,7 +149,7 @@ async function main(): Promise<void> {
       BENCH_STATEMENTS_FILE: statsFile,
       ...(CPU_PROF && { BENCH_CPU_PROF: CPU_PROF }),
       ...(process.env.BENCH_HEAP_PROF && { BENCH_HEAP_PROF: process.env.BENCH_HEAP_PROF }),
-      NODE_OPTIONS: `--require ${preload}`,
+      NODE_OPTIONS: `--require ${preload} ${process.env.BENCH_API_NODE_OPTIONS ?? ''}`.trim(),
     });
     api.start();
     const apiUrl = `http://127.0.0.1:${port}`;
@@ -265,6 +267,7 @@ async function main(): Promise<void> {
         pgCpuMs: Number((((await postgresCpu(postmaster)) - server) / requests / 1000).toFixed(3)),
         load: Number(load.toFixed(1)),
         settledMs,
+        rssMb: rssMb(pid),
         ...(counted && (await countedFigures(before, requests))),
       };
       runs.push(figures);
