@@ -41,22 +41,29 @@ export async function postmasterOf(sql: SqlClient): Promise<number | null> {
 }
 
 /**
- * CPU time (µs) used so far by each living process of the server, by pid, named by what it
- * serves: a client backend by its connection's `application_name` (the bench names the API's,
- * the relay's and its own), any other by its backend type (autovacuum worker, walwriter…).
- * Null when the server is not on this machine.
+ * Each living process of the server, named by what it serves: a client backend by its
+ * connection's `application_name` (the benches name the API's, the relay's and their own), any
+ * other by its backend type (autovacuum worker, walwriter…).
  */
-export async function postgresCpuByProcess(
-  sql: SqlClient,
-): Promise<Map<number, { name: string; cpu: number }> | null> {
+export async function postgresProcesses(sql: SqlClient): Promise<{ pid: number; name: string }[]> {
   const { rows } = await sql.query<{ pid: number; name: string }>(
     `SELECT pid, CASE WHEN backend_type = 'client backend'
                       THEN coalesce(nullif(application_name, ''), 'unnamed client')
                       ELSE backend_type END AS name
        FROM pg_stat_activity`,
   );
+  return rows;
+}
+
+/**
+ * CPU time (µs) used so far by each living process of the server, by pid, named as
+ * `postgresProcesses` names it. Null when the server is not on this machine.
+ */
+export async function postgresCpuByProcess(
+  sql: SqlClient,
+): Promise<Map<number, { name: string; cpu: number }> | null> {
   const cpu = new Map<number, { name: string; cpu: number }>();
-  for (const { pid, name } of rows) {
+  for (const { pid, name } of await postgresProcesses(sql)) {
     const stat = await readFile(join('/proc', String(pid), 'stat'), 'utf8').catch(() => null);
     if (stat === null) return null;
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

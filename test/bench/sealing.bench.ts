@@ -12,7 +12,7 @@ import {
 } from '@truceline/ledger';
 import { BenchSettings, eventsOf } from './append.bench';
 import { drive, LoadResult, median } from './load';
-import { postgresCpu, postmasterOf } from './postgres-cpu';
+import { postgresCpu, postgresProcesses, postmasterOf } from './postgres-cpu';
 
 /** CPU time per appended event, µs, of one kind of slice. */
 export interface CpuPerEvent {
@@ -172,18 +172,12 @@ async function waiting(postmaster: number | null): Promise<{ node: number; postg
 }
 
 /**
- * CPU time and run delay (µs) so far of each living PostgreSQL process, summed by what it serves:
- * a client backend by its connection's application_name, any other by its backend type.
+ * CPU time and run delay (µs) so far of each living PostgreSQL process, summed by what it serves
+ * (named as `postgresProcesses` names it).
  */
 async function postgresByName(sql: SqlClient): Promise<Map<string, { cpu: number; wait: number }>> {
-  const { rows } = await sql.query<{ pid: number; name: string }>(
-    `SELECT pid, CASE WHEN backend_type = 'client backend'
-                      THEN coalesce(nullif(application_name, ''), 'unnamed client')
-                      ELSE backend_type END AS name
-       FROM pg_stat_activity`,
-  );
   const byName = new Map<string, { cpu: number; wait: number }>();
-  for (const { pid, name } of rows) {
+  for (const { pid, name } of await postgresProcesses(sql)) {
     const text = await readFile(`/proc/${pid}/schedstat`, 'utf8').catch(() => null);
     if (text === null) continue;
     const [cpu, wait] = text.split(' ').map((n) => Number(n) / 1_000);

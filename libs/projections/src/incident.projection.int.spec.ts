@@ -57,18 +57,30 @@ const plansOf = (sql: SqlClient, prepared: Set<string>): Promise<string[]> =>
     return planned;
   });
 
+/**
+ * A generated history's incident events, the view's rows as one projection applying them all
+ * leaves them, and then the view emptied, for another way of applying them to give those rows.
+ */
+async function wholeLogRows(
+  sql: SqlClient,
+  store: Awaited<ReturnType<typeof openPolicyStore>>['store'],
+  policies: Awaited<ReturnType<typeof openPolicyStore>>['policies'],
+) {
+  await insertGeneratedHistory(sql, 3);
+  const events = (await store.readAll()).filter((e) => incidentIdOf(e.streamId));
+  await migrateProjection(sql, INCIDENTS);
+  await INCIDENTS.create(sql, policies).applyBatch(events);
+  const expected = await rowsOf(sql);
+  await sql.exec('DELETE FROM incident_view');
+  return { events, expected };
+}
+
 describe('IncidentProjection', () => {
   it('folds again from the table a row another writer changed since this one wrote it', async () => {
     const { sql, store, policies, close } = await openPolicyStore();
     try {
-      await insertGeneratedHistory(sql, 3);
-      const events = (await store.readAll()).filter((e) => incidentIdOf(e.streamId));
-      await migrateProjection(sql, INCIDENTS);
-
-      // The rows as one projection applying the whole log leaves them.
-      await INCIDENTS.create(sql, policies).applyBatch(events);
-      const expected = await rowsOf(sql);
-      await sql.exec('DELETE FROM incident_view');
+      // The rows as one projection applying the whole log leaves them, then an empty view.
+      const { events, expected } = await wholeLogRows(sql, store, policies);
 
       // Two writers (two processes running the projection): each row is written by one, then
       // moved on by the other, then by the first again, which must fold the last third onto
@@ -89,12 +101,7 @@ describe('IncidentProjection', () => {
   it('folds on from the rows it wrote when an incident goes on in a later page', async () => {
     const { sql, store, policies, close } = await openPolicyStore();
     try {
-      await insertGeneratedHistory(sql, 3);
-      const events = (await store.readAll()).filter((e) => incidentIdOf(e.streamId));
-      await migrateProjection(sql, INCIDENTS);
-      await INCIDENTS.create(sql, policies).applyBatch(events);
-      const expected = await rowsOf(sql);
-      await sql.exec('DELETE FROM incident_view');
+      const { events, expected } = await wholeLogRows(sql, store, policies);
 
       // Pages of two events: every incident's later events are folded onto what the
       // projection remembers having written, without reading its row.
