@@ -19,8 +19,14 @@ import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
  * at that the API under a closed loop of reports stood at its 250 MB limit after the load.
  */
 export const HEAP_GROWING_PERCENT = { embedded: 30, postgres: 50 } as const;
-/** Each of the young generation's two semi-spaces grows to this at most (V8's own cap: 16). */
-export const SEMI_SPACE_MB = 8;
+/**
+ * Each of the young generation's two semi-spaces grows to this at most (V8's own cap: 16). On
+ * PostgreSQL the API runs worker threads (the sealer's, a rebuild's parts), and V8 raises the
+ * growth factor (below) to at least 2 whenever it creates an isolate, for the whole process: a
+ * cap below V8's own did not hold there (the API grew to 2 × 16 MB seconds after start, when its
+ * sealing thread started), so it is V8's own, at which the API stood after the load at 228 MB.
+ */
+export const SEMI_SPACE_MB = { embedded: 8, postgres: 16 } as const;
 
 /** Node flags an operator may give instead (command line or NODE_OPTIONS): theirs win. */
 const OLD_GENERATION_FLAGS = /--heap-growing-percent\b/;
@@ -29,12 +35,13 @@ const YOUNG_GENERATION_FLAGS = /--(max|min)-semi-space-size\b|--semi-space-growt
 // eslint-disable-next-line no-restricted-properties -- node's own flags, not Truceline's settings
 const nodeFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
 
-/** The old generation's growth for the store the API serves (call once the config is read). */
-export function limitOldGeneration(store: keyof typeof HEAP_GROWING_PERCENT): void {
+/** The heap's limits for the store the API serves (call once the config is read). */
+export function limitHeap(store: keyof typeof HEAP_GROWING_PERCENT): void {
   // Read by V8 at every full collection (it fixes the growing factor V8 would choose).
   if (!OLD_GENERATION_FLAGS.test(nodeFlags)) {
     setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT[store]}`);
   }
+  youngGeneration?.capAt(SEMI_SPACE_MB[store]);
 }
 
 /**
@@ -43,24 +50,32 @@ export function limitOldGeneration(store: keyof typeof HEAP_GROWING_PERCENT): vo
  * factor is 1 (no growth) from the start, and the observer of collections, after each one, sets
  * it to what takes the young generation to the cap in one step. While the modules load,
  * synchronously, the observer cannot run; a factor of 2 left on then doubled the young
- * generation over and over, past the cap, to V8's own maximum of 2 × 16 MB.
+ * generation over and over, past the cap, to V8's own maximum of 2 × 16 MB. Until the store is
+ * known, the cap is the embedded store's.
  */
-function capYoungGeneration(semiSpaceMb: number): void {
-  const cap = 2 * semiSpaceMb * 2 ** 20; // both semi-spaces, as V8 reports new_space
+function capYoungGeneration(semiSpaceMb: number): { capAt: (semiSpaceMb: number) => void } {
+  let cap = 2 * semiSpaceMb * 2 ** 20;
   let factor = 1;
-  const setFactor = (next: number) => {
+  setFlagsFromString('--semi-space-growth-factor=1');
+  const capacity = () =>
+    getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
+  const follow = () => {
+    // cap and capacity count both semi-spaces, as V8 reports new_space
+    const next = Math.max(1, Math.floor(cap / Math.max(capacity(), 1)));
     if (next === factor) return;
     factor = next;
     setFlagsFromString(`--semi-space-growth-factor=${next}`);
   };
-  setFlagsFromString('--semi-space-growth-factor=1');
-  const capacity = () =>
-    getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
-  new PerformanceObserver(() =>
-    setFactor(Math.max(1, Math.floor(cap / Math.max(capacity(), 1)))),
-  ).observe({ entryTypes: ['gc'] });
+  const capAt = (mb: number) => {
+    cap = 2 * mb * 2 ** 20;
+    follow();
+  };
+  new PerformanceObserver(follow).observe({ entryTypes: ['gc'] });
+  return { capAt };
 }
 
 // Imported first by main.ts, so that the young generation is capped before the other modules
 // fill the heap (loading the config module alone grew it to 16 MB).
-if (!YOUNG_GENERATION_FLAGS.test(nodeFlags)) capYoungGeneration(SEMI_SPACE_MB);
+const youngGeneration = YOUNG_GENERATION_FLAGS.test(nodeFlags)
+  ? undefined
+  : capYoungGeneration(SEMI_SPACE_MB.embedded);

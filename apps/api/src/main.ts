@@ -1,5 +1,5 @@
 // First: the young generation is capped before the modules below fill the heap.
-import { limitOldGeneration } from './heap-limits';
+import { limitHeap } from './heap-limits';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig, signToken, TrucelineConfig } from '@truceline/config';
@@ -13,7 +13,7 @@ const SHUTDOWN_TIMEOUT_MS = 15_000;
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  limitOldGeneration(config.databaseUrl ? 'postgres' : 'embedded');
+  limitHeap(config.databaseUrl ? 'postgres' : 'embedded');
   // A server runs for long: PGlite's code optimized once, without a baseline tier or tier-up.
   if (!config.databaseUrl) compileEmbeddedWasmOptimized();
   // What the runtime starts (projections, services, the sealer, timers) is background work: on
