@@ -11,13 +11,13 @@ import { pgliteStatementCosts } from './pglite-statement.bench';
  * INSERT server on a throwaway PostgreSQL at the same rate. BENCH_RUNS
  * (default 3), BENCH_SECONDS (HTTP runs, default 10), BENCH_STATEMENTS (iterations per
  * statement run, default 300), BENCH_STEADY_RATE (requests/s offered in the steady phases,
- * default 200), BENCH_API_NODE_ARGS (for the API's node, e.g.
- * `--cpu-prof --cpu-prof-dir=profiles`).
+ * default 200), BENCH_API_NODE_OPTIONS (node options for the API process, named as in
+ * http.main.js, e.g. `--cpu-prof --cpu-prof-dir=profiles`).
  */
 async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 3);
   const which = process.argv[2];
-  const nodeArgs = process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean);
+  const nodeArgs = process.env.BENCH_API_NODE_OPTIONS?.split(' ').filter(Boolean);
   if (which === 'steady') {
     const postgres = await startThrowawayPostgres();
     try {
