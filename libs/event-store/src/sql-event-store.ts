@@ -734,7 +734,8 @@ function appendedEvent(
   let data: unknown = UNREAD;
   let metadata: StoredEvent['metadata'] | typeof UNREAD = UNREAD;
   return {
-    id: event.id,
+    // The store holds a uuid, which it prints in lower case whatever case it was sent in.
+    id: event.id.toLowerCase(),
     type: event.type,
     schemaVersion: SCHEMA_VERSION,
     streamId,

@@ -70,6 +70,19 @@ export function appendContract({ sut }: ContractContext): void {
       }
     });
 
+    it('gives an event id sent in upper case back as the store holds it, in lower case', async () => {
+      const stream = streamName('upper-id');
+      const event = newEvent({});
+      event.id = event.id.toUpperCase();
+
+      const result = await sut().append(stream, [event], { expectedRevision: 'no-stream' });
+      const retry = await sut().append(stream, [event], { expectedRevision: 'no-stream' });
+
+      expect(result.events[0].id).toBe(event.id.toLowerCase());
+      expect(await sut().readStream(stream)).toEqual(result.events);
+      expect(retry).toEqual({ ...result, duplicate: true });
+    });
+
     it('reports an unknown stream as empty, with no revision', async () => {
       expect(await sut().readStream(streamName('unknown'))).toEqual([]);
       expect(await sut().streamRevision(streamName('unknown'))).toBeNull();
