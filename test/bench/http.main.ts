@@ -20,7 +20,8 @@ import { postgresCpu } from './postgres-cpu';
  * BENCH_SECONDS each (default 5). Besides the rates it prints, per request, the CPU time of the
  * API process (and of its main thread alone), of the bare server and of the PostgreSQL server,
  * and the statements the API sent (counted in the API process by count-statements.js),
- * sequentially and under load.
+ * sequentially and under load; and each server's read and write system calls a request (all its
+ * threads) with its main thread's context switches (`readsWrites`, `switches`).
  * BENCH_CPU_PROF=<dir> writes there the API's CPU profile of each measured run (api-NN.cpuprofile,
  * numbered in the order of the runs printed, the sequential POSTs first);
  * BENCH_HEAP_PROF=<dir> writes there, the same way, a sampling heap profile of each measured run
@@ -104,6 +105,32 @@ function sampleWaits(url: string): { stop(): Promise<Record<string, unknown>> } 
     },
   };
 }
+/**
+ * A process's read and write system calls so far (all threads: sockets, pipes, files), and its
+ * main thread's context switches, voluntary (it waited) and not (it was preempted).
+ */
+function syscallsOf(pid: number): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of readFileSync(`/proc/${pid}/io`, 'utf8').split('\n')) {
+    const [key, value] = line.split(':');
+    if (key === 'syscr' || key === 'syscw') counts[key] = Number(value);
+  }
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  counts.waited = Number(/\nvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  counts.preempted = Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return counts;
+}
+
+/** `syscallsOf` a request over a run: reads, writes, the main thread's switches. */
+const perRequestOf = (
+  before: Record<string, number>,
+  after: Record<string, number>,
+  requests: number,
+) => ({
+  readsWrites: `${((after.syscr - before.syscr) / requests).toFixed(2)}/${((after.syscw - before.syscw) / requests).toFixed(2)}`,
+  switches: `${((after.waited - before.waited) / requests).toFixed(2)} waited, ${((after.preempted - before.preempted) / requests).toFixed(2)} preempted`,
+});
+
 interface Sample {
   cpuMicros: number;
   statements: Record<string, number>;
@@ -248,6 +275,7 @@ async function main(): Promise<void> {
       before = counted ? await sample() : { cpuMicros: 0, statements: {} };
       const cpu = cpuOf(pid);
       const mainCpu = cpuOf(pid, pid);
+      const calls = syscallsOf(pid);
       server = await postgresCpu(postmaster);
       const load = loadavg()[0];
       const waits = WAITS && pid === apiPid ? sampleWaits(databaseUrl) : undefined;
@@ -264,6 +292,7 @@ async function main(): Promise<void> {
         processCpuMs: Number(((cpuOf(pid) - cpu) / requests / 1000).toFixed(3)),
         // The thread that serves every request: what bounds the rate when it is saturated.
         mainCpuMs: Number(((cpuOf(pid, pid) - mainCpu) / requests / 1000).toFixed(3)),
+        ...perRequestOf(calls, syscallsOf(pid), requests),
         pgCpuMs: Number((((await postgresCpu(postmaster)) - server) / requests / 1000).toFixed(3)),
         load: Number(load.toFixed(1)),
         settledMs,
