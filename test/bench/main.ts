@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createDatabase } from '@truceline/testing';
@@ -13,6 +13,7 @@ import { appendWithSealing } from './sealing.bench';
 import { provideBenchKafka } from './bench-kafka';
 import { breachToMinistryFeed } from './feed-latency.bench';
 import { relayVsSendBatch } from './relay.bench';
+import { writeRunResults } from './results-file';
 
 /**
  * `npm run bench`: every figure beside its baseline measured in the same run, medians of
@@ -225,14 +226,13 @@ async function main(): Promise<void> {
   }
 
   printTable(rows);
-  const dir = join(REPO_ROOT, 'bench/results');
-  await mkdir(dir, { recursive: true });
-  const file = join(dir, `${new Date().toISOString().slice(0, 10)}.json`);
-  await writeFile(
-    file,
+  const at = new Date();
+  const file = await writeRunResults(
+    join(REPO_ROOT, 'bench/results'),
+    at,
     `${JSON.stringify(
       {
-        at: new Date().toISOString(),
+        at: at.toISOString(),
         machine: { cores: cpus().length, cpu: cpus()[0]?.model, memoryGb: totalmem() / 2 ** 30 },
         node: process.version,
         settings,
