@@ -21,6 +21,8 @@ export interface HttpResult extends LoadResult {
 export interface HttpFigures {
   post: HttpResult;
   get: HttpResult;
+  /** Every run, in the order measured: the figures above are their medians. */
+  runs: { post: HttpResult[]; get: HttpResult[] };
   rssIdleMb: number;
   rssLoadedMb: number;
 }
@@ -188,7 +190,13 @@ export async function truclineHttp(
       gets.push(await measured(pid, get));
     }
     const rssLoadedMb = rssMb(pid);
-    return { post: medianOf(posts), get: medianOf(gets), rssIdleMb, rssLoadedMb };
+    return {
+      post: medianOf(posts),
+      get: medianOf(gets),
+      runs: { post: posts, get: gets },
+      rssIdleMb,
+      rssLoadedMb,
+    };
   } finally {
     await api.stop();
   }
@@ -217,7 +225,7 @@ export async function bareHttp(
   databaseUrl: string,
   runs: number,
   durationS: number,
-): Promise<{ post: HttpResult; get: HttpResult }> {
+): Promise<Pick<HttpFigures, 'post' | 'get' | 'runs'>> {
   const child = spawn(process.execPath, [join(__dirname, 'bare-server.js')], {
     env: { ...process.env, BENCH_DATABASE_URL: databaseUrl },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -256,7 +264,7 @@ export async function bareHttp(
         ),
       );
     }
-    return { post: medianOf(posts), get: medianOf(gets) };
+    return { post: medianOf(posts), get: medianOf(gets), runs: { post: posts, get: gets } };
   } finally {
     child.kill('SIGTERM');
     await exited;

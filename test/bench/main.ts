@@ -194,7 +194,11 @@ async function main(): Promise<void> {
         baselineName: 'bare Node server, one INSERT (PostgreSQL)',
         baseline: fmtHttp(bare.post),
         ratio: figures.post.rate / bare.post.rate,
-        details: { truceline: figures.post, baseline: bare.post },
+        details: {
+          truceline: figures.post,
+          baseline: bare.post,
+          runs: { truceline: figures.runs.post, baseline: bare.runs.post },
+        },
       });
       add({
         figure: `GET /v1/incidents/{id}, ${store}, 64 connections`,
@@ -202,7 +206,11 @@ async function main(): Promise<void> {
         baselineName: 'bare Node server, one SELECT (PostgreSQL)',
         baseline: fmtHttp(bare.get),
         ratio: figures.get.rate / bare.get.rate,
-        details: { truceline: figures.get, baseline: bare.get },
+        details: {
+          truceline: figures.get,
+          baseline: bare.get,
+          runs: { truceline: figures.runs.get, baseline: bare.runs.get },
+        },
       });
       add({
         figure: `API memory (RSS), ${store}`,
